@@ -1,0 +1,41 @@
+// Names and keys of the snapshot layer: user names, snapshot names and
+// times, and the RocksDB key schema for trees, contents, snapshots, users and
+// the files cache (docs/format.md).
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "store/object_id.h"
+#include "store/status.h"
+
+namespace keepfs::snapshot {
+
+// A user name is 1-32 of [a-z0-9_.-], starting with a letter, digit or '_'
+// (the portable subset of Linux user names, safe as a mount folder name).
+Status ValidateUserName(std::string_view user);
+
+// "2026-10-01_030000", or "2026-10-01_030000_2" when seq is 2.
+std::string FormatSnapshotName(int64_t time_sec, uint32_t seq);
+// Parses a snapshot name back into time and seq. InvalidArgument if malformed.
+Status ParseSnapshotName(std::string_view name, int64_t* time_sec, uint32_t* seq);
+// Parses an ISO 8601 UTC time: "2026-10-01T03:00:00Z" (also "2026-10-01 03:00:00",
+// "2026-10-01", or a snapshot name).
+Result<int64_t> ParseUtcTime(std::string_view text);
+// "2026-10-01 03:00:00" (UTC)
+std::string FormatUtcTime(int64_t time_sec);
+
+std::string TreeKey(const ObjectId& id);
+std::string ContentKey(const ObjectId& id);
+std::string SnapshotKey(std::string_view user, std::string_view name);
+std::string SnapshotPrefix(std::string_view user);  // all snapshots of user
+inline constexpr char kSnapshotPrefix[] = "s";
+std::string UserKey(std::string_view user);
+inline constexpr char kUserPrefix[] = "u";
+// Files cache entries of one (user, source root).
+std::string FilesCachePrefix(std::string_view user, std::string_view source_root);
+
+}  // namespace keepfs::snapshot

@@ -1,0 +1,187 @@
+#include "snapshot/file_ingester.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "snapshot/catalog.h"
+#include "store/file_util.h"
+
+namespace keepfs::snapshot {
+
+namespace {
+constexpr int kMaxAttempts = 3;
+
+bool SameVersion(const struct stat& a, const struct stat& b) {
+  return a.st_size == b.st_size && a.st_mtim.tv_sec == b.st_mtim.tv_sec &&
+         a.st_mtim.tv_nsec == b.st_mtim.tv_nsec && a.st_ctim.tv_sec == b.st_ctim.tv_sec &&
+         a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
+}
+
+Result<UniqueFd> OpenForRead(int dirfd, const std::string& name) {
+  int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+  int fd = ::openat(dirfd, name.c_str(), flags | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = ::openat(dirfd, name.c_str(), flags);  // not the owner
+  if (fd < 0) return Status::FromErrno(errno, "opening");
+  return UniqueFd(fd);
+}
+}  // namespace
+
+FileIngester::FileIngester(Store* store, MetaBuffer* meta, IngestCounters* counters)
+    : store_(store),
+      meta_(meta),
+      counters_(counters),
+      chunker_(store->meta().chunker),
+      compressor_(store->meta().compression_level),
+      buf_size_(std::max<size_t>(8u << 20, 2 * size_t{store->meta().chunker.max_size})) {
+  buf_.reset(new uint8_t[buf_size_]);
+}
+
+FileIngester::~FileIngester() = default;
+
+Result<FileResult> FileIngester::Ingest(int dirfd, const std::string& name) {
+  KEEPFS_ASSIGN_OR_RETURN(UniqueFd fd, OpenForRead(dirfd, name));
+  FileResult result;
+  Content content;
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    struct stat before, after;
+    if (::fstat(fd.get(), &before) != 0) return Status::FromErrno(errno, "fstat");
+    if (!S_ISREG(before.st_mode)) return Status::InvalidArgument("is no longer a regular file");
+    content = Content();
+    KEEPFS_RETURN_IF_ERROR(ReadOnce(fd.get(), before, &content));
+    if (::fstat(fd.get(), &after) != 0) return Status::FromErrno(errno, "fstat");
+    result.st = before;
+    result.unstable = !SameVersion(before, after) ||
+                      content.size != static_cast<uint64_t>(after.st_size);
+    if (!result.unstable) break;
+  }
+  result.size = content.size;
+  KEEPFS_RETURN_IF_ERROR(StoreContent(content, &result.content_id));
+  counters_->files.fetch_add(1, std::memory_order_relaxed);
+  return result;
+}
+
+Status FileIngester::ReadOnce(int fd, const struct stat& st, Content* content) {
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  const uint32_t inline_max = store_->meta().inline_max;
+  bool sparse = st.st_blocks * 512 < st.st_size && size > inline_max;
+  if (!sparse) {
+    if (size <= inline_max) {
+      // Small file: read whole (one byte more to notice growth) and inline it.
+      std::string data(inline_max + 1, '\0');
+      size_t got = 0;
+      while (got < data.size()) {
+        ssize_t n = ::pread(fd, data.data() + got, data.size() - got, static_cast<off_t>(got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return Status::FromErrno(errno, "reading");
+        if (n == 0) break;
+        got += static_cast<size_t>(n);
+      }
+      counters_->bytes_read.fetch_add(got, std::memory_order_relaxed);
+      if (got <= inline_max) {
+        data.resize(got);
+        content->is_inline = true;
+        content->size = got;
+        content->inline_data = std::move(data);
+        return Status::OK();
+      }
+      // It grew past the inline limit while we looked: read it as a large file.
+    }
+    return ReadRange(fd, 0, UINT64_MAX, /*to_eof=*/true, content);
+  }
+  // Sparse: read each data extent; the gaps are holes.
+  uint64_t pos = 0;
+  while (pos < size) {
+    off_t data = ::lseek(fd, static_cast<off_t>(pos), SEEK_DATA);
+    if (data < 0 && errno == ENXIO) break;  // only a hole remains
+    if (data < 0) return ReadRange(fd, pos, size, false, content);  // no SEEK_DATA: read all
+    off_t hole = ::lseek(fd, data, SEEK_HOLE);
+    if (hole < 0) return Status::FromErrno(errno, "seeking a hole");
+    uint64_t start = static_cast<uint64_t>(data);
+    uint64_t end = std::min<uint64_t>(static_cast<uint64_t>(hole), size);
+    if (start >= size) break;
+    if (start > pos) {
+      content->parts.push_back({ObjectId(), start - pos});
+      content->size += start - pos;
+    }
+    KEEPFS_RETURN_IF_ERROR(ReadRange(fd, start, end, false, content));
+    pos = end;
+  }
+  if (pos < size) {
+    content->parts.push_back({ObjectId(), size - pos});
+    content->size += size - pos;
+  }
+  return Status::OK();
+}
+
+// Reads [start, end) (or to EOF) and cuts it into chunks.
+Status FileIngester::ReadRange(int fd, uint64_t start, uint64_t end, bool to_eof,
+                               Content* content) {
+  uint8_t* buf = buf_.get();
+  size_t have = 0;
+  uint64_t pos = start;
+  bool eof = false;
+  const size_t max_chunk = chunker_.params().max_size;
+  while (!eof || have > 0) {
+    while (!eof && have < buf_size_) {
+      size_t want = buf_size_ - have;
+      if (!to_eof) want = static_cast<size_t>(std::min<uint64_t>(want, end - pos));
+      if (want == 0) {
+        eof = true;
+        break;
+      }
+      ssize_t n = ::pread(fd, buf + have, want, static_cast<off_t>(pos));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Status::FromErrno(errno, "reading");
+      if (n == 0) {
+        eof = true;
+        break;
+      }
+      have += static_cast<size_t>(n);
+      pos += static_cast<uint64_t>(n);
+      counters_->bytes_read.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+    }
+    size_t off = 0;
+    // Cut while a full max-size window is available (or at the end of input).
+    while (off < have && (eof || have - off >= max_chunk)) {
+      size_t cut = chunker_.FindCut(buf + off, have - off);
+      KEEPFS_RETURN_IF_ERROR(AddChunk(buf + off, cut, content));
+      off += cut;
+    }
+    std::memmove(buf, buf + off, have - off);
+    have -= off;
+  }
+  return Status::OK();
+}
+
+Status FileIngester::AddChunk(const uint8_t* data, size_t len, Content* content) {
+  std::string_view raw(reinterpret_cast<const char*>(data), len);
+  ObjectId id = Sha256::Of(raw);
+  KEEPFS_ASSIGN_OR_RETURN(ChunkPutResult put, store_->chunks().Put(id, raw, compressor_));
+  if (put.is_new) {
+    counters_->bytes_new.fetch_add(len, std::memory_order_relaxed);
+    counters_->bytes_stored.fetch_add(put.stored_bytes, std::memory_order_relaxed);
+  }
+  content->parts.push_back({id, len});
+  content->size += len;
+  return Status::OK();
+}
+
+Status FileIngester::StoreContent(const Content& content, ObjectId* id) {
+  *id = ContentId(content);
+  std::string key = ContentKey(*id);
+  KEEPFS_ASSIGN_OR_RETURN(bool exists, store_->kv().Contains(key));
+  if (exists) return Status::OK();
+  std::string value = EncodeContent(content, &compressor_);
+  if (content.is_inline) {
+    counters_->bytes_new.fetch_add(content.size, std::memory_order_relaxed);
+    counters_->bytes_stored.fetch_add(value.size(), std::memory_order_relaxed);
+  }
+  meta_->Put(std::move(key), std::move(value));
+  return Status::OK();
+}
+
+}  // namespace keepfs::snapshot

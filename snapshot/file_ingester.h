@@ -1,0 +1,65 @@
+// FileIngester: turns one regular file into a Content, storing new chunks.
+// Runs on a worker thread; each worker owns one (it holds a compressor and a
+// read buffer).
+//
+// A file that changes while it is read (size, mtime or ctime differ between
+// the fstat before and after) is read again, up to three times; after that
+// the last read is kept and flagged `unstable`. Sparse files are read extent
+// by extent (SEEK_DATA/SEEK_HOLE) and their holes recorded, not stored.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "snapshot/content.h"
+#include "snapshot/meta_buffer.h"
+#include "store/chunker.h"
+#include "store/compress.h"
+#include "store/store.h"
+
+namespace keepfs::snapshot {
+
+// Counters shared by all workers of one backup; read by the progress display.
+struct IngestCounters {
+  std::atomic<uint64_t> files{0};
+  std::atomic<uint64_t> dirs{0};
+  std::atomic<uint64_t> bytes_read{0};
+  std::atomic<uint64_t> bytes_new{0};
+  std::atomic<uint64_t> bytes_stored{0};
+  std::atomic<uint64_t> files_cached{0};
+};
+
+struct FileResult {
+  ObjectId content_id;
+  uint64_t size = 0;
+  struct stat st {};      // the fstat the content matches
+  bool unstable = false;  // kept changing while read
+};
+
+class FileIngester {
+ public:
+  FileIngester(Store* store, MetaBuffer* meta, IngestCounters* counters);
+  ~FileIngester();
+
+  // Reads dirfd/name (not following symlinks) and stores it.
+  Result<FileResult> Ingest(int dirfd, const std::string& name);
+
+ private:
+  Status ReadOnce(int fd, const struct stat& st, Content* content);
+  Status ReadRange(int fd, uint64_t start, uint64_t end, bool to_eof, Content* content);
+  Status AddChunk(const uint8_t* data, size_t len, Content* content);
+  Status StoreContent(const Content& content, ObjectId* id);
+
+  Store* store_;
+  MetaBuffer* meta_;
+  IngestCounters* counters_;
+  Chunker chunker_;
+  Compressor compressor_;
+  std::unique_ptr<uint8_t[]> buf_;
+  size_t buf_size_;
+};
+
+}  // namespace keepfs::snapshot

@@ -1,0 +1,394 @@
+#include "snapshot/ingest.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <future>
+#include <map>
+#include <thread>
+#include <unordered_map>
+
+#include "snapshot/catalog.h"
+#include "snapshot/posix_meta.h"
+#include "snapshot/repo.h"
+#include "store/coding.h"
+#include "store/file_util.h"
+#include "store/thread_pool.h"
+
+namespace keepfs::snapshot {
+
+namespace {
+
+constexpr size_t kMetaFlushBytes = 16 << 20;
+constexpr int kMaxDepth = 4096;
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string EncodeCacheValue(const struct stat& st, const ObjectId& content) {
+  std::string v;
+  Encoder enc(&v);
+  enc.PutVarint(st.st_ino);
+  enc.PutVarint(static_cast<uint64_t>(st.st_size));
+  enc.PutSignedVarint(st.st_mtim.tv_sec);
+  enc.PutVarint(static_cast<uint64_t>(st.st_mtim.tv_nsec));
+  enc.PutSignedVarint(st.st_ctim.tv_sec);
+  enc.PutVarint(static_cast<uint64_t>(st.st_ctim.tv_nsec));
+  enc.PutBytes(content.AsBytes());
+  return v;
+}
+
+// True and *content set when the cached value matches st exactly.
+bool CacheMatches(std::string_view value, const struct stat& st, ObjectId* content) {
+  Decoder dec(value);
+  uint64_t ino, size, mns, cns;
+  int64_t ms, cs;
+  std::string_view id;
+  if (!dec.GetVarint(&ino) || !dec.GetVarint(&size) || !dec.GetSignedVarint(&ms) ||
+      !dec.GetVarint(&mns) || !dec.GetSignedVarint(&cs) || !dec.GetVarint(&cns) ||
+      !dec.GetBytes(32, &id)) {
+    return false;  // unreadable cache entries are simply misses
+  }
+  if (ino != st.st_ino || size != static_cast<uint64_t>(st.st_size) || ms != st.st_mtim.tv_sec ||
+      mns != static_cast<uint64_t>(st.st_mtim.tv_nsec) || cs != st.st_ctim.tv_sec ||
+      cns != static_cast<uint64_t>(st.st_ctim.tv_nsec)) {
+    return false;
+  }
+  std::memcpy(content->bytes.data(), id.data(), 32);
+  return true;
+}
+
+uint64_t LinkId(const struct stat& st) {
+  uint64_t h = st.st_dev * 0x9e3779b97f4a7c15ULL ^ st.st_ino * 0xc2b2ae3d27d4eb4fULL;
+  return h ? h : 1;
+}
+
+Result<std::vector<std::string>> ListDir(int dirfd) {
+  int fd = ::dup(dirfd);
+  if (fd < 0) return Status::FromErrno(errno, "dup");
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    ::close(fd);
+    return Status::FromErrno(errno, "opendir");
+  }
+  std::vector<std::string> names;
+  errno = 0;
+  while (dirent* de = ::readdir(d)) {
+    if (std::strcmp(de->d_name, ".") != 0 && std::strcmp(de->d_name, "..") != 0) {
+      names.emplace_back(de->d_name);
+    }
+  }
+  int err = errno;
+  ::closedir(d);
+  if (err) return Status::FromErrno(err, "reading directory");
+  std::sort(names.begin(), names.end());  // byte order, the order trees are stored in
+  return names;
+}
+
+using FileFuture = std::shared_future<Result<FileResult>>;
+
+class Walker {
+ public:
+  Walker(Store* store, const BackupOptions& options, BackupProgress* progress)
+      : store_(store),
+        options_(options),
+        progress_(progress),
+        meta_(store, kMetaFlushBytes),
+        cache_prefix_(FilesCachePrefix(options.user, options.source)),
+        pool_(options.workers, static_cast<size_t>(options.workers) * 4) {
+    if (options.use_files_cache) cache_it_ = store->kv().NewIterator(cache_prefix_);
+  }
+
+  Result<SnapshotRecord> Run();
+
+ private:
+  Result<ObjectId> WalkDir(int dirfd, const std::string& key, const std::string& path, int depth);
+  Status VisitChild(int dirfd, const std::string& name, const std::string& key,
+                    const std::string& path, int depth, Entry* e, std::optional<FileFuture>* job);
+  FileFuture StartFile(int dirfd, const std::string& name, const std::string& key,
+                       const struct stat& st);
+  std::optional<ObjectId> CacheLookup(const std::string& key, const struct stat& st);
+  FileIngester* IngesterForThisThread();
+  void AddError(const std::string& path, const std::string& message) {
+    std::lock_guard<std::mutex> lock(errors_mu_);
+    errors_.push_back({path, message});
+  }
+
+  Store* store_;
+  const BackupOptions& options_;
+  BackupProgress* progress_;
+  MetaBuffer meta_;
+  std::mutex ingesters_mu_;
+  std::map<std::thread::id, std::unique_ptr<FileIngester>> ingesters_;  // GUARDED_BY
+  std::mutex errors_mu_;
+  std::vector<SnapshotError> errors_;  // GUARDED_BY(errors_mu_)
+  // Walker-thread state.
+  std::string cache_prefix_;
+  std::unique_ptr<KvIterator> cache_it_;
+  std::map<std::pair<dev_t, ino_t>, FileFuture> hardlinks_;
+  uint64_t others_ = 0;
+  uint64_t bytes_logical_ = 0;
+  uint64_t since_flush_ = 0;
+  ThreadPool pool_;  // last: joined first, before the state its jobs use
+};
+
+FileIngester* Walker::IngesterForThisThread() {
+  std::lock_guard<std::mutex> lock(ingesters_mu_);
+  auto& slot = ingesters_[std::this_thread::get_id()];
+  if (!slot) slot = std::make_unique<FileIngester>(store_, &meta_, &progress_->counters);
+  return slot.get();
+}
+
+// Files-cache entries are keyed by path components joined with NUL, which
+// sorts exactly like the depth-first name-ordered walk. So one forward
+// iterator follows the walk, and the entries it passes over belong to files
+// that no longer exist: they are deleted.
+std::optional<ObjectId> Walker::CacheLookup(const std::string& key, const struct stat& st) {
+  if (!cache_it_) return std::nullopt;
+  while (cache_it_->Valid() && cache_it_->key() < key) {
+    meta_.Delete(std::string(cache_it_->key()));
+    cache_it_->Next();
+  }
+  if (!cache_it_->Valid() || cache_it_->key() != key) return std::nullopt;
+  ObjectId id;
+  bool match = CacheMatches(cache_it_->value(), st, &id);
+  cache_it_->Next();
+  if (!match) return std::nullopt;
+  auto exists = store_->kv().Contains(ContentKey(id));  // never trust a cache over the store
+  if (!exists.ok() || !*exists) return std::nullopt;
+  return id;
+}
+
+FileFuture Walker::StartFile(int dirfd, const std::string& name, const std::string& rel_key,
+                             const struct stat& st) {
+  std::string key = cache_prefix_ + rel_key;
+  if (auto cached = CacheLookup(key, st)) {
+    progress_->counters.files.fetch_add(1, std::memory_order_relaxed);
+    progress_->counters.files_cached.fetch_add(1, std::memory_order_relaxed);
+    std::promise<Result<FileResult>> done;
+    FileResult r;
+    r.content_id = *cached;
+    r.size = static_cast<uint64_t>(st.st_size);
+    r.st = st;
+    done.set_value(std::move(r));
+    return done.get_future().share();
+  }
+  std::string cache_key = options_.use_files_cache ? key : std::string();
+  return pool_
+      .Submit([this, dirfd, name, cache_key]() -> Result<FileResult> {
+        auto r = IngesterForThisThread()->Ingest(dirfd, name);
+        if (r.ok() && !r->unstable && !cache_key.empty()) {
+          meta_.Put(cache_key, EncodeCacheValue(r->st, r->content_id));
+        }
+        return r;
+      })
+      .share();
+}
+
+Status Walker::VisitChild(int dirfd, const std::string& name, const std::string& key,
+                          const std::string& path, int depth, Entry* e,
+                          std::optional<FileFuture>* job) {
+  struct stat st;
+  if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return Status::FromErrno(errno, "stat");
+  }
+  KEEPFS_ASSIGN_OR_RETURN(*e, EntryFromStat(name, st));
+  auto xattrs = ReadXattrs(dirfd, name);
+  if (xattrs.ok()) {
+    e->xattrs = std::move(*xattrs);
+  } else {
+    AddError(path, xattrs.status().message() + " (stored without xattrs)");
+  }
+  switch (e->type) {
+    case EntryType::kFile:
+      if (st.st_nlink > 1) {
+        e->link_id = LinkId(st);
+        auto [it, fresh] = hardlinks_.try_emplace({st.st_dev, st.st_ino});
+        if (fresh) it->second = StartFile(dirfd, name, key, st);
+        *job = it->second;
+      } else {
+        *job = StartFile(dirfd, name, key, st);
+      }
+      return Status::OK();
+    case EntryType::kDir: {
+      UniqueFd child(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!child.valid()) return Status::FromErrno(errno, "opening directory");
+      KEEPFS_ASSIGN_OR_RETURN(e->ref, WalkDir(child.get(), key, path, depth + 1));
+      return Status::OK();
+    }
+    case EntryType::kSymlink: {
+      std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+      for (;;) {
+        ssize_t n = ::readlinkat(dirfd, name.c_str(), target.data(), target.size());
+        if (n < 0) return Status::FromErrno(errno, "readlink");
+        if (static_cast<size_t>(n) < target.size()) {
+          target.resize(static_cast<size_t>(n));
+          break;
+        }
+        target.resize(target.size() * 2);  // grew since lstat
+      }
+      e->target = std::move(target);
+      e->size = e->target.size();
+      ++others_;
+      return Status::OK();
+    }
+    default:
+      ++others_;
+      return Status::OK();
+  }
+}
+
+Result<ObjectId> Walker::WalkDir(int dirfd, const std::string& key, const std::string& path,
+                                 int depth) {
+  if (depth > kMaxDepth) return Status::NotSupported("directory nesting deeper than 4096");
+  progress_->SetCurrent(path);
+  KEEPFS_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dirfd));
+  std::vector<Entry> entries(names.size());
+  std::vector<std::optional<FileFuture>> jobs(names.size());
+  std::vector<bool> keep(names.size(), true);
+  // Jobs read through dirfd: on an early return, wait for them before the
+  // caller closes it.
+  struct WaitAll {
+    std::vector<std::optional<FileFuture>>& jobs;
+    ~WaitAll() {
+      for (auto& j : jobs)
+        if (j) j->wait();
+    }
+  } wait_all{jobs};
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::string child_key = key.empty() ? names[i] : key + '\0' + names[i];
+    std::string child_path = path.empty() ? names[i] : path + "/" + names[i];
+    Status s = VisitChild(dirfd, names[i], child_key, child_path, depth, &entries[i], &jobs[i]);
+    if (!s.ok()) {
+      AddError(child_path, s.message());
+      keep[i] = false;
+    }
+    if (++since_flush_ >= 1024) {
+      since_flush_ = 0;
+      KEEPFS_RETURN_IF_ERROR(meta_.MaybeFlush());
+    }
+  }
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!keep[i] || !jobs[i]) continue;
+    const Result<FileResult>& r = jobs[i]->get();
+    std::string child_path = path.empty() ? names[i] : path + "/" + names[i];
+    if (!r.ok()) {
+      // An error of the store itself (not of this one file) aborts the backup.
+      if (r.status().code() == StatusCode::kNoSpace || r.status().IsCorruption() ||
+          r.status().code() == StatusCode::kInternal) {
+        return r.status().WithContext(child_path);
+      }
+      AddError(child_path, r.status().message());
+      keep[i] = false;
+      continue;
+    }
+    if (r->unstable) AddError(child_path, "changed while being read; kept the last version read");
+    Entry& e = entries[i];
+    std::string name = std::move(e.name);
+    uint64_t link_id = e.link_id;
+    std::vector<Xattr> xattrs = std::move(e.xattrs);
+    auto fresh = EntryFromStat(std::move(name), r->st);  // metadata matching the content read
+    if (fresh.ok()) e = std::move(*fresh);
+    e.link_id = link_id;
+    e.xattrs = std::move(xattrs);
+    e.ref = r->content_id;
+    e.size = r->size;
+    bytes_logical_ += r->size;
+  }
+  std::vector<Entry> kept;
+  kept.reserve(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (keep[i]) kept.push_back(std::move(entries[i]));
+  }
+  progress_->counters.dirs.fetch_add(1, std::memory_order_relaxed);
+  return WriteTree(std::move(kept), [this](std::string encoded) -> Result<ObjectId> {
+    ObjectId id = Sha256::Of(encoded);
+    std::string tkey = TreeKey(id);
+    KEEPFS_ASSIGN_OR_RETURN(bool exists, store_->kv().Contains(tkey));
+    if (!exists) meta_.Put(std::move(tkey), std::move(encoded));
+    return id;
+  });
+}
+
+std::string EncodeUserRecord(const std::string& user) {
+  std::string v;
+  Encoder enc(&v);
+  enc.PutU8(1);
+  struct passwd pw, *found = nullptr;
+  char buf[4096];
+  int64_t uid = -1;
+  if (::getpwnam_r(user.c_str(), &pw, buf, sizeof buf, &found) == 0 && found) uid = pw.pw_uid;
+  enc.PutSignedVarint(uid);
+  enc.PutSignedVarint(NowNs() / 1000000000);
+  return v;
+}
+
+Result<SnapshotRecord> Walker::Run() {
+  SnapshotRecord rec;
+  rec.user = options_.user;
+  rec.source = options_.source;
+  rec.started_ns = NowNs();
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  rec.hostname = host;
+  UniqueFd root(::open(options_.source.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) {
+    return Status::FromErrno(errno, "cannot open source directory " + options_.source);
+  }
+  KEEPFS_ASSIGN_OR_RETURN(rec.root, WalkDir(root.get(), "", "", 0));
+  if (cache_it_) {  // entries after the last file visited are stale too
+    for (; cache_it_->Valid(); cache_it_->Next()) meta_.Delete(std::string(cache_it_->key()));
+  }
+  rec.time_sec = options_.time_sec ? *options_.time_sec : rec.started_ns / 1000000000;
+  Repo repo(store_);
+  KEEPFS_ASSIGN_OR_RETURN(std::vector<SnapshotRecord> existing, repo.ListSnapshots(rec.user));
+  bool taken = false;
+  for (const auto& s : existing) {
+    if (s.time_sec == rec.time_sec) {
+      taken = true;
+      rec.seq = std::max(rec.seq, s.seq + 1);
+    }
+  }
+  if (!taken) rec.seq = 0;
+  rec.name = FormatSnapshotName(rec.time_sec, rec.seq);
+  const IngestCounters& c = progress_->counters;
+  rec.stats = {c.files.load(), c.dirs.load(), others_, bytes_logical_, c.bytes_read.load(),
+               c.bytes_new.load(), c.bytes_stored.load(), c.files_cached.load()};
+  {
+    std::lock_guard<std::mutex> lock(errors_mu_);
+    rec.errors = errors_;
+  }
+  rec.finished_ns = NowNs();
+  WriteBatch last;
+  std::string ukey = UserKey(rec.user);
+  KEEPFS_ASSIGN_OR_RETURN(bool user_known, store_->kv().Contains(ukey));
+  if (!user_known) last.Put(ukey, EncodeUserRecord(rec.user));
+  last.Put(SnapshotKey(rec.user, rec.name), EncodeSnapshotRecord(rec));
+  KEEPFS_RETURN_IF_ERROR(meta_.Commit(std::move(last)));
+  return rec;
+}
+
+}  // namespace
+
+Result<SnapshotRecord> Backup(Store* store, const BackupOptions& options,
+                              BackupProgress* progress) {
+  KEEPFS_RETURN_IF_ERROR(ValidateUserName(options.user));
+  if (!store->writable()) return Status::Internal("Backup needs a writable store");
+  BackupOptions opts = options;
+  if (opts.workers <= 0) {
+    opts.workers = std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+  }
+  BackupProgress local;
+  Walker walker(store, opts, progress ? progress : &local);
+  return walker.Run();
+}
+
+}  // namespace keepfs::snapshot

@@ -1,0 +1,150 @@
+#include "snapshot/repo.h"
+
+#include <algorithm>
+
+#include "snapshot/catalog.h"
+
+namespace keepfs::snapshot {
+
+Result<TreeNode> Repo::GetTreeNode(const ObjectId& id) const {
+  std::string value;
+  KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(TreeKey(id), &value));
+  if (!found) return Status::Corruption("tree " + id.ShortHex() + " is missing");
+  if (Sha256::Of(value) != id) return Status::Corruption("tree " + id.ShortHex() + " is damaged");
+  auto node = DecodeTreeNode(value);
+  if (!node.ok()) return node.status().WithContext("tree " + id.ShortHex());
+  return node;
+}
+
+Result<Content> Repo::GetContent(const ObjectId& id) const {
+  std::string value;
+  KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(ContentKey(id), &value));
+  if (!found) return Status::Corruption("content " + id.ShortHex() + " is missing");
+  auto content = DecodeContent(value);
+  if (!content.ok()) return content.status().WithContext("content " + id.ShortHex());
+  if (ContentId(*content) != id) {
+    return Status::Corruption("content " + id.ShortHex() + " is damaged");
+  }
+  return content;
+}
+
+NodeSource Repo::node_source() const {
+  return [this](const ObjectId& id) { return GetTreeNode(id); };
+}
+
+Result<std::vector<std::string>> Repo::ListUsers() const {
+  std::vector<std::string> users;
+  auto it = store_->kv().NewIterator(kSnapshotPrefix);
+  for (; it->Valid(); ) {
+    std::string_view key = it->key().substr(1);
+    std::string user(key.substr(0, key.find('\0')));
+    users.push_back(user);
+    std::string next = SnapshotPrefix(user);
+    next.back() = '\1';  // skip the rest of this user's snapshots
+    it->Seek(next);
+  }
+  KEEPFS_RETURN_IF_ERROR(it->status());
+  auto uit = store_->kv().NewIterator(kUserPrefix);
+  for (; uit->Valid(); uit->Next()) users.emplace_back(uit->key().substr(1));
+  KEEPFS_RETURN_IF_ERROR(uit->status());
+  std::sort(users.begin(), users.end());
+  users.erase(std::unique(users.begin(), users.end()), users.end());
+  return users;
+}
+
+Result<std::vector<SnapshotRecord>> Repo::ListSnapshots(std::string_view user) const {
+  std::vector<SnapshotRecord> out;
+  std::string prefix = SnapshotPrefix(user);
+  auto it = store_->kv().NewIterator(prefix);
+  for (; it->Valid(); it->Next()) {
+    std::string name(it->key().substr(prefix.size()));
+    auto rec = DecodeSnapshotRecord(it->value());
+    if (!rec.ok()) return rec.status().WithContext("snapshot " + std::string(user) + "/" + name);
+    rec->user = std::string(user);
+    rec->name = std::move(name);
+    out.push_back(std::move(*rec));
+  }
+  KEEPFS_RETURN_IF_ERROR(it->status());
+  std::sort(out.begin(), out.end(), [](const SnapshotRecord& a, const SnapshotRecord& b) {
+    return std::tie(a.time_sec, a.seq) < std::tie(b.time_sec, b.seq);
+  });
+  return out;
+}
+
+Result<SnapshotRecord> Repo::FindSnapshot(std::string_view user, std::string_view name) const {
+  KEEPFS_RETURN_IF_ERROR(ValidateUserName(user));
+  if (name != "latest") {
+    int64_t t;
+    uint32_t seq;
+    KEEPFS_RETURN_IF_ERROR(ParseSnapshotName(name, &t, &seq));
+  }
+  KEEPFS_ASSIGN_OR_RETURN(std::vector<SnapshotRecord> snaps, ListSnapshots(user));
+  if (snaps.empty()) {
+    KEEPFS_ASSIGN_OR_RETURN(std::vector<std::string> users, ListUsers());
+    std::string known;
+    for (const auto& u : users) known += (known.empty() ? "" : ", ") + u;
+    return Status::NotFound("user '" + std::string(user) + "' has no snapshots in this store" +
+                            (known.empty() ? std::string(" (the store is empty)")
+                                           : " (users: " + known + ")"));
+  }
+  if (name == "latest") return snaps.back();
+  for (auto& s : snaps) {
+    if (s.name == name) return s;
+  }
+  return Status::NotFound("user '" + std::string(user) + "' has no snapshot " +
+                          std::string(name) + "; list them with 'keepfs snapshots --user " +
+                          std::string(user) + "'");
+}
+
+Result<Entry> Repo::ResolvePath(const SnapshotRecord& snap, std::string_view path) const {
+  Entry cur;
+  cur.type = EntryType::kDir;
+  cur.mode = 0755;
+  cur.ref = snap.root;
+  cur.mtime_sec = snap.time_sec;
+  std::string walked;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string_view::npos) slash = path.size();
+    std::string_view part = path.substr(pos, slash - pos);
+    pos = slash + 1;
+    if (part.empty() || part == ".") continue;
+    if (cur.type != EntryType::kDir) {
+      return Status::NotFound("'" + walked + "' is not a directory in snapshot " + snap.name);
+    }
+    KEEPFS_ASSIGN_OR_RETURN(std::optional<Entry> next, LookupInTree(cur.ref, part, node_source()));
+    walked += (walked.empty() ? "" : "/") + std::string(part);
+    if (!next) {
+      return Status::NotFound("'" + walked + "' does not exist in snapshot " + snap.user + "/" +
+                              snap.name + "; see 'keepfs ls'");
+    }
+    cur = std::move(*next);
+  }
+  return cur;
+}
+
+Status Repo::ReadContent(
+    const Content& content,
+    const std::function<Status(uint64_t offset, std::string_view data)>& sink) const {
+  if (content.is_inline) {
+    return content.inline_data.empty() ? Status::OK() : sink(0, content.inline_data);
+  }
+  uint64_t offset = 0;
+  std::string buf;
+  for (const ContentPart& p : content.parts) {
+    if (!p.is_hole()) {
+      Status s = store_->chunks().Read(p.chunk, &buf);
+      if (s.IsNotFound()) s = Status::Corruption(s.message());
+      KEEPFS_RETURN_IF_ERROR(s);
+      if (buf.size() != p.length) {
+        return Status::Corruption("chunk " + p.chunk.ShortHex() + " has the wrong length");
+      }
+      KEEPFS_RETURN_IF_ERROR(sink(offset, buf));
+    }
+    offset += p.length;
+  }
+  return Status::OK();
+}
+
+}  // namespace keepfs::snapshot

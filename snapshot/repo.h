@@ -1,0 +1,51 @@
+// Repo: read access to the snapshot layer's objects in a Store: snapshots,
+// trees, contents and file data. Every missing or malformed object is a
+// Corruption status naming what was being read, never a crash or wrong data.
+//
+// Thread safety: all const methods may be called from many threads.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "snapshot/content.h"
+#include "snapshot/snapshot_record.h"
+#include "snapshot/tree.h"
+#include "store/store.h"
+
+namespace keepfs::snapshot {
+
+class Repo {
+ public:
+  explicit Repo(Store* store) : store_(store) {}  // store must outlive the Repo
+  Store& store() const { return *store_; }
+
+  Result<TreeNode> GetTreeNode(const ObjectId& id) const;
+  Result<Content> GetContent(const ObjectId& id) const;
+  NodeSource node_source() const;
+
+  // Users that have at least one snapshot or a user record, sorted.
+  Result<std::vector<std::string>> ListUsers() const;
+  // Snapshots of user, oldest first.
+  Result<std::vector<SnapshotRecord>> ListSnapshots(std::string_view user) const;
+  // Finds "latest" or a snapshot name. NotFound with advice for an unknown
+  // user or snapshot; InvalidArgument for a malformed name.
+  Result<SnapshotRecord> FindSnapshot(std::string_view user, std::string_view name) const;
+
+  // Resolves a relative path ("", "docs", "docs/report.odt"; leading and
+  // repeated slashes ignored) to its entry. The root is a synthesized dir
+  // entry named "". NotFound names the missing component.
+  Result<Entry> ResolvePath(const SnapshotRecord& snap, std::string_view path) const;
+
+  // Streams a file's data in order: sink(offset, bytes) for every non-hole
+  // part. Corruption if a chunk is missing or damaged.
+  Status ReadContent(const Content& content,
+                     const std::function<Status(uint64_t offset, std::string_view data)>& sink) const;
+
+ private:
+  Store* store_;
+};
+
+}  // namespace keepfs::snapshot

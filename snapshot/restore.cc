@@ -1,0 +1,188 @@
+#include "snapshot/restore.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <unordered_map>
+
+#include "snapshot/posix_meta.h"
+#include "store/file_util.h"
+
+namespace keepfs::snapshot {
+
+namespace {
+
+class Restorer {
+ public:
+  Restorer(const Repo& repo, const RestoreOptions& options, RestoreProgress* progress, int root_fd)
+      : repo_(repo), options_(options), progress_(progress), root_fd_(root_fd) {}
+
+  Status RestoreDir(int dirfd, const ObjectId& tree, const std::string& rel);
+  Status RestoreEntry(int dirfd, const Entry& e, const std::string& rel);
+  RestoreResult& result() { return result_; }
+
+ private:
+  Status MakeRoom(int dirfd, const Entry& e);
+  Status WriteFile(int dirfd, const Entry& e);
+  Status ApplyMeta(int dirfd, const Entry& e, int fd);
+  void AddError(const std::string& rel, const Status& s) {
+    result_.errors.push_back({rel, s.message()});
+  }
+
+  const Repo& repo_;
+  const RestoreOptions& options_;
+  RestoreProgress* progress_;
+  int root_fd_;
+  std::unordered_map<uint64_t, std::string> links_;  // link_id -> path of first name
+  RestoreResult result_;
+};
+
+// Clears the way for e: removes a non-directory in its place. A directory in
+// the way of a non-directory is left alone (never delete a user's tree).
+Status Restorer::MakeRoom(int dirfd, const Entry& e) {
+  struct stat st;
+  if (::fstatat(dirfd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return errno == ENOENT ? Status::OK() : Status::FromErrno(errno, "stat");
+  }
+  if (S_ISDIR(st.st_mode)) {
+    if (e.type == EntryType::kDir) return Status::OK();
+    return Status::AlreadyExists("a directory is in the way; move it and restore again");
+  }
+  if (::unlinkat(dirfd, e.name.c_str(), 0) != 0) return Status::FromErrno(errno, "removing old");
+  return Status::OK();
+}
+
+// Owner first (chown clears setuid bits), then xattrs and ACLs, then the mode,
+// then times, so nothing later undoes an earlier step.
+Status Restorer::ApplyMeta(int dirfd, const Entry& e, int fd) {
+  bool link = e.type == EntryType::kSymlink;
+  if (options_.restore_owners) {
+    int rc = fd >= 0 ? ::fchown(fd, e.uid, e.gid)
+                     : ::fchownat(dirfd, e.name.c_str(), e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
+    if (rc != 0) return Status::FromErrno(errno, "chown");
+  }
+  KEEPFS_RETURN_IF_ERROR(WriteXattrs(dirfd, e.name, e.xattrs));
+  if (!link) {
+    int rc = fd >= 0 ? ::fchmod(fd, e.mode) : ::fchmodat(dirfd, e.name.c_str(), e.mode, 0);
+    if (rc != 0) return Status::FromErrno(errno, "chmod");
+  }
+  struct timespec times[2];
+  times[0].tv_sec = 0;
+  times[0].tv_nsec = UTIME_OMIT;
+  times[1].tv_sec = e.mtime_sec;
+  times[1].tv_nsec = e.mtime_nsec;
+  int rc = fd >= 0 ? ::futimens(fd, times)
+                   : ::utimensat(dirfd, e.name.c_str(), times, AT_SYMLINK_NOFOLLOW);
+  if (rc != 0) return Status::FromErrno(errno, "setting times");
+  return Status::OK();
+}
+
+Status Restorer::WriteFile(int dirfd, const Entry& e) {
+  UniqueFd fd(::openat(dirfd, e.name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                       0600));
+  if (!fd.valid()) return Status::FromErrno(errno, "creating");
+  KEEPFS_ASSIGN_OR_RETURN(Content content, repo_.GetContent(e.ref));
+  KEEPFS_RETURN_IF_ERROR(repo_.ReadContent(content, [&](uint64_t off, std::string_view data) {
+    progress_->bytes.fetch_add(data.size(), std::memory_order_relaxed);
+    return PwriteAll(fd.get(), data.data(), data.size(), off, e.name);
+  }));
+  // Holes are never written; the final size makes a trailing hole.
+  if (::ftruncate(fd.get(), static_cast<off_t>(content.size)) != 0) {
+    return Status::FromErrno(errno, "truncating");
+  }
+  result_.bytes += content.size;
+  return ApplyMeta(dirfd, e, fd.get());
+}
+
+Status Restorer::RestoreEntry(int dirfd, const Entry& e, const std::string& rel) {
+  if (!IsSafeName(e.name)) return Status::Corruption("unsafe name in the store");
+  KEEPFS_RETURN_IF_ERROR(MakeRoom(dirfd, e));
+  switch (e.type) {
+    case EntryType::kFile: {
+      if (e.link_id) {
+        auto it = links_.find(e.link_id);
+        if (it != links_.end()) {
+          if (::linkat(root_fd_, it->second.c_str(), dirfd, e.name.c_str(), 0) != 0) {
+            return Status::FromErrno(errno, "linking to " + it->second);
+          }
+          ++result_.files;
+          return Status::OK();
+        }
+      }
+      KEEPFS_RETURN_IF_ERROR(WriteFile(dirfd, e));
+      if (e.link_id) links_.emplace(e.link_id, rel);
+      ++result_.files;
+      progress_->files.fetch_add(1, std::memory_order_relaxed);
+      return Status::OK();
+    }
+    case EntryType::kDir: {
+      if (::mkdirat(dirfd, e.name.c_str(), 0700) != 0 && errno != EEXIST) {
+        return Status::FromErrno(errno, "mkdir");
+      }
+      UniqueFd child(
+          ::openat(dirfd, e.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!child.valid()) return Status::FromErrno(errno, "opening directory");
+      KEEPFS_RETURN_IF_ERROR(RestoreDir(child.get(), e.ref, rel));
+      ++result_.dirs;
+      progress_->dirs.fetch_add(1, std::memory_order_relaxed);
+      return ApplyMeta(dirfd, e, child.get());  // after the children: their creation set mtime
+    }
+    case EntryType::kSymlink:
+      if (::symlinkat(e.target.c_str(), dirfd, e.name.c_str()) != 0) {
+        return Status::FromErrno(errno, "symlink");
+      }
+      break;
+    case EntryType::kFifo:
+      if (::mkfifoat(dirfd, e.name.c_str(), 0600) != 0) return Status::FromErrno(errno, "mkfifo");
+      break;
+    case EntryType::kCharDev:
+    case EntryType::kBlockDev:
+    case EntryType::kSocket: {
+      mode_t type = e.type == EntryType::kCharDev   ? S_IFCHR
+                    : e.type == EntryType::kBlockDev ? S_IFBLK
+                                                      : S_IFSOCK;
+      if (::mknodat(dirfd, e.name.c_str(), type | 0600, static_cast<dev_t>(e.rdev)) != 0) {
+        return Status::FromErrno(errno, "mknod");
+      }
+      break;
+    }
+  }
+  ++result_.others;
+  return ApplyMeta(dirfd, e, -1);
+}
+
+Status Restorer::RestoreDir(int dirfd, const ObjectId& tree, const std::string& rel) {
+  return ForEachEntry(tree, repo_.node_source(), [&](const Entry& e) -> Result<bool> {
+    std::string child_rel = rel.empty() ? e.name : rel + "/" + e.name;
+    Status s = RestoreEntry(dirfd, e, child_rel);
+    if (!s.ok()) {
+      if (s.code() == StatusCode::kNoSpace) return s;  // nothing more will fit
+      AddError(child_rel, s);
+    }
+    return true;
+  });
+}
+
+}  // namespace
+
+Result<RestoreResult> Restore(const Repo& repo, const SnapshotRecord& snap, std::string_view path,
+                              const std::string& dest, const RestoreOptions& options,
+                              RestoreProgress* progress) {
+  KEEPFS_ASSIGN_OR_RETURN(Entry top, repo.ResolvePath(snap, path));
+  KEEPFS_RETURN_IF_ERROR(MakeDirs(dest));
+  UniqueFd root(::open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) return Status::FromErrno(errno, "opening destination " + dest);
+  RestoreProgress local;
+  Restorer r(repo, options, progress ? progress : &local, root.get());
+  if (top.type == EntryType::kDir) {
+    KEEPFS_RETURN_IF_ERROR(r.RestoreDir(root.get(), top.ref, ""));
+  } else {
+    Status s = r.RestoreEntry(root.get(), top, top.name);
+    if (!s.ok()) r.result().errors.push_back({top.name, s.message()});
+  }
+  return std::move(r.result());
+}
+
+}  // namespace keepfs::snapshot

@@ -1,0 +1,72 @@
+#include "snapshot/snapshot_record.h"
+
+#include <algorithm>
+
+#include "store/coding.h"
+
+namespace keepfs::snapshot {
+
+namespace {
+constexpr uint8_t kVersion = 1;
+}
+
+std::string EncodeSnapshotRecord(const SnapshotRecord& r) {
+  std::string out;
+  Encoder enc(&out);
+  enc.PutU8(kVersion);
+  enc.PutSignedVarint(r.time_sec);
+  enc.PutVarint(r.seq);
+  enc.PutBytes(r.root.AsBytes());
+  enc.PutLengthPrefixed(r.source);
+  enc.PutLengthPrefixed(r.hostname);
+  enc.PutSignedVarint(r.started_ns);
+  enc.PutSignedVarint(r.finished_ns);
+  const SnapshotStats& s = r.stats;
+  for (uint64_t v : {s.files, s.dirs, s.others, s.bytes_logical, s.bytes_read, s.bytes_new,
+                     s.bytes_stored, s.files_cached}) {
+    enc.PutVarint(v);
+  }
+  enc.PutVarint(r.errors.size());
+  for (const SnapshotError& e : r.errors) {
+    enc.PutLengthPrefixed(e.path);
+    enc.PutLengthPrefixed(e.message);
+  }
+  return out;
+}
+
+Result<SnapshotRecord> DecodeSnapshotRecord(std::string_view bytes) {
+  Decoder dec(bytes);
+  SnapshotRecord r;
+  uint8_t version = 0;
+  uint64_t seq = 0;
+  std::string_view root, source, host;
+  auto bad = [] { return Status::Corruption("snapshot record is damaged"); };
+  if (!dec.GetU8(&version) || version != kVersion || !dec.GetSignedVarint(&r.time_sec) ||
+      !dec.GetVarint(&seq) || !dec.GetBytes(32, &root) || !dec.GetLengthPrefixed(&source) ||
+      !dec.GetLengthPrefixed(&host) || !dec.GetSignedVarint(&r.started_ns) ||
+      !dec.GetSignedVarint(&r.finished_ns)) {
+    return bad();
+  }
+  r.seq = static_cast<uint32_t>(seq);
+  std::copy(root.begin(), root.end(), reinterpret_cast<char*>(r.root.bytes.data()));
+  r.source = std::string(source);
+  r.hostname = std::string(host);
+  SnapshotStats& s = r.stats;
+  for (uint64_t* v : {&s.files, &s.dirs, &s.others, &s.bytes_logical, &s.bytes_read,
+                      &s.bytes_new, &s.bytes_stored, &s.files_cached}) {
+    if (!dec.GetVarint(v)) return bad();
+  }
+  uint64_t n = 0;
+  if (!dec.GetVarint(&n) || n > dec.remaining()) return bad();
+  r.errors.resize(n);
+  for (SnapshotError& e : r.errors) {
+    std::string_view p, m;
+    if (!dec.GetLengthPrefixed(&p) || !dec.GetLengthPrefixed(&m)) return bad();
+    e.path = std::string(p);
+    e.message = std::string(m);
+  }
+  if (!dec.empty()) return bad();
+  return r;
+}
+
+}  // namespace keepfs::snapshot

@@ -1,0 +1,50 @@
+// SnapshotRecord: the record whose write makes a snapshot visible. It names
+// the root tree and carries the backup's statistics and error list.
+//
+// Thread safety: plain values and pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "store/object_id.h"
+#include "store/status.h"
+
+namespace keepfs::snapshot {
+
+struct SnapshotError {
+  std::string path;  // relative to the backup source; "" for the source itself
+  std::string message;
+};
+
+struct SnapshotStats {
+  uint64_t files = 0;
+  uint64_t dirs = 0;
+  uint64_t others = 0;         // symlinks, devices, fifos, sockets
+  uint64_t bytes_logical = 0;  // sum of file sizes in the snapshot
+  uint64_t bytes_read = 0;     // bytes actually read from the source
+  uint64_t bytes_new = 0;      // plaintext bytes of chunks not already stored
+  uint64_t bytes_stored = 0;   // bytes added to packs (after compression)
+  uint64_t files_cached = 0;   // files reused from the files cache without reading
+};
+
+struct SnapshotRecord {
+  std::string user;
+  std::string name;     // YYYY-MM-DD_HHMMSS[_N]
+  int64_t time_sec = 0; // the snapshot's time (UTC seconds)
+  uint32_t seq = 0;     // N of the _N suffix; 0 when there is none
+  ObjectId root;
+  std::string source;   // absolute path that was backed up
+  std::string hostname;
+  int64_t started_ns = 0;
+  int64_t finished_ns = 0;
+  SnapshotStats stats;
+  std::vector<SnapshotError> errors;
+};
+
+std::string EncodeSnapshotRecord(const SnapshotRecord& r);
+// user and name come from the key and are filled by the caller.
+Result<SnapshotRecord> DecodeSnapshotRecord(std::string_view bytes);
+
+}  // namespace keepfs::snapshot

@@ -1,0 +1,279 @@
+#include "snapshot/tree.h"
+
+#include <algorithm>
+
+#include "store/coding.h"
+
+namespace keepfs::snapshot {
+
+namespace {
+constexpr uint8_t kLeafTag = 1;
+constexpr uint8_t kIndexTag = 2;
+// A page ends after an entry whose name hash has these low bits zero (about
+// one in 1024), once it holds kMinPage entries, or at kMaxPage entries.
+constexpr uint64_t kBoundaryMask = 1023;
+constexpr size_t kMinPage = 256;
+constexpr size_t kMaxPage = 8192;
+constexpr size_t kSinglePageMax = 2048;  // smaller folders are one leaf
+constexpr size_t kMaxName = 4096;
+constexpr size_t kMaxXattrs = 65536;
+
+enum Flags : uint8_t {
+  kHasRef = 1,
+  kHasTarget = 2,
+  kHasRdev = 4,
+  kHasLinkId = 8,
+  kHasXattrs = 16,
+};
+
+uint64_t NameHash(std::string_view s) {  // FNV-1a 64; part of the format
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+void EncodeEntry(Encoder& enc, const Entry& e) {
+  enc.PutLengthPrefixed(e.name);
+  enc.PutU8(static_cast<uint8_t>(e.type));
+  enc.PutVarint(e.mode);
+  enc.PutVarint(e.uid);
+  enc.PutVarint(e.gid);
+  enc.PutSignedVarint(e.mtime_sec);
+  enc.PutVarint(e.mtime_nsec);
+  enc.PutVarint(e.size);
+  uint8_t flags = (e.ref.IsZero() ? 0 : kHasRef) | (e.target.empty() ? 0 : kHasTarget) |
+                  (e.rdev ? kHasRdev : 0) | (e.link_id ? kHasLinkId : 0) |
+                  (e.xattrs.empty() ? 0 : kHasXattrs);
+  enc.PutU8(flags);
+  if (flags & kHasRef) enc.PutBytes(e.ref.AsBytes());
+  if (flags & kHasTarget) enc.PutLengthPrefixed(e.target);
+  if (flags & kHasRdev) enc.PutVarint(e.rdev);
+  if (flags & kHasLinkId) enc.PutVarint(e.link_id);
+  if (flags & kHasXattrs) {
+    enc.PutVarint(e.xattrs.size());
+    for (const Xattr& x : e.xattrs) {
+      enc.PutLengthPrefixed(x.name);
+      enc.PutLengthPrefixed(x.value);
+    }
+  }
+}
+
+bool DecodeEntry(Decoder& dec, Entry* e) {
+  std::string_view name, ref, target;
+  uint8_t type = 0, flags = 0;
+  uint64_t mode = 0, uid = 0, gid = 0, nsec = 0;
+  if (!dec.GetLengthPrefixed(&name, kMaxName) || !dec.GetU8(&type) || type < 1 || type > 7 ||
+      !dec.GetVarint(&mode) || mode > 07777 || !dec.GetVarint(&uid) || uid > UINT32_MAX ||
+      !dec.GetVarint(&gid) || gid > UINT32_MAX || !dec.GetSignedVarint(&e->mtime_sec) ||
+      !dec.GetVarint(&nsec) || nsec >= 1000000000 || !dec.GetVarint(&e->size) ||
+      !dec.GetU8(&flags) || flags > 31) {
+    return false;
+  }
+  e->name = std::string(name);
+  e->type = static_cast<EntryType>(type);
+  e->mode = static_cast<uint32_t>(mode);
+  e->uid = static_cast<uint32_t>(uid);
+  e->gid = static_cast<uint32_t>(gid);
+  e->mtime_nsec = static_cast<uint32_t>(nsec);
+  if (flags & kHasRef) {
+    if (!dec.GetBytes(32, &ref)) return false;
+    std::copy(ref.begin(), ref.end(), reinterpret_cast<char*>(e->ref.bytes.data()));
+  }
+  if ((flags & kHasTarget) && !dec.GetLengthPrefixed(&target, kMaxName)) return false;
+  e->target = std::string(target);
+  if ((flags & kHasRdev) && !dec.GetVarint(&e->rdev)) return false;
+  if ((flags & kHasLinkId) && !dec.GetVarint(&e->link_id)) return false;
+  if (flags & kHasXattrs) {
+    uint64_t n = 0;
+    if (!dec.GetVarint(&n) || n > kMaxXattrs || n > dec.remaining()) return false;
+    e->xattrs.resize(n);
+    for (Xattr& x : e->xattrs) {
+      std::string_view xn, xv;
+      if (!dec.GetLengthPrefixed(&xn, 255) || !dec.GetLengthPrefixed(&xv)) return false;
+      x.name = std::string(xn);
+      x.value = std::string(xv);
+    }
+  }
+  bool needs_ref = e->type == EntryType::kFile || e->type == EntryType::kDir;
+  return needs_ref == !e->ref.IsZero();
+}
+}  // namespace
+
+const char* EntryTypeName(EntryType t) {
+  switch (t) {
+    case EntryType::kFile: return "file";
+    case EntryType::kDir: return "dir";
+    case EntryType::kSymlink: return "symlink";
+    case EntryType::kFifo: return "fifo";
+    case EntryType::kCharDev: return "chardev";
+    case EntryType::kBlockDev: return "blockdev";
+    case EntryType::kSocket: return "socket";
+  }
+  return "unknown";
+}
+
+bool IsSafeName(std::string_view name) {
+  return !name.empty() && name != "." && name != ".." &&
+         name.find('/') == std::string_view::npos && name.find('\0') == std::string_view::npos;
+}
+
+std::string EncodeTreeNode(const TreeNode& node) {
+  std::string out;
+  Encoder enc(&out);
+  if (node.is_leaf) {
+    enc.PutU8(kLeafTag);
+    enc.PutVarint(node.entries.size());
+    for (const Entry& e : node.entries) EncodeEntry(enc, e);
+  } else {
+    enc.PutU8(kIndexTag);
+    enc.PutVarint(node.children.size());
+    for (const TreeNode::Child& c : node.children) {
+      enc.PutLengthPrefixed(c.first_name);
+      enc.PutBytes(c.id.AsBytes());
+      enc.PutVarint(c.entry_count);
+    }
+  }
+  return out;
+}
+
+Result<TreeNode> DecodeTreeNode(std::string_view bytes) {
+  Decoder dec(bytes);
+  TreeNode node;
+  uint8_t tag = 0;
+  uint64_t n = 0;
+  if (!dec.GetU8(&tag) || !dec.GetVarint(&n) || n > dec.remaining()) {
+    return Status::Corruption("tree node header is damaged");
+  }
+  if (tag == kLeafTag) {
+    node.entries.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      if (!DecodeEntry(dec, &node.entries[i]) || !IsSafeName(node.entries[i].name) ||
+          (i > 0 && node.entries[i - 1].name >= node.entries[i].name)) {
+        return Status::Corruption("tree entry " + std::to_string(i) + " is damaged");
+      }
+    }
+  } else if (tag == kIndexTag) {
+    node.is_leaf = false;
+    node.children.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      std::string_view first, id;
+      TreeNode::Child& c = node.children[i];
+      if (!dec.GetLengthPrefixed(&first, kMaxName) || !dec.GetBytes(32, &id) ||
+          !dec.GetVarint(&c.entry_count) || (i > 0 && node.children[i - 1].first_name >= first)) {
+        return Status::Corruption("tree index entry " + std::to_string(i) + " is damaged");
+      }
+      c.first_name = std::string(first);
+      std::copy(id.begin(), id.end(), reinterpret_cast<char*>(c.id.bytes.data()));
+    }
+  } else {
+    return Status::Corruption("unknown tree node type");
+  }
+  if (!dec.empty()) return Status::Corruption("tree node has trailing bytes");
+  return node;
+}
+
+namespace {
+// Groups items into pages at content-defined boundaries.
+template <typename T, typename NameOf>
+std::vector<std::vector<T>> Paginate(std::vector<T> items, NameOf name_of) {
+  std::vector<std::vector<T>> pages(1);
+  for (T& item : items) {
+    pages.back().push_back(std::move(item));
+    size_t n = pages.back().size();
+    if (n >= kMaxPage || (n >= kMinPage && (NameHash(name_of(pages.back().back())) &
+                                            kBoundaryMask) == 0)) {
+      pages.emplace_back();
+    }
+  }
+  if (pages.size() > 1 && pages.back().empty()) pages.pop_back();
+  return pages;
+}
+}  // namespace
+
+Result<ObjectId> WriteTree(std::vector<Entry> entries, const NodeSink& put) {
+  if (entries.size() <= kSinglePageMax) {
+    TreeNode leaf;
+    leaf.entries = std::move(entries);
+    return put(EncodeTreeNode(leaf));
+  }
+  std::vector<TreeNode::Child> level;
+  for (auto& page : Paginate(std::move(entries), [](const Entry& e) { return e.name; })) {
+    TreeNode leaf;
+    std::string first = page.front().name;
+    uint64_t count = page.size();
+    leaf.entries = std::move(page);
+    KEEPFS_ASSIGN_OR_RETURN(ObjectId id, put(EncodeTreeNode(leaf)));
+    level.push_back({std::move(first), id, count});
+  }
+  while (level.size() > 1) {
+    std::vector<TreeNode::Child> up;
+    auto pages = level.size() <= kSinglePageMax
+                     ? std::vector<std::vector<TreeNode::Child>>{std::move(level)}
+                     : Paginate(std::move(level), [](const TreeNode::Child& c) {
+                         return c.first_name;
+                       });
+    for (auto& page : pages) {
+      TreeNode index;
+      index.is_leaf = false;
+      uint64_t count = 0;
+      for (const auto& c : page) count += c.entry_count;
+      std::string first = page.front().first_name;
+      index.children = std::move(page);
+      KEEPFS_ASSIGN_OR_RETURN(ObjectId id, put(EncodeTreeNode(index)));
+      up.push_back({std::move(first), id, count});
+    }
+    level = std::move(up);
+  }
+  return level.front().id;
+}
+
+Result<std::optional<Entry>> LookupInTree(const ObjectId& root, std::string_view name,
+                                          const NodeSource& get) {
+  ObjectId id = root;
+  for (int depth = 0; depth < 16; ++depth) {
+    KEEPFS_ASSIGN_OR_RETURN(TreeNode node, get(id));
+    if (node.is_leaf) {
+      auto it = std::lower_bound(node.entries.begin(), node.entries.end(), name,
+                                 [](const Entry& e, std::string_view n) { return e.name < n; });
+      if (it == node.entries.end() || it->name != name) return std::optional<Entry>();
+      return std::optional<Entry>(std::move(*it));
+    }
+    auto it = std::upper_bound(
+        node.children.begin(), node.children.end(), name,
+        [](std::string_view n, const TreeNode::Child& c) { return n < c.first_name; });
+    if (it == node.children.begin()) return std::optional<Entry>();
+    id = std::prev(it)->id;
+  }
+  return Status::Corruption("tree index nesting is too deep");
+}
+
+namespace {
+Result<bool> ForEachIn(const ObjectId& id, const NodeSource& get,
+                       const std::function<Result<bool>(const Entry&)>& fn, int depth) {
+  if (depth > 16) return Status::Corruption("tree index nesting is too deep");
+  KEEPFS_ASSIGN_OR_RETURN(TreeNode node, get(id));
+  if (node.is_leaf) {
+    for (const Entry& e : node.entries) {
+      KEEPFS_ASSIGN_OR_RETURN(bool more, fn(e));
+      if (!more) return false;
+    }
+    return true;
+  }
+  for (const TreeNode::Child& c : node.children) {
+    KEEPFS_ASSIGN_OR_RETURN(bool more, ForEachIn(c.id, get, fn, depth + 1));
+    if (!more) return false;
+  }
+  return true;
+}
+}  // namespace
+
+Status ForEachEntry(const ObjectId& root, const NodeSource& get,
+                    const std::function<Result<bool>(const Entry&)>& fn) {
+  auto r = ForEachIn(root, get, fn, 0);
+  return r.ok() ? Status::OK() : r.status();
+}
+
+}  // namespace keepfs::snapshot

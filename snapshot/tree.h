@@ -1,0 +1,98 @@
+// Trees: a directory listing as sorted entries with full metadata,
+// content-addressed (a tree's id is the SHA-256 of its encoded node), so an
+// unchanged folder is stored once and costs one lookup.
+//
+// A large directory is split into leaf pages at content-defined boundaries
+// (a function of entry names only) under index nodes that hold each page's
+// first name. Looking up one name reads one page per level, and adding a file
+// to a huge folder rewrites one page and the index, not the whole folder.
+// Encoding: docs/format.md.
+//
+// Thread safety: plain values and pure functions.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/object_id.h"
+#include "store/status.h"
+
+namespace keepfs::snapshot {
+
+// Values are part of the on-disk format.
+enum class EntryType : uint8_t {
+  kFile = 1,
+  kDir = 2,
+  kSymlink = 3,
+  kFifo = 4,
+  kCharDev = 5,
+  kBlockDev = 6,
+  kSocket = 7,
+};
+
+const char* EntryTypeName(EntryType t);
+
+struct Xattr {
+  std::string name;
+  std::string value;
+  bool operator==(const Xattr&) const = default;
+};
+
+struct Entry {
+  std::string name;  // any bytes but '/' and NUL; never "." or ".."
+  EntryType type = EntryType::kFile;
+  uint32_t mode = 0;  // permission bits including setuid, setgid and sticky (07777)
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  int64_t mtime_sec = 0;
+  uint32_t mtime_nsec = 0;
+  uint64_t size = 0;    // file: logical size (holes included); symlink: target length
+  ObjectId ref;         // file: content id; dir: tree id; others: zero
+  std::string target;   // symlink target
+  uint64_t rdev = 0;    // character and block devices
+  uint64_t link_id = 0; // non-zero: other names in this snapshot are hard links to it
+  std::vector<Xattr> xattrs;  // sorted by name; POSIX ACLs are system.posix_acl_* here
+
+  bool operator==(const Entry&) const = default;
+};
+
+// True for a name that may be created in a directory: non-empty, no '/',
+// no NUL, not "." or "..". Restore refuses anything else.
+bool IsSafeName(std::string_view name);
+
+// One encoded tree node.
+struct TreeNode {
+  struct Child {
+    std::string first_name;
+    ObjectId id;
+    uint64_t entry_count = 0;
+  };
+  bool is_leaf = true;
+  std::vector<Entry> entries;  // leaf: sorted by name, unique
+  std::vector<Child> children; // index: sorted by first_name
+};
+
+std::string EncodeTreeNode(const TreeNode& node);
+// Corruption on any malformed input, unsorted or duplicate names, or unsafe names.
+Result<TreeNode> DecodeTreeNode(std::string_view bytes);
+
+// Builds the node(s) of one directory from its entries (sorted by name,
+// unique). put(encoded) stores a node and returns its id; the root id is
+// returned.
+using NodeSink = std::function<Result<ObjectId>(std::string encoded)>;
+Result<ObjectId> WriteTree(std::vector<Entry> entries, const NodeSink& put);
+
+// Loads a node by id.
+using NodeSource = std::function<Result<TreeNode>(const ObjectId& id)>;
+
+// Finds one name in the directory rooted at root. nullopt if absent.
+Result<std::optional<Entry>> LookupInTree(const ObjectId& root, std::string_view name,
+                                          const NodeSource& get);
+// Calls fn for each entry in name order; stops early (OK) when fn returns false.
+Status ForEachEntry(const ObjectId& root, const NodeSource& get,
+                    const std::function<Result<bool>(const Entry&)>& fn);
+
+}  // namespace keepfs::snapshot

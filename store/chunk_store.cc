@@ -1,0 +1,276 @@
+#include "store/chunk_store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <mutex>
+#include <unordered_map>
+
+#include "store/coding.h"
+#include "store/pack.h"
+
+namespace keepfs {
+
+namespace {
+constexpr char kChunkPrefix = 'c';
+constexpr char kPackPrefix = 'p';
+constexpr size_t kMaxOpenPacks = 256;
+
+std::string EncodeLoc(const PackEntry& e, uint64_t pack_id) {
+  std::string v;
+  Encoder enc(&v);
+  enc.PutVarint(pack_id);
+  enc.PutVarint(e.offset);
+  enc.PutVarint(e.stored_len);
+  enc.PutVarint(e.raw_len);
+  enc.PutU8(static_cast<uint8_t>(e.codec));
+  return v;
+}
+
+std::string EncodePackInfo(const PackInfo& p) {
+  std::string v;
+  Encoder enc(&v);
+  enc.PutVarint(p.size);
+  enc.PutVarint(p.chunk_count);
+  enc.PutSignedVarint(p.created_unix);
+  return v;
+}
+}  // namespace
+
+struct ChunkStore::Rep {
+  KvStore* kv = nullptr;
+  ChunkStoreOptions options;
+  uint64_t adopted = 0;
+
+  // Open pack fds for reads. Lock order: fd_mu is a leaf.
+  mutable std::mutex fd_mu;
+  mutable std::unordered_map<uint64_t, std::shared_ptr<UniqueFd>> fds;  // GUARDED_BY(fd_mu)
+
+  // Write side. Lock order: write_mu before fd_mu.
+  std::mutex write_mu;
+  std::unique_ptr<PackWriter> writer;                                  // GUARDED_BY(write_mu)
+  std::unordered_map<ObjectId, PackEntry, ObjectIdHash> pending;       // GUARDED_BY(write_mu)
+  uint64_t next_pack_id = 1;                                           // GUARDED_BY(write_mu)
+
+  std::string Path(const std::string& rel) const { return options.store_dir + "/" + rel; }
+  Result<std::shared_ptr<UniqueFd>> PackFd(uint64_t pack_id) const;
+  Status SealLocked();
+  Status IndexPack(uint64_t pack_id, const std::vector<PackEntry>& entries, uint64_t size);
+  Status ScanPacks();
+};
+
+Result<std::shared_ptr<UniqueFd>> ChunkStore::Rep::PackFd(uint64_t pack_id) const {
+  std::lock_guard<std::mutex> lock(fd_mu);
+  auto it = fds.find(pack_id);
+  if (it != fds.end()) return it->second;
+  std::string path = Path(PackRelPath(pack_id));
+  auto fd = std::make_shared<UniqueFd>(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd->valid()) {
+    if (errno == ENOENT) return Status::Corruption("pack " + path + " is missing");
+    return Status::FromErrno(errno, "opening pack " + path);
+  }
+  if (fds.size() >= kMaxOpenPacks) fds.erase(fds.begin());  // readers keep their shared_ptr
+  fds.emplace(pack_id, fd);
+  return fd;
+}
+
+Status ChunkStore::Rep::IndexPack(uint64_t pack_id, const std::vector<PackEntry>& entries,
+                                  uint64_t size) {
+  WriteBatch batch;
+  for (const PackEntry& e : entries) batch.Put(ChunkKey(e.id), EncodeLoc(e, pack_id));
+  batch.Put(PackKey(pack_id), EncodePackInfo({size, static_cast<uint32_t>(entries.size()),
+                                              static_cast<int64_t>(std::time(nullptr))}));
+  // Not synced: if this write is lost in a crash the sealed pack is adopted
+  // again on the next writable open, and every later synced write (a
+  // snapshot commit) makes it durable first, since the WAL is ordered.
+  return kv->Write(batch, /*sync=*/false);
+}
+
+Status ChunkStore::Rep::SealLocked() {
+  if (!writer) return Status::OK();
+  if (writer->entries().empty()) {
+    writer.reset();  // removes the empty temporary file
+    return Status::OK();
+  }
+  KEEPFS_RETURN_IF_ERROR(writer->Seal());
+  KEEPFS_RETURN_IF_ERROR(IndexPack(writer->pack_id(), writer->entries(), writer->size()));
+  for (const PackEntry& e : writer->entries()) pending.erase(e.id);
+  writer.reset();
+  return Status::OK();
+}
+
+// Finds the highest pack id on disk, removes leftover temporary packs and
+// adopts sealed packs that have no index record (a crash between the rename
+// and the index write).
+Status ChunkStore::Rep::ScanPacks() {
+  std::string tmp_dir = Path("tmp");
+  if (DIR* d = ::opendir(tmp_dir.c_str())) {
+    while (dirent* de = ::readdir(d)) {
+      std::string name = de->d_name;
+      if (name.ends_with(".pack.tmp")) ::unlink((tmp_dir + "/" + name).c_str());
+    }
+    ::closedir(d);
+  }
+  for (int sub = 0; sub < 256; ++sub) {
+    char subdir[16];
+    std::snprintf(subdir, sizeof subdir, "packs/%02x", sub);
+    DIR* d = ::opendir(Path(subdir).c_str());
+    if (!d) continue;
+    std::vector<uint64_t> ids;
+    while (dirent* de = ::readdir(d)) {
+      std::string name = de->d_name;
+      if (name.size() != 21 || !name.ends_with(".pack")) continue;
+      ids.push_back(std::strtoull(name.substr(0, 16).c_str(), nullptr, 16));
+    }
+    ::closedir(d);
+    for (uint64_t id : ids) {
+      next_pack_id = std::max(next_pack_id, id + 1);
+      KEEPFS_ASSIGN_OR_RETURN(bool known, kv->Contains(PackKey(id)));
+      if (known) continue;
+      std::string path = Path(PackRelPath(id));
+      UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      struct stat st;
+      if (!fd.valid() || ::fstat(fd.get(), &st) != 0) {
+        return Status::FromErrno(errno, "opening pack " + path);
+      }
+      auto entries = ReadPackIndex(fd.get(), static_cast<uint64_t>(st.st_size), path);
+      if (!entries.ok()) {
+        spdlog::warn("unindexed pack {} is unreadable, leaving it alone: {}", path,
+                     entries.status().ToString());
+        continue;
+      }
+      KEEPFS_RETURN_IF_ERROR(IndexPack(id, *entries, static_cast<uint64_t>(st.st_size)));
+      ++adopted;
+      spdlog::info("adopted pack {} ({} chunks) left by an interrupted run", path,
+                   entries->size());
+    }
+  }
+  return Status::OK();
+}
+
+ChunkStore::ChunkStore(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
+ChunkStore::~ChunkStore() = default;  // an unsealed pack is discarded; nothing points at it
+
+Result<std::unique_ptr<ChunkStore>> ChunkStore::Open(KvStore* kv,
+                                                     const ChunkStoreOptions& options) {
+  auto rep = std::make_unique<Rep>();
+  rep->kv = kv;
+  rep->options = options;
+  if (options.writable) KEEPFS_RETURN_IF_ERROR(rep->ScanPacks());
+  return std::unique_ptr<ChunkStore>(new ChunkStore(std::move(rep)));
+}
+
+std::string ChunkStore::ChunkKey(const ObjectId& id) {
+  std::string k(1, kChunkPrefix);
+  k.append(id.AsBytes());
+  return k;
+}
+
+std::string ChunkStore::PackKey(uint64_t pack_id) {
+  std::string k(1, kPackPrefix);
+  PutBigEndian64(&k, pack_id);
+  return k;
+}
+
+Result<ChunkLoc> ChunkStore::DecodeLoc(std::string_view value) {
+  Decoder dec(value);
+  ChunkLoc loc;
+  uint64_t stored = 0, raw = 0;
+  uint8_t codec = 0;
+  if (!dec.GetVarint(&loc.pack_id) || !dec.GetVarint(&loc.offset) || !dec.GetVarint(&stored) ||
+      !dec.GetVarint(&raw) || !dec.GetU8(&codec) || codec > 1 || stored > UINT32_MAX ||
+      raw > UINT32_MAX) {
+    return Status::Corruption("bad chunk index entry");
+  }
+  loc.stored_len = static_cast<uint32_t>(stored);
+  loc.raw_len = static_cast<uint32_t>(raw);
+  loc.codec = static_cast<Codec>(codec);
+  return loc;
+}
+
+Result<PackInfo> ChunkStore::DecodePackInfo(std::string_view value) {
+  Decoder dec(value);
+  PackInfo p;
+  uint64_t count = 0;
+  if (!dec.GetVarint(&p.size) || !dec.GetVarint(&count) || !dec.GetSignedVarint(&p.created_unix)) {
+    return Status::Corruption("bad pack record");
+  }
+  p.chunk_count = static_cast<uint32_t>(count);
+  return p;
+}
+
+Result<std::optional<ChunkLoc>> ChunkStore::Lookup(const ObjectId& id) const {
+  std::string value;
+  KEEPFS_ASSIGN_OR_RETURN(bool found, rep_->kv->Get(ChunkKey(id), &value));
+  if (!found) return std::optional<ChunkLoc>();
+  KEEPFS_ASSIGN_OR_RETURN(ChunkLoc loc, DecodeLoc(value));
+  return std::optional<ChunkLoc>(loc);
+}
+
+Status ChunkStore::Read(const ObjectId& id, std::string* out) const {
+  KEEPFS_ASSIGN_OR_RETURN(std::optional<ChunkLoc> loc, Lookup(id));
+  if (!loc) return Status::NotFound("chunk " + id.ShortHex() + " is not in the store");
+  KEEPFS_ASSIGN_OR_RETURN(std::shared_ptr<UniqueFd> fd, rep_->PackFd(loc->pack_id));
+  std::string where = "pack " + PackRelPath(loc->pack_id) + " offset " +
+                      std::to_string(loc->offset) + " (chunk " + id.ShortHex() + ")";
+  std::string stored(loc->stored_len, '\0');
+  KEEPFS_RETURN_IF_ERROR(PreadAll(fd->get(), stored.data(), stored.size(), loc->offset, where));
+  thread_local Decompressor decompressor;
+  Status s = decompressor.Decompress(loc->codec, stored, loc->raw_len, out);
+  if (!s.ok()) {
+    out->clear();  // a failed zstd decode leaves partial, unverified bytes behind
+    return s.WithContext(where);
+  }
+  if (Sha256::Of(*out) != id) {
+    out->clear();  // never hand out wrong bytes
+    return Status::Corruption(where + ": content does not match its hash");
+  }
+  return Status::OK();
+}
+
+Result<bool> ChunkStore::Contains(const ObjectId& id) const {
+  {
+    std::lock_guard<std::mutex> lock(rep_->write_mu);
+    if (rep_->pending.count(id)) return true;
+  }
+  return rep_->kv->Contains(ChunkKey(id));
+}
+
+Result<ChunkPutResult> ChunkStore::Put(const ObjectId& id, std::string_view raw,
+                                       Compressor& compressor) {
+  if (!rep_->options.writable) return Status::Internal("Put on a read-only chunk store");
+  KEEPFS_ASSIGN_OR_RETURN(bool present, Contains(id));
+  if (present) return ChunkPutResult{};
+  // Compress outside the lock so workers compress in parallel.
+  std::string stored;
+  Codec codec = compressor.Compress(raw, &stored);
+  std::lock_guard<std::mutex> lock(rep_->write_mu);
+  if (rep_->pending.count(id)) return ChunkPutResult{};  // another worker won the race
+  if (!rep_->writer) {
+    uint64_t pack_id = rep_->next_pack_id++;
+    std::string final_path = rep_->Path(PackRelPath(pack_id));
+    KEEPFS_RETURN_IF_ERROR(MakeDirs(final_path.substr(0, final_path.find_last_of('/'))));
+    std::string tmp = rep_->Path("tmp/" + std::to_string(pack_id) + ".pack.tmp");
+    KEEPFS_ASSIGN_OR_RETURN(rep_->writer, PackWriter::Create(pack_id, tmp, final_path));
+  }
+  KEEPFS_ASSIGN_OR_RETURN(PackEntry e,
+                          rep_->writer->Add(id, codec, stored, static_cast<uint32_t>(raw.size())));
+  rep_->pending.emplace(id, e);
+  if (rep_->writer->size() >= rep_->options.pack_target_size) {
+    KEEPFS_RETURN_IF_ERROR(rep_->SealLocked());
+  }
+  return ChunkPutResult{true, stored.size()};
+}
+
+Status ChunkStore::Flush() {
+  std::lock_guard<std::mutex> lock(rep_->write_mu);
+  return rep_->SealLocked();
+}
+
+uint64_t ChunkStore::adopted_packs() const { return rep_->adopted; }
+
+}  // namespace keepfs

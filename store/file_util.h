@@ -1,0 +1,56 @@
+// Small POSIX helpers with Status errors: whole-buffer writes that retry on
+// EINTR and short writes, fsync of files and directories, an fd owner.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "store/status.h"
+
+namespace keepfs {
+
+// Owns a file descriptor; closes it on destruction.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { Reset(); }
+  UniqueFd(UniqueFd&& o) noexcept : fd_(o.Release()) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) {
+      Reset();
+      fd_ = o.Release();
+    }
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int Release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void Reset();
+
+ private:
+  int fd_ = -1;
+};
+
+Status WriteAll(int fd, const void* data, size_t len, std::string_view what);
+Status PwriteAll(int fd, const void* data, size_t len, uint64_t offset, std::string_view what);
+// Reads exactly len bytes at offset; Corruption if the file is shorter.
+Status PreadAll(int fd, void* data, size_t len, uint64_t offset, std::string_view what);
+Status FsyncFd(int fd, std::string_view what);
+// fsyncs a directory so that a rename or create inside it is durable.
+Status FsyncDir(const std::string& dir);
+Status MakeDirs(const std::string& dir, int mode = 0755);
+Result<std::string> ReadSmallFile(const std::string& path);
+// Writes path atomically: tmp file, fsync, rename, fsync of the directory.
+Status WriteFileAtomic(const std::string& path, std::string_view content);
+bool PathExists(const std::string& path);
+
+}  // namespace keepfs

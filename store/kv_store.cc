@@ -1,0 +1,156 @@
+#include "store/kv_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+namespace keepfs {
+
+namespace {
+
+// The single conversion point from RocksDB's status to ours.
+Status FromRocks(const rocksdb::Status& s, std::string_view context) {
+  if (s.ok()) return Status::OK();
+  std::string msg = std::string(context) + ": " + s.ToString();
+  if (s.IsNotFound()) return Status::NotFound(msg);
+  if (s.IsCorruption()) return Status::Corruption(msg);
+  if (s.IsNoSpace()) return Status(StatusCode::kNoSpace, msg);
+  if (s.IsIOError()) {
+    // RocksDB reports ENOSPC as an IOError with a "No space" message on some paths.
+    if (s.ToString().find("No space") != std::string::npos) {
+      return Status(StatusCode::kNoSpace, msg);
+    }
+    return Status(StatusCode::kIoError, msg);
+  }
+  if (s.IsBusy() || s.IsTryAgain()) return Status::Busy(msg);
+  if (s.IsInvalidArgument()) return Status::InvalidArgument(msg);
+  if (s.IsNotSupported()) return Status::NotSupported(msg);
+  return Status(StatusCode::kIoError, msg);
+}
+
+rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }
+
+class PrefixIterator final : public KvIterator {
+ public:
+  PrefixIterator(rocksdb::Iterator* it, std::string prefix) : it_(it), prefix_(std::move(prefix)) {
+    it_->Seek(ToSlice(prefix_));
+  }
+  void Seek(std::string_view key) override {
+    if (key < prefix_) key = prefix_;
+    it_->Seek(ToSlice(key));
+  }
+  bool Valid() const override { return it_->Valid() && it_->key().starts_with(ToSlice(prefix_)); }
+  void Next() override { it_->Next(); }
+  std::string_view key() const override { return it_->key().ToStringView(); }
+  std::string_view value() const override { return it_->value().ToStringView(); }
+  Status status() const override { return FromRocks(it_->status(), "iterating metadata"); }
+
+ private:
+  std::unique_ptr<rocksdb::Iterator> it_;
+  std::string prefix_;
+};
+
+}  // namespace
+
+struct WriteBatch::Rep {
+  rocksdb::WriteBatch batch;
+};
+
+WriteBatch::WriteBatch() : rep_(std::make_unique<Rep>()) {}
+WriteBatch::~WriteBatch() = default;
+WriteBatch::WriteBatch(WriteBatch&&) noexcept = default;
+WriteBatch& WriteBatch::operator=(WriteBatch&&) noexcept = default;
+
+void WriteBatch::Put(std::string_view key, std::string_view value) {
+  // rocksdb::WriteBatch only fails here past its 4 GiB size limit; batches are
+  // bounded far below that by their callers.
+  rep_->batch.Put(ToSlice(key), ToSlice(value)).PermitUncheckedError();
+}
+void WriteBatch::Delete(std::string_view key) {
+  rep_->batch.Delete(ToSlice(key)).PermitUncheckedError();
+}
+void WriteBatch::DeleteRange(std::string_view begin, std::string_view end) {
+  rep_->batch.DeleteRange(ToSlice(begin), ToSlice(end)).PermitUncheckedError();
+}
+size_t WriteBatch::ApproximateSize() const { return rep_->batch.GetDataSize(); }
+size_t WriteBatch::Count() const { return rep_->batch.Count(); }
+void WriteBatch::Clear() { rep_->batch.Clear(); }
+
+struct KvStore::Rep {
+  std::unique_ptr<rocksdb::DB> db;
+  bool read_only = false;
+};
+
+KvStore::KvStore(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
+KvStore::~KvStore() {
+  if (rep_->db) rep_->db->Close().PermitUncheckedError();  // best effort; WAL makes it safe
+}
+
+Result<std::unique_ptr<KvStore>> KvStore::Open(const std::string& dir, const KvOptions& options) {
+  rocksdb::Options opts;
+  opts.create_if_missing = options.create_if_missing;
+  opts.paranoid_checks = true;
+  // Bounded memory for a small NAS: one 32 MiB memtable pair and a shared cache.
+  opts.write_buffer_size = 32 << 20;
+  opts.max_write_buffer_number = 2;
+  opts.max_open_files = 512;
+  opts.max_background_jobs = 2;
+  opts.compression = rocksdb::kLZ4Compression;
+  opts.bottommost_compression = rocksdb::kZSTD;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  table.block_size = 16 << 10;
+  opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  opts.keep_log_file_num = 3;
+
+  auto rep = std::make_unique<Rep>();
+  rep->read_only = options.read_only;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = options.read_only ? rocksdb::DB::OpenForReadOnly(opts, dir, &db)
+                                        : rocksdb::DB::Open(opts, dir, &db);
+  if (!s.ok()) return FromRocks(s, "opening metadata database " + dir);
+  rep->db.reset(db);
+  return std::unique_ptr<KvStore>(new KvStore(std::move(rep)));
+}
+
+Result<bool> KvStore::Get(std::string_view key, std::string* value) const {
+  rocksdb::Status s = rep_->db->Get(rocksdb::ReadOptions(), ToSlice(key), value);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) return FromRocks(s, "reading metadata");
+  return true;
+}
+
+Result<bool> KvStore::Contains(std::string_view key) const {
+  std::string value;
+  // KeyMayExist answers "no" from the bloom filter without I/O for most misses.
+  if (!rep_->db->KeyMayExist(rocksdb::ReadOptions(), ToSlice(key), &value)) return false;
+  return Get(key, &value);
+}
+
+Status KvStore::Write(WriteBatch& batch, bool sync) {
+  if (rep_->read_only) return Status::Internal("write to a read-only store");
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return FromRocks(rep_->db->Write(wo, &batch.rep_->batch), "writing metadata");
+}
+
+std::unique_ptr<KvIterator> KvStore::NewIterator(std::string_view prefix) const {
+  rocksdb::ReadOptions ro;
+  ro.total_order_seek = true;
+  return std::make_unique<PrefixIterator>(rep_->db->NewIterator(ro), std::string(prefix));
+}
+
+Status KvStore::Flush() {
+  if (rep_->read_only) return Status::OK();
+  KEEPFS_RETURN_IF_ERROR(FromRocks(rep_->db->Flush(rocksdb::FlushOptions()), "flushing metadata"));
+  return FromRocks(rep_->db->SyncWAL(), "syncing metadata log");
+}
+
+bool KvStore::read_only() const { return rep_->read_only; }
+
+}  // namespace keepfs

@@ -1,0 +1,83 @@
+// KvStore: the one wrapper around RocksDB. Every other layer sees keys and
+// values as bytes, a WriteBatch for atomic multi-key changes, and prefix
+// iterators. RocksDB's own Status is converted in exactly one place.
+//
+// Thread safety: Get, Write and iterators may be used from many threads at
+// once (RocksDB's guarantee). A WriteBatch is single-threaded.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "store/status.h"
+
+namespace keepfs {
+
+// A set of puts and deletes applied atomically by KvStore::Write.
+class WriteBatch {
+ public:
+  WriteBatch();
+  ~WriteBatch();
+  WriteBatch(WriteBatch&&) noexcept;
+  WriteBatch& operator=(WriteBatch&&) noexcept;
+
+  void Put(std::string_view key, std::string_view value);
+  void Delete(std::string_view key);
+  // Deletes [begin, end). Later Puts in the same batch survive it.
+  void DeleteRange(std::string_view begin, std::string_view end);
+  size_t ApproximateSize() const;
+  size_t Count() const;
+  void Clear();
+
+ private:
+  friend class KvStore;
+  struct Rep;
+  std::unique_ptr<Rep> rep_;
+};
+
+// Iterates keys that start with a prefix, in byte order.
+class KvIterator {
+ public:
+  virtual ~KvIterator() = default;
+  virtual void Seek(std::string_view key) = 0;  // first key >= key within the prefix
+  virtual bool Valid() const = 0;
+  virtual void Next() = 0;
+  virtual std::string_view key() const = 0;
+  virtual std::string_view value() const = 0;
+  // Non-OK if iteration stopped because of an error rather than the end.
+  virtual Status status() const = 0;
+};
+
+struct KvOptions {
+  bool create_if_missing = false;
+  bool read_only = false;
+  size_t block_cache_bytes = 64 << 20;
+};
+
+class KvStore {
+ public:
+  // Opens (or creates) the database in dir.
+  static Result<std::unique_ptr<KvStore>> Open(const std::string& dir, const KvOptions& options);
+  ~KvStore();
+
+  // Returns true and fills *value when key exists, false when it does not.
+  Result<bool> Get(std::string_view key, std::string* value) const;
+  Result<bool> Contains(std::string_view key) const;
+  // Applies the batch atomically. sync=true returns only after the WAL is
+  // fsynced: the commit point of a snapshot.
+  Status Write(WriteBatch& batch, bool sync);
+  // Iterator over keys starting with prefix. The iterator must not outlive the store.
+  std::unique_ptr<KvIterator> NewIterator(std::string_view prefix) const;
+  // Flushes memtables and syncs the WAL (used before copying the store).
+  Status Flush();
+  bool read_only() const;
+
+ private:
+  struct Rep;
+  explicit KvStore(std::unique_ptr<Rep> rep);
+  std::unique_ptr<Rep> rep_;
+};
+
+}  // namespace keepfs

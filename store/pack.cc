@@ -1,0 +1,131 @@
+#include "store/pack.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "store/coding.h"
+
+namespace keepfs {
+
+std::string PackRelPath(uint64_t pack_id) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "packs/%02x/%016llx.pack", static_cast<unsigned>(pack_id & 0xff),
+                static_cast<unsigned long long>(pack_id));
+  return buf;
+}
+
+PackWriter::PackWriter(uint64_t pack_id, std::string tmp_path, std::string final_path, UniqueFd fd)
+    : pack_id_(pack_id),
+      tmp_path_(std::move(tmp_path)),
+      final_path_(std::move(final_path)),
+      fd_(std::move(fd)) {}
+
+PackWriter::~PackWriter() {
+  if (!sealed_) ::unlink(tmp_path_.c_str());
+}
+
+Result<std::unique_ptr<PackWriter>> PackWriter::Create(uint64_t pack_id, std::string tmp_path,
+                                                       std::string final_path) {
+  UniqueFd fd(::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd.valid()) return Status::FromErrno(errno, "creating pack " + tmp_path);
+  std::string header(kPackMagic, 8);
+  Encoder enc(&header);
+  enc.PutFixed32(kPackVersion);
+  enc.PutFixed32(0);
+  KEEPFS_RETURN_IF_ERROR(WriteAll(fd.get(), header.data(), header.size(), tmp_path));
+  std::unique_ptr<PackWriter> w(
+      new PackWriter(pack_id, std::move(tmp_path), std::move(final_path), std::move(fd)));
+  w->size_ = header.size();
+  return w;
+}
+
+Result<PackEntry> PackWriter::Add(const ObjectId& id, Codec codec, std::string_view stored,
+                                  uint32_t raw_len) {
+  KEEPFS_RETURN_IF_ERROR(WriteAll(fd_.get(), stored.data(), stored.size(), tmp_path_));
+  PackEntry e{id, size_, static_cast<uint32_t>(stored.size()), raw_len, codec};
+  size_ += stored.size();
+  entries_.push_back(e);
+  return e;
+}
+
+Status PackWriter::Seal() {
+  std::string tail;
+  Encoder enc(&tail);
+  for (const PackEntry& e : entries_) {
+    enc.PutBytes(e.id.AsBytes());
+    enc.PutFixed64(e.offset);
+    enc.PutFixed32(e.stored_len);
+    enc.PutFixed32(e.raw_len);
+    enc.PutU8(static_cast<uint8_t>(e.codec));
+  }
+  ObjectId trailer_sum = Sha256::Of(tail);
+  enc.PutFixed64(size_);
+  enc.PutFixed32(static_cast<uint32_t>(entries_.size()));
+  enc.PutFixed32(0);
+  enc.PutBytes(trailer_sum.AsBytes());
+  enc.PutBytes(std::string_view(kPackEndMagic, 8));
+  KEEPFS_RETURN_IF_ERROR(WriteAll(fd_.get(), tail.data(), tail.size(), tmp_path_));
+  size_ += tail.size();
+  // Data first: the pack's bytes are durable before its name appears, and the
+  // name is durable before any metadata points at it.
+  KEEPFS_RETURN_IF_ERROR(FsyncFd(fd_.get(), tmp_path_));
+  fd_.Reset();
+  if (::rename(tmp_path_.c_str(), final_path_.c_str()) != 0) {
+    return Status::FromErrno(errno, "renaming pack into " + final_path_);
+  }
+  sealed_ = true;
+  return FsyncDir(final_path_.substr(0, final_path_.find_last_of('/')));
+}
+
+Result<std::vector<PackEntry>> ReadPackIndex(int fd, uint64_t file_size, const std::string& what) {
+  if (file_size < kPackHeaderSize + kPackFooterSize) return Status::Corruption(what + ": too short");
+  char header[kPackHeaderSize];
+  KEEPFS_RETURN_IF_ERROR(PreadAll(fd, header, sizeof header, 0, what));
+  if (std::memcmp(header, kPackMagic, 8) != 0) return Status::Corruption(what + ": bad magic");
+  std::string footer(kPackFooterSize, '\0');
+  KEEPFS_RETURN_IF_ERROR(
+      PreadAll(fd, footer.data(), footer.size(), file_size - kPackFooterSize, what));
+  Decoder dec(footer);
+  uint64_t trailer_offset = 0;
+  uint32_t count = 0, reserved = 0;
+  std::string_view sum, end_magic;
+  dec.GetFixed64(&trailer_offset);
+  dec.GetFixed32(&count);
+  dec.GetFixed32(&reserved);
+  dec.GetBytes(32, &sum);
+  dec.GetBytes(8, &end_magic);
+  if (end_magic != std::string_view(kPackEndMagic, 8)) {
+    return Status::Corruption(what + ": bad end magic (pack not sealed)");
+  }
+  uint64_t trailer_len = uint64_t{count} * kPackTrailerEntrySize;
+  if (trailer_offset < kPackHeaderSize ||
+      trailer_offset + trailer_len + kPackFooterSize != file_size) {
+    return Status::Corruption(what + ": trailer does not fit the file");
+  }
+  std::string trailer(trailer_len, '\0');
+  KEEPFS_RETURN_IF_ERROR(PreadAll(fd, trailer.data(), trailer.size(), trailer_offset, what));
+  if (Sha256::Of(trailer).AsBytes() != sum) return Status::Corruption(what + ": trailer checksum");
+  std::vector<PackEntry> entries(count);
+  Decoder t(trailer);
+  for (PackEntry& e : entries) {
+    std::string_view id;
+    uint8_t codec = 0;
+    t.GetBytes(32, &id);
+    std::memcpy(e.id.bytes.data(), id.data(), 32);
+    t.GetFixed64(&e.offset);
+    t.GetFixed32(&e.stored_len);
+    t.GetFixed32(&e.raw_len);
+    t.GetU8(&codec);
+    e.codec = static_cast<Codec>(codec);
+    if (e.offset < kPackHeaderSize || e.offset + e.stored_len > trailer_offset || codec > 1) {
+      return Status::Corruption(what + ": entry " + e.id.ShortHex() + " outside the blob area");
+    }
+  }
+  return entries;
+}
+
+}  // namespace keepfs

@@ -1,0 +1,79 @@
+// Pack files: append-only containers of compressed chunks, immutable once
+// sealed. Layout (all integers little-endian; see docs/format.md):
+//
+//   header   "KEEPPACK" u32 version=1 u32 reserved=0                (16 bytes)
+//   blobs    stored chunk bytes, back to back
+//   trailer  count x { id[32] u64 offset u32 stored_len u32 raw_len u8 codec }
+//   footer   u64 trailer_offset u32 count u32 reserved sha256(trailer)[32]
+//            "KEEPEND1"                                              (56 bytes)
+//
+// The trailer repeats the index so a pack can be verified or re-adopted
+// without the metadata database.
+//
+// Thread safety: PackWriter is single-threaded (ChunkStore serialises it);
+// ReadPackIndex is a free function.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "store/compress.h"
+#include "store/file_util.h"
+#include "store/object_id.h"
+#include "store/status.h"
+
+namespace keepfs {
+
+inline constexpr char kPackMagic[8] = {'K', 'E', 'E', 'P', 'P', 'A', 'C', 'K'};
+inline constexpr char kPackEndMagic[8] = {'K', 'E', 'E', 'P', 'E', 'N', 'D', '1'};
+inline constexpr uint32_t kPackVersion = 1;
+inline constexpr size_t kPackHeaderSize = 16;
+inline constexpr size_t kPackTrailerEntrySize = 32 + 8 + 4 + 4 + 1;
+inline constexpr size_t kPackFooterSize = 8 + 4 + 4 + 32 + 8;
+
+struct PackEntry {
+  ObjectId id;
+  uint64_t offset = 0;
+  uint32_t stored_len = 0;
+  uint32_t raw_len = 0;
+  Codec codec = Codec::kRaw;
+};
+
+// "packs/2a/000000000000012a.pack" relative to the store directory.
+std::string PackRelPath(uint64_t pack_id);
+
+// Writes one pack into a temporary file and seals it into place.
+class PackWriter {
+ public:
+  // Creates tmp_path; the pack becomes visible at final_path only on Seal.
+  static Result<std::unique_ptr<PackWriter>> Create(uint64_t pack_id, std::string tmp_path,
+                                                    std::string final_path);
+  ~PackWriter();  // an unsealed pack's temporary file is removed
+
+  // Appends one blob and returns its entry.
+  Result<PackEntry> Add(const ObjectId& id, Codec codec, std::string_view stored,
+                        uint32_t raw_len);
+  // Writes trailer and footer, fsyncs, renames into place and fsyncs the
+  // directory. After OK the pack is durable at final_path.
+  Status Seal();
+
+  uint64_t pack_id() const { return pack_id_; }
+  uint64_t size() const { return size_; }
+  const std::vector<PackEntry>& entries() const { return entries_; }
+
+ private:
+  PackWriter(uint64_t pack_id, std::string tmp_path, std::string final_path, UniqueFd fd);
+  uint64_t pack_id_;
+  std::string tmp_path_, final_path_;
+  UniqueFd fd_;
+  uint64_t size_ = 0;
+  bool sealed_ = false;
+  std::vector<PackEntry> entries_;
+};
+
+// Reads and verifies the trailer of a sealed pack file. Corruption on a bad
+// magic, checksum or an entry that points outside the blob area.
+Result<std::vector<PackEntry>> ReadPackIndex(int fd, uint64_t file_size, const std::string& what);
+
+}  // namespace keepfs

@@ -1,0 +1,209 @@
+#include "store/store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <ctime>
+#include <random>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "store/coding.h"
+#include "store/file_util.h"
+
+namespace keepfs {
+
+namespace {
+constexpr char kMetaKey[] = "V";
+constexpr uint32_t kMetaMagic = 0x4b504653;  // "KPFS"
+
+std::string EncodeMeta(const StoreMeta& m) {
+  std::string v;
+  Encoder enc(&v);
+  enc.PutFixed32(kMetaMagic);
+  enc.PutVarint(m.format_version);
+  enc.PutLengthPrefixed(m.store_id);
+  enc.PutVarint(m.chunker.min_size);
+  enc.PutVarint(m.chunker.avg_size);
+  enc.PutVarint(m.chunker.max_size);
+  enc.PutVarint(m.inline_max);
+  enc.PutSignedVarint(m.created_unix);
+  return v;
+}
+
+Result<StoreMeta> DecodeMeta(std::string_view v) {
+  Decoder dec(v);
+  StoreMeta m;
+  uint32_t magic = 0;
+  uint64_t version = 0, min = 0, avg = 0, max = 0, inline_max = 0;
+  std::string_view id;
+  if (!dec.GetFixed32(&magic) || magic != kMetaMagic || !dec.GetVarint(&version)) {
+    return Status::Corruption("store record is damaged");
+  }
+  m.format_version = static_cast<uint32_t>(version);
+  if (m.format_version != kFormatVersion) return m;  // caller reports the version
+  if (!dec.GetLengthPrefixed(&id, 64) || !dec.GetVarint(&min) || !dec.GetVarint(&avg) ||
+      !dec.GetVarint(&max) || !dec.GetVarint(&inline_max) ||
+      !dec.GetSignedVarint(&m.created_unix)) {
+    return Status::Corruption("store record is damaged");
+  }
+  m.store_id = std::string(id);
+  m.chunker = {static_cast<uint32_t>(min), static_cast<uint32_t>(avg), static_cast<uint32_t>(max)};
+  m.inline_max = static_cast<uint32_t>(inline_max);
+  KEEPFS_RETURN_IF_ERROR(ValidateChunkerParams(m.chunker));
+  return m;
+}
+
+std::string RandomHex(size_t bytes) {
+  std::random_device rd;
+  std::string out;
+  static const char kDigits[] = "0123456789abcdef";
+  for (size_t i = 0; i < bytes; ++i) {
+    unsigned b = rd() & 0xff;
+    out += kDigits[b >> 4];
+    out += kDigits[b & 15];
+  }
+  return out;
+}
+
+std::string RenderConfig(const StoreMeta& m) {
+  std::ostringstream o;
+  o << "# keepfs store configuration.\n"
+    << "# [store] and [chunking] are fixed when the store is created: editing them is refused.\n\n"
+    << "[store]\nformat = " << m.format_version << "\nid = \"" << m.store_id << "\"\n\n"
+    << "[chunking]\nmin_size = " << m.chunker.min_size << "\navg_size = " << m.chunker.avg_size
+    << "\nmax_size = " << m.chunker.max_size << "\ninline_max = " << m.inline_max << "\n\n"
+    << "[compression]\n# zstd level for new data (1-19); existing data is unaffected.\nlevel = "
+    << m.compression_level << "\n";
+  return o.str();
+}
+
+// Reads config.toml and checks it against the record in the database.
+Status LoadConfig(const std::string& path, StoreMeta* meta) {
+  toml::table t;
+  try {
+    t = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream o;
+    o << path << ": " << e.description() << " at line " << e.source().begin.line;
+    return Status::InvalidArgument(o.str() + "; fix the file or restore it from a backup");
+  }
+  auto id = t["store"]["id"].value<std::string>();
+  auto min = t["chunking"]["min_size"].value<int64_t>();
+  auto avg = t["chunking"]["avg_size"].value<int64_t>();
+  auto max = t["chunking"]["max_size"].value<int64_t>();
+  auto inl = t["chunking"]["inline_max"].value<int64_t>();
+  if (!id || *id != meta->store_id) {
+    return Status::InvalidArgument(path + " belongs to another store (store.id differs)");
+  }
+  if (!min || !avg || !max || !inl || *min != meta->chunker.min_size ||
+      *avg != meta->chunker.avg_size || *max != meta->chunker.max_size ||
+      *inl != meta->inline_max) {
+    return Status::InvalidArgument(path +
+                                   ": [chunking] differs from the store's fixed values; put back "
+                                   "the values written at init");
+  }
+  int64_t level = t["compression"]["level"].value_or<int64_t>(3);
+  if (level < 1 || level > 19) {
+    return Status::InvalidArgument(path + ": compression.level must be between 1 and 19");
+  }
+  meta->compression_level = static_cast<int>(level);
+  return Status::OK();
+}
+
+// Takes the store lock with a POSIX record lock so F_GETLK can name the holder.
+Result<int> TakeLock(const std::string& dir, bool exclusive) {
+  std::string path = dir + "/lock";
+  int fd = ::open(path.c_str(), (exclusive ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0 && exclusive) fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::FromErrno(errno, "opening " + path);
+  struct flock fl {};
+  fl.l_type = exclusive ? F_WRLCK : F_RDLCK;
+  fl.l_whence = SEEK_SET;
+  if (::fcntl(fd, F_SETLK, &fl) == 0) return fd;
+  int err = errno;
+  struct flock probe = fl;
+  pid_t holder = 0;
+  if (::fcntl(fd, F_GETLK, &probe) == 0 && probe.l_type != F_UNLCK) holder = probe.l_pid;
+  ::close(fd);
+  if (err != EACCES && err != EAGAIN) return Status::FromErrno(err, "locking " + path);
+  return Status::Busy("store " + dir + " is in use by PID " + std::to_string(holder) +
+                      "; wait for it to finish (or stop it) and try again");
+}
+}  // namespace
+
+Status Store::Init(const std::string& dir, const InitOptions& options) {
+  KEEPFS_RETURN_IF_ERROR(ValidateChunkerParams(options.chunker));
+  if (options.compression_level < 1 || options.compression_level > 19) {
+    return Status::InvalidArgument("compression level must be between 1 and 19");
+  }
+  if (PathExists(dir + "/config.toml") || PathExists(dir + "/meta")) {
+    return Status::AlreadyExists(dir + " already holds a keepfs store");
+  }
+  KEEPFS_RETURN_IF_ERROR(MakeDirs(dir));
+  for (const char* sub : {"/packs", "/tmp"}) KEEPFS_RETURN_IF_ERROR(MakeDirs(dir + sub));
+  KEEPFS_ASSIGN_OR_RETURN(int lock_fd, TakeLock(dir, /*exclusive=*/true));
+  UniqueFd lock(lock_fd);
+  StoreMeta meta;
+  meta.store_id = RandomHex(16);
+  meta.chunker = options.chunker;
+  meta.inline_max = options.inline_max;
+  meta.compression_level = options.compression_level;
+  meta.created_unix = static_cast<int64_t>(std::time(nullptr));
+  {
+    KvOptions kvo;
+    kvo.create_if_missing = true;
+    KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<KvStore> kv, KvStore::Open(dir + "/meta", kvo));
+    WriteBatch batch;
+    batch.Put(kMetaKey, EncodeMeta(meta));
+    KEEPFS_RETURN_IF_ERROR(kv->Write(batch, /*sync=*/true));
+  }
+  // The config is written last: a directory without it is not yet a store.
+  return WriteFileAtomic(dir + "/config.toml", RenderConfig(meta));
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, OpenMode mode) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return Status::NotFound("no keepfs store at " + dir +
+                            ": check --store, or create one with 'keepfs init --store " + dir +
+                            "'");
+  }
+  if (!PathExists(dir + "/config.toml") || !PathExists(dir + "/meta")) {
+    return Status::NotFound(dir + " is not a keepfs store (no config.toml or meta/): check "
+                            "--store, or create one with 'keepfs init --store " + dir + "'");
+  }
+  std::unique_ptr<Store> store(new Store());
+  store->dir_ = dir;
+  store->mode_ = mode;
+  KEEPFS_ASSIGN_OR_RETURN(store->lock_fd_, TakeLock(dir, mode == OpenMode::kReadWrite));
+  KvOptions kvo;
+  kvo.read_only = mode == OpenMode::kReadOnly;
+  KEEPFS_ASSIGN_OR_RETURN(store->kv_, KvStore::Open(dir + "/meta", kvo));
+  std::string value;
+  KEEPFS_ASSIGN_OR_RETURN(bool found, store->kv_->Get(kMetaKey, &value));
+  if (!found) return Status::Corruption(dir + ": the store record is missing from meta/");
+  KEEPFS_ASSIGN_OR_RETURN(store->meta_, DecodeMeta(value));
+  if (store->meta_.format_version != kFormatVersion) {
+    return Status::NotSupported(dir + " has store format " +
+                                std::to_string(store->meta_.format_version) +
+                                "; this keepfs reads format " + std::to_string(kFormatVersion) +
+                                ": use a matching keepfs version");
+  }
+  KEEPFS_RETURN_IF_ERROR(LoadConfig(dir + "/config.toml", &store->meta_));
+  ChunkStoreOptions cso;
+  cso.store_dir = dir;
+  cso.writable = mode == OpenMode::kReadWrite;
+  KEEPFS_ASSIGN_OR_RETURN(store->chunks_, ChunkStore::Open(store->kv_.get(), cso));
+  return store;
+}
+
+Store::~Store() {
+  chunks_.reset();
+  kv_.reset();
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+}  // namespace keepfs

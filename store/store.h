@@ -1,0 +1,72 @@
+// Store: one keepfs store directory.
+//
+//   STORE/config.toml   human-readable settings; chunking is fixed at init
+//   STORE/meta/         RocksDB: every index and metadata record
+//   STORE/packs/XX/     sealed pack files
+//   STORE/tmp/          packs being written
+//   STORE/lock          held (fcntl lock) by the process using the store
+//
+// Open() checks that the directory is a keepfs store of a format this build
+// understands and takes the lock: exclusive for writers, shared for readers, so
+// a second writer gets "store is in use by PID N" instead of a RocksDB error.
+//
+// Thread safety: the accessors are safe from many threads; KvStore and
+// ChunkStore document their own guarantees.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "store/chunk_store.h"
+#include "store/chunker.h"
+#include "store/kv_store.h"
+#include "store/status.h"
+
+namespace keepfs {
+
+inline constexpr uint32_t kFormatVersion = 1;
+
+// Fixed at init and recorded in the metadata database; see docs/format.md.
+struct StoreMeta {
+  uint32_t format_version = kFormatVersion;
+  std::string store_id;  // 32 hex digits, random at init
+  ChunkerParams chunker;
+  uint32_t inline_max = 4096;  // files up to this size live inside their content record
+  int compression_level = 3;   // tunable in config.toml; affects new data only
+  int64_t created_unix = 0;
+};
+
+struct InitOptions {
+  ChunkerParams chunker;
+  uint32_t inline_max = 4096;
+  int compression_level = 3;
+};
+
+enum class OpenMode { kReadOnly, kReadWrite };
+
+class Store {
+ public:
+  // Creates a new store in dir (which must not exist or be empty).
+  static Status Init(const std::string& dir, const InitOptions& options);
+  // NotFound with advice when dir is not a store; Busy when locked by another process.
+  static Result<std::unique_ptr<Store>> Open(const std::string& dir, OpenMode mode);
+  ~Store();
+
+  const std::string& dir() const { return dir_; }
+  const StoreMeta& meta() const { return meta_; }
+  KvStore& kv() { return *kv_; }
+  ChunkStore& chunks() { return *chunks_; }
+  bool writable() const { return mode_ == OpenMode::kReadWrite; }
+
+ private:
+  Store() = default;
+  std::string dir_;
+  OpenMode mode_ = OpenMode::kReadOnly;
+  StoreMeta meta_;
+  int lock_fd_ = -1;
+  std::unique_ptr<KvStore> kv_;  // destroyed after chunks_
+  std::unique_ptr<ChunkStore> chunks_;
+};
+
+}  // namespace keepfs

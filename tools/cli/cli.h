@@ -1,0 +1,31 @@
+// The keepfs command line, callable in-process: tests run KeepfsMain with
+// string streams, tools/main.cc runs it with the process's stdio.
+//
+// Exit codes: 0 ok; 1 error; 2 usage; 3 partial (a backup or restore
+// committed but some files could not be read or written).
+//
+// No exception escapes KeepfsMain.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace keepfs::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitPartial = 3;
+
+struct Io {
+  std::ostream& out;
+  std::ostream& err;
+  bool out_is_tty = false;
+  bool err_is_tty = false;
+};
+
+// args[0] is the program name.
+int KeepfsMain(const std::vector<std::string>& args, Io& io);
+
+}  // namespace keepfs::cli

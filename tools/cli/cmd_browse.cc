@@ -1,0 +1,244 @@
+// Read-only browsing: snapshots, ls, cat, diff.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <ostream>
+
+#include "snapshot/catalog.h"
+#include "snapshot/diff.h"
+#include "snapshot/repo.h"
+#include "tools/cli/common.h"
+
+namespace keepfs::cli {
+
+namespace {
+using snapshot::Entry;
+using snapshot::EntryType;
+using snapshot::Repo;
+using snapshot::SnapshotRecord;
+
+char TypeChar(EntryType t) {
+  switch (t) {
+    case EntryType::kDir: return 'd';
+    case EntryType::kSymlink: return 'l';
+    case EntryType::kFifo: return 'p';
+    case EntryType::kCharDev: return 'c';
+    case EntryType::kBlockDev: return 'b';
+    case EntryType::kSocket: return 's';
+    default: return '-';
+  }
+}
+
+struct BrowseArgs {
+  std::string user, snap, path, snap_b;
+  bool json = false;
+  bool recursive = false;
+};
+
+void PrintSnapshot(std::ostream& out, const SnapshotRecord& r, bool json, bool first) {
+  if (json) {
+    out << (first ? "" : ",\n") << "{\"user\":" << JsonString(r.user)
+        << ",\"name\":" << JsonString(r.name)
+        << ",\"time\":" << JsonString(snapshot::FormatUtcTime(r.time_sec))
+        << ",\"root\":" << JsonString(r.root.ToHex()) << ",\"source\":" << JsonString(r.source)
+        << ",\"hostname\":" << JsonString(r.hostname) << ",\"files\":" << r.stats.files
+        << ",\"dirs\":" << r.stats.dirs << ",\"bytes_logical\":" << r.stats.bytes_logical
+        << ",\"bytes_new\":" << r.stats.bytes_new << ",\"bytes_stored\":" << r.stats.bytes_stored
+        << ",\"errors\":" << r.errors.size() << "}";
+    return;
+  }
+  char line[512];
+  std::snprintf(line, sizeof line, "%-12s %-22s %9llu %10s %10s %6zu  %s\n", r.user.c_str(),
+                r.name.c_str(), static_cast<unsigned long long>(r.stats.files),
+                HumanBytes(r.stats.bytes_logical).c_str(), HumanBytes(r.stats.bytes_stored).c_str(),
+                r.errors.size(), r.source.c_str());
+  out << line;
+}
+
+int RunSnapshots(Context& ctx, const BrowseArgs& a) {
+  return Run(ctx, [&]() -> Status {
+    KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(ctx, OpenMode::kReadOnly));
+    Repo repo(store.get());
+    std::vector<std::string> users;
+    if (!a.user.empty()) {
+      KEEPFS_RETURN_IF_ERROR(repo.FindSnapshot(a.user, "latest").status());  // unknown user
+      users.push_back(a.user);
+    } else {
+      KEEPFS_ASSIGN_OR_RETURN(users, repo.ListUsers());
+    }
+    if (a.json) ctx.io.out << "[";
+    if (!a.json) {
+      char head[256];
+      std::snprintf(head, sizeof head, "%-12s %-22s %9s %10s %10s %6s  %s\n", "USER", "SNAPSHOT",
+                    "FILES", "SIZE", "ADDED", "ERRORS", "SOURCE");
+      ctx.io.out << head;
+    }
+    bool first = true;
+    for (const auto& u : users) {
+      KEEPFS_ASSIGN_OR_RETURN(std::vector<SnapshotRecord> snaps, repo.ListSnapshots(u));
+      for (const auto& s : snaps) {
+        PrintSnapshot(ctx.io.out, s, a.json, first);
+        first = false;
+      }
+    }
+    if (a.json) ctx.io.out << "]\n";
+    return Status::OK();
+  });
+}
+
+void PrintEntry(std::ostream& out, const Entry& e, const std::string& path, bool json,
+                bool first) {
+  if (json) {
+    out << (first ? "" : ",\n") << "{\"path\":" << JsonString(path)
+        << ",\"type\":" << JsonString(snapshot::EntryTypeName(e.type)) << ",\"mode\":" << e.mode
+        << ",\"uid\":" << e.uid << ",\"gid\":" << e.gid << ",\"size\":" << e.size
+        << ",\"mtime\":" << JsonString(snapshot::FormatUtcTime(e.mtime_sec));
+    if (e.type == EntryType::kSymlink) out << ",\"target\":" << JsonString(e.target);
+    out << "}";
+    return;
+  }
+  char line[256];
+  std::snprintf(line, sizeof line, "%s %6u %6u %12llu %s ",
+                ModeString(TypeChar(e.type), e.mode).c_str(), e.uid, e.gid,
+                static_cast<unsigned long long>(e.size),
+                snapshot::FormatUtcTime(e.mtime_sec).c_str());
+  out << line << path;
+  if (e.type == EntryType::kSymlink) out << " -> " << e.target;
+  out << "\n";
+}
+
+Status ListDir(Context& ctx, const Repo& repo, const ObjectId& tree, const std::string& prefix,
+               bool recursive, bool json, bool* first) {
+  return snapshot::ForEachEntry(tree, repo.node_source(), [&](const Entry& e) -> Result<bool> {
+    std::string path = prefix + e.name;
+    PrintEntry(ctx.io.out, e, path, json, *first);
+    *first = false;
+    if (recursive && e.type == EntryType::kDir) {
+      KEEPFS_RETURN_IF_ERROR(ListDir(ctx, repo, e.ref, path + "/", recursive, json, first));
+    }
+    return true;
+  });
+}
+
+int RunLs(Context& ctx, const BrowseArgs& a) {
+  return Run(ctx, [&]() -> Status {
+    KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(ctx, OpenMode::kReadOnly));
+    Repo repo(store.get());
+    KEEPFS_ASSIGN_OR_RETURN(SnapshotRecord snap, repo.FindSnapshot(a.user, a.snap));
+    KEEPFS_ASSIGN_OR_RETURN(Entry e, repo.ResolvePath(snap, a.path));
+    bool first = true;
+    if (a.json) ctx.io.out << "[";
+    if (e.type == EntryType::kDir) {
+      std::string prefix = a.path;
+      while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+      while (!prefix.empty() && prefix.front() == '/') prefix.erase(0, 1);
+      if (!prefix.empty()) prefix += "/";
+      KEEPFS_RETURN_IF_ERROR(ListDir(ctx, repo, e.ref, prefix, a.recursive, a.json, &first));
+    } else {
+      PrintEntry(ctx.io.out, e, a.path, a.json, true);
+    }
+    if (a.json) ctx.io.out << "]\n";
+    return Status::OK();
+  });
+}
+
+int RunCat(Context& ctx, const BrowseArgs& a) {
+  return Run(ctx, [&]() -> Status {
+    KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(ctx, OpenMode::kReadOnly));
+    Repo repo(store.get());
+    KEEPFS_ASSIGN_OR_RETURN(SnapshotRecord snap, repo.FindSnapshot(a.user, a.snap));
+    KEEPFS_ASSIGN_OR_RETURN(Entry e, repo.ResolvePath(snap, a.path));
+    if (e.type != EntryType::kFile) {
+      return Status::InvalidArgument("'" + a.path + "' is a " + snapshot::EntryTypeName(e.type) +
+                                     ", not a file; use 'keepfs ls' or 'keepfs restore'");
+    }
+    KEEPFS_ASSIGN_OR_RETURN(snapshot::Content content, repo.GetContent(e.ref));
+    uint64_t written = 0;
+    static const std::string kZeros(1 << 16, '\0');
+    auto zeros = [&](uint64_t n) {
+      for (; n > 0; n -= std::min<uint64_t>(n, kZeros.size())) {
+        ctx.io.out.write(kZeros.data(), static_cast<std::streamsize>(std::min<uint64_t>(n, kZeros.size())));
+      }
+    };
+    KEEPFS_RETURN_IF_ERROR(repo.ReadContent(content, [&](uint64_t off, std::string_view data) {
+      zeros(off - written);  // holes read as zeros
+      ctx.io.out.write(data.data(), static_cast<std::streamsize>(data.size()));
+      written = off + data.size();
+      return ctx.io.out.good() ? Status::OK() : Status(StatusCode::kIoError, "writing stdout");
+    }));
+    zeros(content.size - written);
+    ctx.io.out.flush();
+    return ctx.io.out.good() ? Status::OK() : Status(StatusCode::kIoError, "writing stdout");
+  });
+}
+
+int RunDiff(Context& ctx, const BrowseArgs& a) {
+  return Run(ctx, [&]() -> Status {
+    KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(ctx, OpenMode::kReadOnly));
+    Repo repo(store.get());
+    KEEPFS_ASSIGN_OR_RETURN(SnapshotRecord sa, repo.FindSnapshot(a.user, a.snap));
+    KEEPFS_ASSIGN_OR_RETURN(SnapshotRecord sb, repo.FindSnapshot(a.user, a.snap_b));
+    bool first = true;
+    if (a.json) ctx.io.out << "[";
+    KEEPFS_RETURN_IF_ERROR(
+        snapshot::DiffTrees(repo, sa.root, sb.root, [&](const snapshot::DiffItem& d) -> Status {
+          if (a.json) {
+            ctx.io.out << (first ? "" : ",\n") << "{\"change\":\"" << static_cast<char>(d.kind)
+                       << "\",\"path\":" << JsonString(d.path)
+                       << ",\"type\":" << JsonString(snapshot::EntryTypeName(d.type))
+                       << ",\"what\":" << JsonString(d.what) << "}";
+          } else {
+            ctx.io.out << static_cast<char>(d.kind) << " " << d.path;
+            if (!d.what.empty()) ctx.io.out << "  (" << d.what << ")";
+            ctx.io.out << "\n";
+          }
+          first = false;
+          return Status::OK();
+        }));
+    if (a.json) ctx.io.out << "]\n";
+    return Status::OK();
+  });
+}
+}  // namespace
+
+void RegisterSnapshots(CLI::App& app, Context& ctx) {
+  auto a = std::make_shared<BrowseArgs>();
+  CLI::App* c = app.add_subcommand("snapshots", "List snapshots, oldest first, of all users or one");
+  c->add_option("--user", a->user, "Only this user's snapshots");
+  c->add_flag("--json", a->json, "JSON array on stdout");
+  c->callback([&ctx, a] { ctx.exit_code = RunSnapshots(ctx, *a); });
+}
+
+void RegisterLs(CLI::App& app, Context& ctx) {
+  auto a = std::make_shared<BrowseArgs>();
+  CLI::App* c = app.add_subcommand(
+      "ls", "List a folder of a snapshot: mode, uid, gid, size, mtime (UTC), path");
+  c->add_option("--user", a->user, "Whose snapshot")->required();
+  c->add_option("SNAPSHOT", a->snap, "Snapshot name (YYYY-MM-DD_HHMMSS) or 'latest'")->required();
+  c->add_option("PATH", a->path, "Folder or file inside the snapshot (default: its root)");
+  c->add_flag("-R,--recursive", a->recursive, "List sub-folders too");
+  c->add_flag("--json", a->json, "JSON array on stdout");
+  c->callback([&ctx, a] { ctx.exit_code = RunLs(ctx, *a); });
+}
+
+void RegisterCat(CLI::App& app, Context& ctx) {
+  auto a = std::make_shared<BrowseArgs>();
+  CLI::App* c = app.add_subcommand("cat", "Write one file of a snapshot to stdout");
+  c->add_option("--user", a->user, "Whose snapshot")->required();
+  c->add_option("SNAPSHOT", a->snap, "Snapshot name or 'latest'")->required();
+  c->add_option("PATH", a->path, "File inside the snapshot")->required();
+  c->callback([&ctx, a] { ctx.exit_code = RunCat(ctx, *a); });
+}
+
+void RegisterDiff(CLI::App& app, Context& ctx) {
+  auto a = std::make_shared<BrowseArgs>();
+  CLI::App* c = app.add_subcommand(
+      "diff", "Paths added (+), removed (-) and changed (M) from snapshot A to snapshot B");
+  c->add_option("--user", a->user, "Whose snapshots")->required();
+  c->add_option("A", a->snap, "Older snapshot name or 'latest'")->required();
+  c->add_option("B", a->snap_b, "Newer snapshot name or 'latest'")->required();
+  c->add_flag("--json", a->json, "JSON array on stdout");
+  c->callback([&ctx, a] { ctx.exit_code = RunDiff(ctx, *a); });
+}
+
+}  // namespace keepfs::cli

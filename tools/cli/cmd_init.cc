@@ -1,0 +1,60 @@
+// keepfs init: create a store.
+#include <CLI/CLI.hpp>
+
+#include <ostream>
+
+#include "tools/cli/common.h"
+
+namespace keepfs::cli {
+
+namespace {
+struct InitArgs {
+  uint32_t chunk_min = 256 * 1024;
+  uint32_t chunk_avg = 1024 * 1024;
+  uint32_t chunk_max = 4 * 1024 * 1024;
+  uint32_t inline_max = 4096;
+  int level = 3;
+};
+
+int RunInit(Context& ctx, const InitArgs& a) {
+  return Run(ctx, [&]() -> Status {
+    if (ctx.store_dir.empty()) {
+      return Status::InvalidArgument("no store given: pass --store DIR or set KEEPFS_STORE");
+    }
+    InitOptions o;
+    o.chunker = {a.chunk_min, a.chunk_avg, a.chunk_max};
+    o.inline_max = a.inline_max;
+    o.compression_level = a.level;
+    if (a.inline_max > (1u << 20)) return Status::InvalidArgument("--inline-max is at most 1 MiB");
+    KEEPFS_RETURN_IF_ERROR(Store::Init(ctx.store_dir, o));
+    if (!ctx.quiet) {
+      ctx.io.out << "created keepfs store at " << ctx.store_dir << " (chunks "
+                 << HumanBytes(a.chunk_min) << " / " << HumanBytes(a.chunk_avg) << " / "
+                 << HumanBytes(a.chunk_max) << ", zstd " << a.level << ")\n";
+    }
+    return Status::OK();
+  });
+}
+}  // namespace
+
+void RegisterInit(CLI::App& app, Context& ctx) {
+  auto args = std::make_shared<InitArgs>();
+  CLI::App* c = app.add_subcommand(
+      "init", "Create a new, empty store in --store DIR (created if missing; must not hold a store)");
+  c->add_option("--chunk-min", args->chunk_min, "Smallest chunk in bytes (fixed for the store)")
+      ->capture_default_str();
+  c->add_option("--chunk-avg", args->chunk_avg,
+                "Average chunk in bytes, a power of two (fixed for the store)")
+      ->capture_default_str();
+  c->add_option("--chunk-max", args->chunk_max, "Largest chunk in bytes (fixed for the store)")
+      ->capture_default_str();
+  c->add_option("--inline-max", args->inline_max,
+                "Files up to this size are stored inside the metadata, not in packs (fixed)")
+      ->capture_default_str();
+  c->add_option("--compression", args->level, "zstd level 1-19 for new data (config.toml)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 19));
+  c->callback([&ctx, args] { ctx.exit_code = RunInit(ctx, *args); });
+}
+
+}  // namespace keepfs::cli
