@@ -1,0 +1,176 @@
+// The CLI's contract: exit codes, one-line errors that say what to do, JSON
+// output, the store lock, and KEEPFS_STORE.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "tests/testing/test_util.h"
+#include "tests/tools/cli_test_util.h"
+#include "tools/cli/cli.h"
+
+namespace keepfs::testing {
+namespace {
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = dir_.Join("store");
+    src_ = dir_.Join("src");
+    ASSERT_EQ(::mkdir(src_.c_str(), 0755), 0);
+    ASSERT_TRUE(WriteFile(src_ + "/a.txt", "hello\n").ok());
+    ASSERT_TRUE(WriteFile(src_ + "/big.bin", RandomBytes(3 << 20, 7)).ok());
+    ASSERT_EQ(RunCli({"init", "--store", store_, "-q"}).code, 0);
+  }
+  TempDir dir_;
+  std::string store_, src_;
+};
+
+TEST_F(CliTest, BackupPrintsSnapshotNameAndListsIt) {
+  CliRun b = RunCli({"backup", "--store", store_, "--user", "alice", "--time",
+                     "2026-10-01T03:00:00Z", src_});
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_EQ(b.out, "2026-10-01_030000\n");
+  CliRun again = RunCli({"backup", "--store", store_, "--user", "alice", "--time",
+                         "2026-10-01T03:00:00Z", src_});
+  EXPECT_EQ(again.out, "2026-10-01_030000_1\n");
+  CliRun s = RunCli({"snapshots", "--store", store_, "--json"});
+  ASSERT_EQ(s.code, 0) << s.err;
+  EXPECT_NE(s.out.find("\"name\":\"2026-10-01_030000_1\""), std::string::npos) << s.out;
+  CliRun cat = RunCli({"cat", "--store", store_, "--user", "alice", "latest", "a.txt"});
+  EXPECT_EQ(cat.code, 0);
+  EXPECT_EQ(cat.out, "hello\n");
+}
+
+TEST_F(CliTest, JsonSummaryHasTheDocumentedFields) {
+  CliRun b = RunCli({"backup", "--store", store_, "--user", "alice", "--json", src_});
+  ASSERT_EQ(b.code, 0) << b.err;
+  for (const char* f : {"\"snapshot\":", "\"files\":2", "\"bytes_read\":", "\"bytes_new\":",
+                        "\"bytes_stored\":", "\"duration_s\":", "\"errors\":[]"}) {
+    EXPECT_NE(b.out.find(f), std::string::npos) << f << " missing in " << b.out;
+  }
+}
+
+TEST_F(CliTest, StoreFromEnvironment) {
+  ::setenv("KEEPFS_STORE", store_.c_str(), 1);
+  CliRun b = RunCli({"backup", "--user", "bob", src_});
+  ::unsetenv("KEEPFS_STORE");
+  EXPECT_EQ(b.code, 0) << b.err;
+}
+
+struct ErrorCase {
+  std::vector<std::string> args;
+  int code;
+  std::string must_say;
+};
+
+TEST_F(CliTest, BadInputGetsOneLineErrorAndExitCode) {
+  ASSERT_EQ(RunCli({"backup", "--store", store_, "--user", "alice", src_}).code, 0);
+  std::vector<ErrorCase> cases = {
+      {{"ls", "--store", dir_.Join("nope"), "--user", "alice", "latest"}, 1, "keepfs init"},
+      {{"ls", "--store", src_, "--user", "alice", "latest"}, 1, "not a keepfs store"},
+      {{"ls", "--store", store_, "--user", "carol", "latest"}, 1, "users: alice"},
+      {{"ls", "--store", store_, "--user", "alice", "2020-01-01_000000"}, 1, "keepfs snapshots"},
+      {{"ls", "--store", store_, "--user", "alice", "yesterday"}, 1, "not a snapshot name"},
+      {{"ls", "--store", store_, "--user", "alice", "latest", "no/such"}, 1, "does not exist"},
+      {{"cat", "--store", store_, "--user", "alice", "latest", ""}, 1, "not a file"},
+      {{"backup", "--store", store_, "--user", "Alice", src_}, 1, "invalid user name"},
+      {{"backup", "--store", store_, "--user", "alice", dir_.Join("missing")}, 1, "cannot back up"},
+      {{"backup", "--store", store_, "--user", "alice", "--time", "soon", src_}, 1, "cannot parse"},
+      {{"backup", "--store", store_, src_}, 2, "--user"},
+      {{"frobnicate"}, 2, "keepfs --help"},
+      {{"ls", "--user", "alice", "latest"}, 1, "--store"},
+      {{"init", "--store", store_}, 1, "already holds"},
+  };
+  for (const auto& c : cases) {
+    CliRun r = RunCli(c.args);
+    std::string joined;
+    for (const auto& a : c.args) joined += a + " ";
+    EXPECT_EQ(r.code, c.code) << joined << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.must_say), std::string::npos) << joined << "\nstderr: " << r.err;
+    EXPECT_TRUE(r.out.empty()) << joined;
+  }
+}
+
+TEST_F(CliTest, HelpIsCompleteForEveryCommand) {
+  CliRun top = RunCli({"--help"});
+  EXPECT_EQ(top.code, 0);
+  for (const char* cmd : {"init", "backup", "snapshots", "ls", "cat", "diff", "restore", "check",
+                          "stats"}) {
+    EXPECT_NE(top.out.find(cmd), std::string::npos) << cmd;
+    CliRun h = RunCli({cmd, "--help"});
+    EXPECT_EQ(h.code, 0) << cmd;
+    EXPECT_NE(h.out.find("Usage"), std::string::npos) << cmd << ": " << h.out;
+  }
+}
+
+TEST_F(CliTest, DiffListsAddedRemovedChanged) {
+  ASSERT_EQ(RunCli({"backup", "--store", store_, "--user", "alice", "--time", "2026-10-01", src_})
+                .code,
+            0);
+  ASSERT_TRUE(WriteFile(src_ + "/new.txt", "new").ok());
+  ASSERT_EQ(::unlink((src_ + "/a.txt").c_str()), 0);
+  ASSERT_TRUE(WriteFile(src_ + "/big.bin", RandomBytes(3 << 20, 8)).ok());
+  ASSERT_EQ(RunCli({"backup", "--store", store_, "--user", "alice", "--time", "2026-10-02", src_})
+                .code,
+            0);
+  CliRun d = RunCli({"diff", "--store", store_, "--user", "alice", "2026-10-01_000000", "latest"});
+  ASSERT_EQ(d.code, 0) << d.err;
+  EXPECT_NE(d.out.find("- a.txt"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("+ new.txt"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("M big.bin  (content"), std::string::npos) << d.out;
+}
+
+TEST_F(CliTest, SecondWriterIsToldWhoHoldsTheStore) {
+  int pipefd[2];
+  ASSERT_EQ(::pipe(pipefd), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // Hold the store open for writing until the parent is done.
+    auto store = Store::Open(store_, OpenMode::kReadWrite);
+    char c = store.ok() ? 'y' : 'n';
+    (void)!::write(pipefd[1], &c, 1);
+    ::sleep(30);
+    ::_exit(0);
+  }
+  char c = 0;
+  ASSERT_EQ(::read(pipefd[0], &c, 1), 1);
+  ASSERT_EQ(c, 'y');
+  CliRun r = RunCli({"backup", "--store", store_, "--user", "alice", src_});
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("in use by PID " + std::to_string(child)), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("LOCK"), std::string::npos) << "leaks a RocksDB lock message: " << r.err;
+}
+
+TEST_F(CliTest, UnreadableFileCommitsAndExitsThree) {
+  // Root reads everything, so run the backup as nobody in a child process.
+  ASSERT_TRUE(WriteFile(src_ + "/secret", "x", 0000).ok());
+  ASSERT_EQ(::chmod(src_.c_str(), 0755), 0);
+  ASSERT_EQ(std::system(("chmod -R a+rwX " + dir_.path()).c_str()), 0);
+  ASSERT_EQ(::chmod((src_ + "/secret").c_str(), 0000), 0);
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch to an unprivileged user";
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(99);
+    CliRun r = RunCli({"backup", "--store", store_, "--user", "alice", src_});
+    bool listed = r.err.find("secret") != std::string::npos;
+    ::_exit(r.code == 3 && listed ? 0 : 10 + r.code);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "child exit " << WEXITSTATUS(status);
+  CliRun ls = RunCli({"ls", "--store", store_, "--user", "alice", "latest"});
+  EXPECT_EQ(ls.code, 0) << ls.err;
+  EXPECT_NE(ls.out.find("a.txt"), std::string::npos);
+  EXPECT_EQ(ls.out.find("secret"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace keepfs::testing

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Fails if a file outside store/ includes RocksDB, zstd or OpenSSL headers, or
+# a file outside fs/fuse/ includes FUSE headers.
+set -euo pipefail
+root="${1:-.}"
+cd "$root"
+bad=0
+while IFS= read -r hit; do
+  echo "layering violation (engine header outside store/): $hit"; bad=1
+done < <(grep -rnE '#include\s*[<"](rocksdb/|zstd|openssl/)' --include='*.h' --include='*.cc' \
+           snapshot gc fs tools tests 2>/dev/null || true)
+while IFS= read -r hit; do
+  echo "layering violation (FUSE header outside fs/fuse/): $hit"; bad=1
+done < <(grep -rnE '#include\s*[<"]fuse' --include='*.h' --include='*.cc' \
+           store snapshot gc tools tests 2>/dev/null | grep -v '^fs/fuse/' || true)
+files=$(find store snapshot gc fs tools -name '*.h' -o -name '*.cc' 2>/dev/null | wc -l)
+echo "checked $files source files"
+exit $bad
