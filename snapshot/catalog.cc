@@ -91,8 +91,16 @@ Result<int64_t> ParseUtcTime(std::string_view text) {
   if (ParseSnapshotName(text, &t, &seq).ok()) return t;
   if (ParseFields(s, "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm) ||
       ParseFields(s, "%4d-%2d-%2d %2d:%2d:%2d%c", &tm) || ParseFields(s, "%4d-%2d-%2d%c", &tm)) {
-    t = static_cast<int64_t>(timegm(&tm));
-    return t;
+    struct tm want = tm, got;
+    time_t tt = timegm(&tm);
+    gmtime_r(&tt, &got);
+    // timegm normalizes impossible dates (Feb 31 -> Mar 3): refuse them instead.
+    if (got.tm_year != want.tm_year || got.tm_mon != want.tm_mon ||
+        got.tm_mday != want.tm_mday || got.tm_hour != want.tm_hour ||
+        got.tm_min != want.tm_min) {
+      return Status::InvalidArgument("'" + std::string(text) + "' is not a valid UTC time");
+    }
+    return static_cast<int64_t>(tt);
   }
   return Status::InvalidArgument("cannot parse time '" + std::string(text) +
                                  "': use UTC like 2026-10-01T03:00:00Z");

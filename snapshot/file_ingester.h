@@ -3,7 +3,7 @@
 // read buffer).
 //
 // A file that changes while it is read (size, mtime or ctime differ between
-// the fstat before and after) is read again, up to three times; after that
+// the fstat before and after) is read again (at most three reads in all); after that
 // the last read is kept and flagged `unstable`. Sparse files are read extent
 // by extent (SEEK_DATA/SEEK_HOLE) and their holes recorded, not stored.
 #pragma once

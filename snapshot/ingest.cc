@@ -95,6 +95,12 @@ Result<std::vector<std::string>> ListDir(int dirfd) {
 
 using FileFuture = std::shared_future<Result<FileResult>>;
 
+// An error of the store itself, not of one source file: the backup stops.
+bool IsFatal(const Status& s) {
+  return s.code() == StatusCode::kNoSpace || s.IsCorruption() ||
+         s.code() == StatusCode::kInternal;
+}
+
 class Walker {
  public:
   Walker(Store* store, const BackupOptions& options, BackupProgress* progress)
@@ -137,6 +143,7 @@ class Walker {
   uint64_t others_ = 0;
   uint64_t bytes_logical_ = 0;
   uint64_t since_flush_ = 0;
+  Status fatal_;  // a store error seen anywhere below: the walk unwinds with it
   ThreadPool pool_;  // last: joined first, before the state its jobs use
 };
 
@@ -268,12 +275,14 @@ Result<ObjectId> Walker::WalkDir(int dirfd, const std::string& key, const std::s
     std::string child_path = path.empty() ? names[i] : path + "/" + names[i];
     Status s = VisitChild(dirfd, names[i], child_key, child_path, depth, &entries[i], &jobs[i]);
     if (!s.ok()) {
+      if (!fatal_.ok()) return fatal_;
+      if (IsFatal(s) || !store_->chunks().write_status().ok()) return fatal_ = s;
       AddError(child_path, s.message());
       keep[i] = false;
     }
     if (++since_flush_ >= 1024) {
       since_flush_ = 0;
-      KEEPFS_RETURN_IF_ERROR(meta_.MaybeFlush());
+      if (Status f = meta_.MaybeFlush(); !f.ok()) return fatal_ = f;
     }
   }
   for (size_t i = 0; i < names.size(); ++i) {
@@ -282,9 +291,8 @@ Result<ObjectId> Walker::WalkDir(int dirfd, const std::string& key, const std::s
     std::string child_path = path.empty() ? names[i] : path + "/" + names[i];
     if (!r.ok()) {
       // An error of the store itself (not of this one file) aborts the backup.
-      if (r.status().code() == StatusCode::kNoSpace || r.status().IsCorruption() ||
-          r.status().code() == StatusCode::kInternal) {
-        return r.status().WithContext(child_path);
+      if (IsFatal(r.status()) || !store_->chunks().write_status().ok()) {
+        return fatal_ = r.status().WithContext(child_path);
       }
       AddError(child_path, r.status().message());
       keep[i] = false;
@@ -309,13 +317,15 @@ Result<ObjectId> Walker::WalkDir(int dirfd, const std::string& key, const std::s
     if (keep[i]) kept.push_back(std::move(entries[i]));
   }
   progress_->counters.dirs.fetch_add(1, std::memory_order_relaxed);
-  return WriteTree(std::move(kept), [this](std::string encoded) -> Result<ObjectId> {
+  auto tree = WriteTree(std::move(kept), [this](std::string encoded) -> Result<ObjectId> {
     ObjectId id = Sha256::Of(encoded);
     std::string tkey = TreeKey(id);
     KEEPFS_ASSIGN_OR_RETURN(bool exists, store_->kv().Contains(tkey));
     if (!exists) meta_.Put(std::move(tkey), std::move(encoded));
     return id;
   });
+  if (!tree.ok()) fatal_ = tree.status();
+  return tree;
 }
 
 std::string EncodeUserRecord(const std::string& user) {

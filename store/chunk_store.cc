@@ -55,6 +55,17 @@ struct ChunkStore::Rep {
   std::unique_ptr<PackWriter> writer;                                  // GUARDED_BY(write_mu)
   std::unordered_map<ObjectId, PackEntry, ObjectIdHash> pending;       // GUARDED_BY(write_mu)
   uint64_t next_pack_id = 1;                                           // GUARDED_BY(write_mu)
+  // The first write error. Once set, the open pack is abandoned and every
+  // later Put/Flush fails with it: chunks other workers deduplicated against
+  // that pack are gone, so the running backup must not commit.
+  Status failed;                                                       // GUARDED_BY(write_mu)
+
+  Status Fail(const Status& s) {
+    failed = s;
+    writer.reset();  // removes the temporary file
+    pending.clear();
+    return s;
+  }
 
   std::string Path(const std::string& rel) const { return options.store_dir + "/" + rel; }
   Result<std::shared_ptr<UniqueFd>> PackFd(uint64_t pack_id) const;
@@ -96,8 +107,10 @@ Status ChunkStore::Rep::SealLocked() {
     writer.reset();  // removes the empty temporary file
     return Status::OK();
   }
-  KEEPFS_RETURN_IF_ERROR(writer->Seal());
-  KEEPFS_RETURN_IF_ERROR(IndexPack(writer->pack_id(), writer->entries(), writer->size()));
+  if (Status s = writer->Seal(); !s.ok()) return Fail(s);
+  if (Status s = IndexPack(writer->pack_id(), writer->entries(), writer->size()); !s.ok()) {
+    return Fail(s);
+  }
   for (const PackEntry& e : writer->entries()) pending.erase(e.id);
   writer.reset();
   return Status::OK();
@@ -107,6 +120,15 @@ Status ChunkStore::Rep::SealLocked() {
 // adopts sealed packs that have no index record (a crash between the rename
 // and the index write).
 Status ChunkStore::Rep::ScanPacks() {
+  // Ids come from the index as well as from disk, so an id whose pack file
+  // was deleted is never reused while a record may still name it.
+  auto pit = kv->NewIterator(std::string(1, kPackPrefix));
+  for (; pit->Valid(); pit->Next()) {
+    if (pit->key().size() == 9) {
+      next_pack_id = std::max(next_pack_id, GetBigEndian64(pit->key().data() + 1) + 1);
+    }
+  }
+  KEEPFS_RETURN_IF_ERROR(pit->status());
   std::string tmp_dir = Path("tmp");
   if (DIR* d = ::opendir(tmp_dir.c_str())) {
     while (dirent* de = ::readdir(d)) {
@@ -249,16 +271,25 @@ Result<ChunkPutResult> ChunkStore::Put(const ObjectId& id, std::string_view raw,
   std::string stored;
   Codec codec = compressor.Compress(raw, &stored);
   std::lock_guard<std::mutex> lock(rep_->write_mu);
+  if (!rep_->failed.ok()) return rep_->failed;
   if (rep_->pending.count(id)) return ChunkPutResult{};  // another worker won the race
   if (!rep_->writer) {
     uint64_t pack_id = rep_->next_pack_id++;
     std::string final_path = rep_->Path(PackRelPath(pack_id));
-    KEEPFS_RETURN_IF_ERROR(MakeDirs(final_path.substr(0, final_path.find_last_of('/'))));
+    std::string subdir = final_path.substr(0, final_path.find_last_of('/'));
+    if (!PathExists(subdir)) {
+      // A new packs/XX/ must itself be durable before a pack is renamed into it.
+      if (Status s = MakeDirs(subdir); !s.ok()) return rep_->Fail(s);
+      if (Status s = FsyncDir(rep_->Path("packs")); !s.ok()) return rep_->Fail(s);
+    }
     std::string tmp = rep_->Path("tmp/" + std::to_string(pack_id) + ".pack.tmp");
-    KEEPFS_ASSIGN_OR_RETURN(rep_->writer, PackWriter::Create(pack_id, tmp, final_path));
+    auto w = PackWriter::Create(pack_id, tmp, final_path);
+    if (!w.ok()) return rep_->Fail(w.status());
+    rep_->writer = std::move(*w);
   }
-  KEEPFS_ASSIGN_OR_RETURN(PackEntry e,
-                          rep_->writer->Add(id, codec, stored, static_cast<uint32_t>(raw.size())));
+  auto added = rep_->writer->Add(id, codec, stored, static_cast<uint32_t>(raw.size()));
+  if (!added.ok()) return rep_->Fail(added.status());
+  PackEntry e = *added;
   rep_->pending.emplace(id, e);
   if (rep_->writer->size() >= rep_->options.pack_target_size) {
     KEEPFS_RETURN_IF_ERROR(rep_->SealLocked());
@@ -268,9 +299,15 @@ Result<ChunkPutResult> ChunkStore::Put(const ObjectId& id, std::string_view raw,
 
 Status ChunkStore::Flush() {
   std::lock_guard<std::mutex> lock(rep_->write_mu);
+  if (!rep_->failed.ok()) return rep_->failed;
   return rep_->SealLocked();
 }
 
 uint64_t ChunkStore::adopted_packs() const { return rep_->adopted; }
+
+Status ChunkStore::write_status() const {
+  std::lock_guard<std::mutex> lock(rep_->write_mu);
+  return rep_->failed;
+}
 
 }  // namespace keepfs

@@ -71,6 +71,8 @@ class ChunkStore {
   Status Flush();
 
   uint64_t adopted_packs() const;
+  // OK, or the first write error: after one, Put and Flush keep failing.
+  Status write_status() const;
   static std::string ChunkKey(const ObjectId& id);
   static std::string PackKey(uint64_t pack_id);
   static Result<ChunkLoc> DecodeLoc(std::string_view value);

@@ -129,13 +129,17 @@ Result<int> TakeLock(const std::string& dir, bool exclusive) {
   if (::fcntl(fd, F_GETLK, &probe) == 0 && probe.l_type != F_UNLCK) holder = probe.l_pid;
   ::close(fd);
   if (err != EACCES && err != EAGAIN) return Status::FromErrno(err, "locking " + path);
-  return Status::Busy("store " + dir + " is in use by PID " + std::to_string(holder) +
+  std::string who = holder > 0 ? "PID " + std::to_string(holder) : "another process";
+  return Status::Busy("store " + dir + " is in use by " + who +
                       "; wait for it to finish (or stop it) and try again");
 }
 }  // namespace
 
 Status Store::Init(const std::string& dir, const InitOptions& options) {
   KEEPFS_RETURN_IF_ERROR(ValidateChunkerParams(options.chunker));
+  if (options.inline_max > (1u << 20)) {
+    return Status::InvalidArgument("inline_max is at most 1 MiB");
+  }
   if (options.compression_level < 1 || options.compression_level > 19) {
     return Status::InvalidArgument("compression level must be between 1 and 19");
   }

@@ -1,0 +1,350 @@
+#include "store/chunk_store.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "store/pack.h"
+#include "store/store.h"
+#include "tests/testing/test_util.h"
+
+namespace keepfs {
+namespace {
+
+class ChunkStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = tmp_.Join("store");
+    ASSERT_OK_AND_ASSIGN(store_, testing::InitAndOpen(dir_));
+  }
+
+  void Reopen(OpenMode mode = OpenMode::kReadWrite) {
+    store_.reset();
+    ASSERT_OK_AND_ASSIGN(store_, Store::Open(dir_, mode));
+  }
+
+  // Puts raw under its hash and returns the id.
+  ObjectId PutChunk(const std::string& raw, bool expect_new = true) {
+    ObjectId id = Sha256::Of(raw);
+    auto r = store_->chunks().Put(id, raw, compressor_);
+    EXPECT_OK(r);
+    if (r.ok()) {
+      EXPECT_EQ(r->is_new, expect_new);
+    }
+    return id;
+  }
+
+  std::string PackPath(uint64_t pack_id) const { return dir_ + "/" + PackRelPath(pack_id); }
+
+  testing::TempDir tmp_;
+  std::string dir_;
+  std::unique_ptr<Store> store_;
+  Compressor compressor_{3};
+};
+
+std::string TextChunk(size_t n, char seed) {
+  std::string s;
+  while (s.size() < n) s += std::string("chunk text ") + seed + " repeats nicely; ";
+  s.resize(n);
+  return s;
+}
+
+TEST_F(ChunkStoreTest, PutThenReadRoundTrip) {
+  std::string text = TextChunk(100000, 'a');
+  std::string random = testing::RandomBytes(70000, 3);
+  ObjectId t = PutChunk(text);
+  ObjectId r = PutChunk(random);
+  ASSERT_OK(store_->chunks().Flush());
+  std::string out;
+  ASSERT_OK(store_->chunks().Read(t, &out));
+  EXPECT_EQ(out, text);
+  ASSERT_OK(store_->chunks().Read(r, &out));
+  EXPECT_EQ(out, random);
+  // And after reopening, read-only.
+  Reopen(OpenMode::kReadOnly);
+  ASSERT_OK(store_->chunks().Read(t, &out));
+  EXPECT_EQ(out, text);
+}
+
+TEST_F(ChunkStoreTest, PutReportsStoredBytes) {
+  std::string text = TextChunk(100000, 'b');
+  ObjectId id = Sha256::Of(text);
+  ASSERT_OK_AND_ASSIGN(ChunkPutResult put, store_->chunks().Put(id, text, compressor_));
+  EXPECT_TRUE(put.is_new);
+  EXPECT_GT(put.stored_bytes, 0u);
+  EXPECT_LT(put.stored_bytes, text.size()) << "compressible data is stored compressed";
+  ASSERT_OK(store_->chunks().Flush());
+  ASSERT_OK_AND_ASSIGN(std::optional<ChunkLoc> loc, store_->chunks().Lookup(id));
+  ASSERT_TRUE(loc.has_value());
+  EXPECT_EQ(loc->codec, Codec::kZstd);
+  EXPECT_EQ(loc->raw_len, text.size());
+  EXPECT_EQ(loc->stored_len, put.stored_bytes);
+}
+
+TEST_F(ChunkStoreTest, DuplicatePutIsNotNew) {
+  std::string data = testing::RandomBytes(5000, 1);
+  ObjectId id = PutChunk(data);
+  PutChunk(data, /*expect_new=*/false);  // pending in the open pack
+  ASSERT_OK(store_->chunks().Flush());
+  ASSERT_OK_AND_ASSIGN(ChunkPutResult again, store_->chunks().Put(id, data, compressor_));
+  EXPECT_FALSE(again.is_new);  // indexed
+  EXPECT_EQ(again.stored_bytes, 0u);
+  Reopen();
+  ASSERT_OK_AND_ASSIGN(ChunkPutResult after_reopen, store_->chunks().Put(id, data, compressor_));
+  EXPECT_FALSE(after_reopen.is_new);
+}
+
+TEST_F(ChunkStoreTest, FlushMakesChunksIndexed) {
+  std::string data = testing::RandomBytes(5000, 2);
+  ObjectId id = PutChunk(data);
+  ASSERT_OK_AND_ASSIGN(std::optional<ChunkLoc> before, store_->chunks().Lookup(id));
+  EXPECT_FALSE(before.has_value()) << "indexed before its pack is sealed";
+  ASSERT_OK_AND_ASSIGN(bool pending, store_->chunks().Contains(id));
+  EXPECT_TRUE(pending) << "Contains sees chunks in the open pack";
+  std::string out;
+  EXPECT_CODE(store_->chunks().Read(id, &out), StatusCode::kNotFound);
+
+  ASSERT_OK(store_->chunks().Flush());
+  ASSERT_OK_AND_ASSIGN(std::optional<ChunkLoc> loc, store_->chunks().Lookup(id));
+  ASSERT_TRUE(loc.has_value());
+  EXPECT_EQ(loc->raw_len, data.size());
+  EXPECT_EQ(loc->offset, kPackHeaderSize);
+  EXPECT_TRUE(PathExists(PackPath(loc->pack_id)));
+  ASSERT_OK_AND_ASSIGN(bool contains, store_->chunks().Contains(id));
+  EXPECT_TRUE(contains);
+
+  std::string info;
+  ASSERT_OK_AND_ASSIGN(bool found, store_->kv().Get(ChunkStore::PackKey(loc->pack_id), &info));
+  ASSERT_TRUE(found);
+  ASSERT_OK_AND_ASSIGN(PackInfo pi, ChunkStore::DecodePackInfo(info));
+  EXPECT_EQ(pi.chunk_count, 1u);
+  EXPECT_GT(pi.size, data.size());
+}
+
+TEST_F(ChunkStoreTest, FlushWithNothingPendingIsOk) {
+  ASSERT_OK(store_->chunks().Flush());
+  ASSERT_OK(store_->chunks().Flush());
+  auto it = store_->kv().NewIterator("p");
+  EXPECT_FALSE(it->Valid()) << "an empty flush must not create a pack";
+}
+
+TEST_F(ChunkStoreTest, UnknownChunkIsNotFound) {
+  std::string out;
+  EXPECT_CODE(store_->chunks().Read(Sha256::Of("never stored"), &out), StatusCode::kNotFound);
+  ASSERT_OK_AND_ASSIGN(bool contains, store_->chunks().Contains(Sha256::Of("never stored")));
+  EXPECT_FALSE(contains);
+}
+
+TEST_F(ChunkStoreTest, ReadOnlyStoreRefusesPut) {
+  Reopen(OpenMode::kReadOnly);
+  std::string data = "x";
+  EXPECT_FALSE(store_->chunks().Put(Sha256::Of(data), data, compressor_).ok());
+}
+
+TEST_F(ChunkStoreTest, FlippedPackBytesAreCorruptionNeverWrongBytes) {
+  std::string text = TextChunk(200000, 'c');            // stored zstd
+  std::string random = testing::RandomBytes(60000, 9);  // stored raw
+  ObjectId t = PutChunk(text);
+  ObjectId r = PutChunk(random);
+  ASSERT_OK(store_->chunks().Flush());
+  ASSERT_OK_AND_ASSIGN(std::optional<ChunkLoc> tloc, store_->chunks().Lookup(t));
+  ASSERT_OK_AND_ASSIGN(std::optional<ChunkLoc> rloc, store_->chunks().Lookup(r));
+  ASSERT_TRUE(tloc && rloc);
+  ASSERT_EQ(tloc->codec, Codec::kZstd);
+  ASSERT_EQ(rloc->codec, Codec::kRaw);
+  store_.reset();
+
+  struct Case {
+    ObjectId id;
+    ChunkLoc loc;
+  };
+  for (const Case& c : {Case{t, *tloc}, Case{r, *rloc}}) {
+    for (uint64_t rel : {uint64_t{0}, uint64_t{5}, uint64_t{c.loc.stored_len / 2},
+                         uint64_t{c.loc.stored_len - 1}}) {
+      SCOPED_TRACE("codec " + std::to_string(static_cast<int>(c.loc.codec)) + " offset " +
+                   std::to_string(rel));
+      std::string pack = PackPath(c.loc.pack_id);
+      ASSERT_OK(testing::FlipByte(pack, c.loc.offset + rel, 0x20));
+      ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> s, Store::Open(dir_, OpenMode::kReadOnly));
+      std::string out = "previous contents";
+      Status st = s->chunks().Read(c.id, &out);
+      EXPECT_CODE(st, StatusCode::kCorruption);
+      EXPECT_NE(st.message().find(PackRelPath(c.loc.pack_id)), std::string::npos)
+          << "the error names the pack: " << st.ToString();
+      EXPECT_TRUE(out.empty()) << "a failed read must not leave chunk bytes behind";
+      ASSERT_OK(testing::FlipByte(pack, c.loc.offset + rel, 0x20));  // repair
+      ASSERT_OK(s->chunks().Read(c.id, &out));
+    }
+  }
+}
+
+TEST_F(ChunkStoreTest, MissingPackIsCorruption) {
+  ObjectId id = PutChunk(testing::RandomBytes(1000, 4));
+  ASSERT_OK(store_->chunks().Flush());
+  ASSERT_OK_AND_ASSIGN(std::optional<ChunkLoc> loc, store_->chunks().Lookup(id));
+  ASSERT_TRUE(loc);
+  Reopen();
+  ASSERT_EQ(::unlink(PackPath(loc->pack_id).c_str()), 0);
+  std::string out;
+  EXPECT_CODE(store_->chunks().Read(id, &out), StatusCode::kCorruption);
+}
+
+TEST_F(ChunkStoreTest, TruncatedPackIsCorruption) {
+  std::string data = testing::RandomBytes(10000, 5);
+  ObjectId id = PutChunk(data);
+  ASSERT_OK(store_->chunks().Flush());
+  ASSERT_OK_AND_ASSIGN(std::optional<ChunkLoc> loc, store_->chunks().Lookup(id));
+  ASSERT_TRUE(loc);
+  store_.reset();
+  ASSERT_EQ(::truncate(PackPath(loc->pack_id).c_str(), kPackHeaderSize + 100), 0);
+  Reopen(OpenMode::kReadOnly);
+  std::string out;
+  EXPECT_CODE(store_->chunks().Read(id, &out), StatusCode::kCorruption);
+  EXPECT_TRUE(out.empty());
+}
+
+TEST_F(ChunkStoreTest, OrphanSealedPackIsAdoptedByNextWritableOpen) {
+  std::string a = testing::RandomBytes(3000, 6), b = TextChunk(9000, 'd');
+  ObjectId ida = PutChunk(a), idb = PutChunk(b);
+  ASSERT_OK(store_->chunks().Flush());
+  ASSERT_OK_AND_ASSIGN(std::optional<ChunkLoc> loc, store_->chunks().Lookup(ida));
+  ASSERT_TRUE(loc);
+  // Simulate a crash between the pack's rename and its index write.
+  WriteBatch batch;
+  batch.Delete(ChunkStore::ChunkKey(ida));
+  batch.Delete(ChunkStore::ChunkKey(idb));
+  batch.Delete(ChunkStore::PackKey(loc->pack_id));
+  ASSERT_OK(store_->kv().Write(batch, /*sync=*/true));
+  EXPECT_EQ(store_->chunks().adopted_packs(), 0u);
+
+  // A reader does not adopt.
+  Reopen(OpenMode::kReadOnly);
+  EXPECT_EQ(store_->chunks().adopted_packs(), 0u);
+  std::string out;
+  EXPECT_CODE(store_->chunks().Read(ida, &out), StatusCode::kNotFound);
+
+  Reopen(OpenMode::kReadWrite);
+  EXPECT_EQ(store_->chunks().adopted_packs(), 1u);
+  ASSERT_OK(store_->chunks().Read(ida, &out));
+  EXPECT_EQ(out, a);
+  ASSERT_OK(store_->chunks().Read(idb, &out));
+  EXPECT_EQ(out, b);
+  ASSERT_OK_AND_ASSIGN(bool found, store_->kv().Contains(ChunkStore::PackKey(loc->pack_id)));
+  EXPECT_TRUE(found);
+
+  // Adopted once: the next open has nothing to do.
+  Reopen(OpenMode::kReadWrite);
+  EXPECT_EQ(store_->chunks().adopted_packs(), 0u);
+}
+
+TEST_F(ChunkStoreTest, NewPacksDoNotReuseIdsOfOrphans) {
+  ObjectId a = PutChunk(testing::RandomBytes(3000, 7));
+  ASSERT_OK(store_->chunks().Flush());
+  ASSERT_OK_AND_ASSIGN(std::optional<ChunkLoc> la, store_->chunks().Lookup(a));
+  Reopen();
+  ObjectId b = PutChunk(testing::RandomBytes(3000, 8));
+  ASSERT_OK(store_->chunks().Flush());
+  ASSERT_OK_AND_ASSIGN(std::optional<ChunkLoc> lb, store_->chunks().Lookup(b));
+  ASSERT_TRUE(la && lb);
+  EXPECT_GT(lb->pack_id, la->pack_id);
+  std::string out;
+  ASSERT_OK(store_->chunks().Read(a, &out));
+  ASSERT_OK(store_->chunks().Read(b, &out));
+}
+
+TEST_F(ChunkStoreTest, LeftoverTempPackIsRemovedOnWritableOpen) {
+  std::string leftover = dir_ + "/tmp/99.pack.tmp";
+  ASSERT_OK(testing::WriteFile(leftover, "half a pack"));
+  Reopen(OpenMode::kReadOnly);
+  EXPECT_TRUE(PathExists(leftover)) << "readers never touch the store";
+  Reopen(OpenMode::kReadWrite);
+  EXPECT_FALSE(PathExists(leftover));
+}
+
+TEST_F(ChunkStoreTest, UnsealedPackIsDiscardedOnClose) {
+  ObjectId id = PutChunk(testing::RandomBytes(3000, 10));
+  Reopen();  // no Flush
+  ASSERT_OK_AND_ASSIGN(bool contains, store_->chunks().Contains(id));
+  EXPECT_FALSE(contains);
+  EXPECT_EQ(store_->chunks().adopted_packs(), 0u);
+}
+
+TEST_F(ChunkStoreTest, ConcurrentPutOfSameChunkStoresItOnce) {
+  std::string data = TextChunk(300000, 'e');
+  ObjectId id = Sha256::Of(data);
+  std::atomic<int> new_count{0};
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      Compressor c(3);
+      for (int round = 0; round < 5; ++round) {
+        auto r = store_->chunks().Put(id, data, c);
+        if (!r.ok()) {
+          ++errors;
+        } else if (r->is_new) {
+          ++new_count;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(new_count.load(), 1);
+  ASSERT_OK(store_->chunks().Flush());
+  ASSERT_OK_AND_ASSIGN(std::optional<ChunkLoc> loc, store_->chunks().Lookup(id));
+  ASSERT_TRUE(loc);
+  std::string info;
+  ASSERT_OK_AND_ASSIGN(bool found, store_->kv().Get(ChunkStore::PackKey(loc->pack_id), &info));
+  ASSERT_TRUE(found);
+  ASSERT_OK_AND_ASSIGN(PackInfo pi, ChunkStore::DecodePackInfo(info));
+  EXPECT_EQ(pi.chunk_count, 1u);
+}
+
+TEST_F(ChunkStoreTest, ConcurrentDistinctPutsAndReads) {
+  constexpr int kThreads = 4, kPerThread = 25;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Compressor c(1);
+      for (int i = 0; i < kPerThread; ++i) {
+        std::string data = testing::RandomBytes(2000 + i, t * 1000 + i);
+        auto r = store_->chunks().Put(Sha256::Of(data), data, c);
+        if (!r.ok() || !r->is_new) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_EQ(failures.load(), 0);
+  ASSERT_OK(store_->chunks().Flush());
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kPerThread; ++i) {
+      std::string data = testing::RandomBytes(2000 + i, t * 1000 + i);
+      std::string out;
+      ASSERT_OK(store_->chunks().Read(Sha256::Of(data), &out));
+      ASSERT_EQ(out, data);
+    }
+  }
+}
+
+TEST(ChunkStoreCodingTest, KeysAndDecoders) {
+  ObjectId id = Sha256::Of("k");
+  std::string ck = ChunkStore::ChunkKey(id);
+  EXPECT_EQ(ck.size(), 33u);
+  EXPECT_EQ(ck[0], 'c');
+  EXPECT_EQ(ck.substr(1), id.AsBytes());
+  std::string p1 = ChunkStore::PackKey(1), p256 = ChunkStore::PackKey(256);
+  EXPECT_EQ(p1[0], 'p');
+  EXPECT_LT(p1, p256) << "pack keys sort numerically";
+  EXPECT_CODE(ChunkStore::DecodeLoc(""), StatusCode::kCorruption);
+  EXPECT_CODE(ChunkStore::DecodeLoc(std::string("\x01\x10\x05\x05\x09", 5)),
+              StatusCode::kCorruption);  // codec 9
+  EXPECT_CODE(ChunkStore::DecodePackInfo("\x80"), StatusCode::kCorruption);
+}
+
+}  // namespace
+}  // namespace keepfs

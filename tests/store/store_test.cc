@@ -1,0 +1,204 @@
+#include "store/store.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "store/file_util.h"
+#include "tests/testing/test_util.h"
+
+namespace keepfs {
+namespace {
+
+class StoreTest : public ::testing::Test {
+ protected:
+  std::string Dir() const { return tmp_.Join("store"); }
+
+  // Replaces the first occurrence of from in config.toml.
+  void EditConfig(const std::string& from, const std::string& to) {
+    std::string path = Dir() + "/config.toml";
+    ASSERT_OK_AND_ASSIGN(std::string text, testing::ReadFile(path));
+    size_t pos = text.find(from);
+    ASSERT_NE(pos, std::string::npos) << "config.toml has no '" << from << "':\n" << text;
+    text.replace(pos, from.size(), to);
+    ASSERT_OK(testing::WriteFile(path, text));
+  }
+
+  testing::TempDir tmp_;
+};
+
+// Runs fn in a forked child and returns its exit code. fcntl locks belong to
+// a process, so only another process can observe the store lock.
+template <typename Fn>
+int RunInChild(Fn fn) {
+  fflush(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) ::_exit(fn());
+  if (pid < 0) return -1;
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -2;
+  return WEXITSTATUS(status);
+}
+
+// Child exit codes for lock probes.
+constexpr int kChildOpened = 0, kChildBusyWithPid = 10, kChildBusyNoPid = 11, kChildOther = 12;
+
+int ProbeOpen(const std::string& dir, OpenMode mode, pid_t holder) {
+  auto r = Store::Open(dir, mode);
+  if (r.ok()) return kChildOpened;
+  if (r.status().code() != StatusCode::kBusy) return kChildOther;
+  std::string want = "in use by PID " + std::to_string(holder);
+  return r.status().message().find(want) != std::string::npos ? kChildBusyWithPid : kChildBusyNoPid;
+}
+
+TEST_F(StoreTest, InitThenOpen) {
+  InitOptions o;
+  o.chunker = {4096, 16384, 65536};
+  o.inline_max = 1000;
+  o.compression_level = 5;
+  ASSERT_OK(Store::Init(Dir(), o));
+  for (const char* sub : {"/config.toml", "/meta", "/packs", "/tmp", "/lock"}) {
+    EXPECT_TRUE(PathExists(Dir() + sub)) << sub;
+  }
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> s, Store::Open(Dir(), OpenMode::kReadWrite));
+  EXPECT_TRUE(s->writable());
+  EXPECT_EQ(s->dir(), Dir());
+  const StoreMeta& m = s->meta();
+  EXPECT_EQ(m.format_version, kFormatVersion);
+  EXPECT_EQ(m.store_id.size(), 32u);
+  EXPECT_EQ(m.chunker.min_size, 4096u);
+  EXPECT_EQ(m.chunker.avg_size, 16384u);
+  EXPECT_EQ(m.chunker.max_size, 65536u);
+  EXPECT_EQ(m.inline_max, 1000u);
+  EXPECT_EQ(m.compression_level, 5);
+  EXPECT_GT(m.created_unix, 1600000000);
+  std::string id = m.store_id;
+  s.reset();
+  ASSERT_OK_AND_ASSIGN(s, Store::Open(Dir(), OpenMode::kReadOnly));
+  EXPECT_FALSE(s->writable());
+  EXPECT_TRUE(s->kv().read_only());
+  EXPECT_EQ(s->meta().store_id, id);
+}
+
+TEST_F(StoreTest, StoreIdsAreUnique) {
+  ASSERT_OK(Store::Init(tmp_.Join("a"), {}));
+  ASSERT_OK(Store::Init(tmp_.Join("b"), {}));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> a, Store::Open(tmp_.Join("a"), OpenMode::kReadOnly));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> b, Store::Open(tmp_.Join("b"), OpenMode::kReadOnly));
+  EXPECT_NE(a->meta().store_id, b->meta().store_id);
+}
+
+TEST_F(StoreTest, InitIntoExistingEmptyDirectory) {
+  ASSERT_OK(MakeDirs(Dir()));
+  ASSERT_OK(Store::Init(Dir(), {}));
+  EXPECT_OK(Store::Open(Dir(), OpenMode::kReadWrite));
+}
+
+TEST_F(StoreTest, InitTwiceIsAlreadyExists) {
+  ASSERT_OK(Store::Init(Dir(), {}));
+  EXPECT_CODE(Store::Init(Dir(), {}), StatusCode::kAlreadyExists);
+  EXPECT_OK(Store::Open(Dir(), OpenMode::kReadOnly)) << "the failed init must not damage it";
+}
+
+TEST_F(StoreTest, InitRejectsBadOptions) {
+  InitOptions bad_chunks;
+  bad_chunks.chunker = {100, 1000, 2000};  // avg not a power of two
+  EXPECT_CODE(Store::Init(Dir(), bad_chunks), StatusCode::kInvalidArgument);
+  for (int level : {0, 20}) {
+    InitOptions bad_level;
+    bad_level.compression_level = level;
+    EXPECT_CODE(Store::Init(Dir(), bad_level), StatusCode::kInvalidArgument) << level;
+  }
+  EXPECT_FALSE(PathExists(Dir() + "/config.toml"));
+}
+
+TEST_F(StoreTest, OpenMissingDirIsNotFoundWithAdvice) {
+  auto r = Store::Open(tmp_.Join("missing"), OpenMode::kReadOnly);
+  ASSERT_CODE(r, StatusCode::kNotFound);
+  EXPECT_NE(r.status().message().find("keepfs init"), std::string::npos) << r.status().ToString();
+}
+
+TEST_F(StoreTest, OpenNonStoreDirIsNotFound) {
+  ASSERT_OK(MakeDirs(Dir()));
+  ASSERT_OK(testing::WriteFile(Dir() + "/unrelated.txt", "hello"));
+  for (OpenMode mode : {OpenMode::kReadOnly, OpenMode::kReadWrite}) {
+    auto r = Store::Open(Dir(), mode);
+    ASSERT_CODE(r, StatusCode::kNotFound);
+    EXPECT_NE(r.status().message().find("keepfs init"), std::string::npos);
+  }
+  // A regular file is not a store either.
+  auto r = Store::Open(Dir() + "/unrelated.txt", OpenMode::kReadOnly);
+  EXPECT_CODE(r, StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, SecondWriterInAnotherProcessIsBusy) {
+  ASSERT_OK(Store::Init(Dir(), {}));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> s, Store::Open(Dir(), OpenMode::kReadWrite));
+  pid_t me = ::getpid();
+  std::string dir = Dir();
+  EXPECT_EQ(RunInChild([&] { return ProbeOpen(dir, OpenMode::kReadWrite, me); }),
+            kChildBusyWithPid);
+  // Readers wait for the writer too: they take a shared lock.
+  EXPECT_EQ(RunInChild([&] { return ProbeOpen(dir, OpenMode::kReadOnly, me); }), kChildBusyWithPid);
+  // Once the writer closes, the child gets in.
+  s.reset();
+  EXPECT_EQ(RunInChild([&] { return ProbeOpen(dir, OpenMode::kReadWrite, me); }), kChildOpened);
+}
+
+TEST_F(StoreTest, ReadersShareButExcludeWriters) {
+  ASSERT_OK(Store::Init(Dir(), {}));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> s, Store::Open(Dir(), OpenMode::kReadOnly));
+  pid_t me = ::getpid();
+  std::string dir = Dir();
+  EXPECT_EQ(RunInChild([&] { return ProbeOpen(dir, OpenMode::kReadOnly, me); }), kChildOpened);
+  EXPECT_EQ(RunInChild([&] { return ProbeOpen(dir, OpenMode::kReadWrite, me); }),
+            kChildBusyWithPid);
+}
+
+TEST_F(StoreTest, EditedChunkingIsInvalidArgument) {
+  ASSERT_OK(Store::Init(Dir(), {}));
+  EditConfig("avg_size = 1048576", "avg_size = 2097152");
+  auto r = Store::Open(Dir(), OpenMode::kReadOnly);
+  ASSERT_CODE(r, StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("chunking"), std::string::npos) << r.status().ToString();
+  EditConfig("avg_size = 2097152", "avg_size = 1048576");
+  EXPECT_OK(Store::Open(Dir(), OpenMode::kReadOnly));
+}
+
+TEST_F(StoreTest, EditedInlineMaxOrStoreIdIsInvalidArgument) {
+  ASSERT_OK(Store::Init(Dir(), {}));
+  EditConfig("inline_max = 4096", "inline_max = 8192");
+  EXPECT_CODE(Store::Open(Dir(), OpenMode::kReadOnly), StatusCode::kInvalidArgument);
+  EditConfig("inline_max = 8192", "inline_max = 4096");
+  EditConfig("id = \"", "id = \"0");
+  EXPECT_CODE(Store::Open(Dir(), OpenMode::kReadOnly), StatusCode::kInvalidArgument);
+}
+
+TEST_F(StoreTest, CompressionLevelIsTunable) {
+  ASSERT_OK(Store::Init(Dir(), {}));
+  EditConfig("level = 3", "level = 9");
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> s, Store::Open(Dir(), OpenMode::kReadOnly));
+  EXPECT_EQ(s->meta().compression_level, 9);
+  s.reset();
+  EditConfig("level = 9", "level = 42");
+  EXPECT_CODE(Store::Open(Dir(), OpenMode::kReadOnly), StatusCode::kInvalidArgument);
+}
+
+TEST_F(StoreTest, MalformedConfigIsInvalidArgument) {
+  ASSERT_OK(Store::Init(Dir(), {}));
+  ASSERT_OK(testing::WriteFile(Dir() + "/config.toml", "[store\nthis is not toml"));
+  auto r = Store::Open(Dir(), OpenMode::kReadOnly);
+  ASSERT_CODE(r, StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("config.toml"), std::string::npos);
+}
+
+TEST_F(StoreTest, MissingConfigIsNotFound) {
+  ASSERT_OK(Store::Init(Dir(), {}));
+  ASSERT_EQ(::unlink((Dir() + "/config.toml").c_str()), 0);
+  EXPECT_CODE(Store::Open(Dir(), OpenMode::kReadOnly), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace keepfs
