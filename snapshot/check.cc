@@ -1,6 +1,5 @@
 #include "snapshot/check.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include <map>
@@ -37,8 +36,9 @@ class Checker {
     Store& store = repo_.store();
     auto it = store.kv().NewIterator("p");
     for (; it->Valid(); it->Next()) {
-      if (it->key().size() != 9) continue;
-      uint64_t id = GetBigEndian64Key(it->key());
+      std::optional<uint64_t> pack_id = ChunkStore::PackIdFromKey(it->key());
+      if (!pack_id) continue;
+      uint64_t id = *pack_id;
       auto info = ChunkStore::DecodePackInfo(it->value());
       std::string name = "pack " + PackRelPath(id);
       if (!info.ok()) {
@@ -57,28 +57,12 @@ class Checker {
       }
     }
     KEEPFS_RETURN_IF_ERROR(it->status());
-    for (int sub = 0; sub < 256; ++sub) {
-      char dir[16];
-      std::snprintf(dir, sizeof dir, "packs/%02x", sub);
-      DIR* d = ::opendir((store.dir() + "/" + dir).c_str());
-      if (!d) continue;
-      while (dirent* de = ::readdir(d)) {
-        std::string n = de->d_name;
-        if (n.size() != 21 || !n.ends_with(".pack")) continue;
-        uint64_t id = std::strtoull(n.substr(0, 16).c_str(), nullptr, 16);
-        if (!packs_.count(id)) {
-          Problem({"pack " + PackRelPath(id), "unknown", "a pack file the index does not know"});
-        }
+    for (uint64_t id : ListPackFiles(store.dir())) {
+      if (!packs_.count(id)) {
+        Problem({"pack " + PackRelPath(id), "unknown", "a pack file the index does not know"});
       }
-      ::closedir(d);
     }
     return Status::OK();
-  }
-
-  static uint64_t GetBigEndian64Key(std::string_view key) {
-    uint64_t v = 0;
-    for (size_t i = 1; i < 9; ++i) v = (v << 8) | static_cast<uint8_t>(key[i]);
-    return v;
   }
 
   Status CheckChunkIndex() {

@@ -358,16 +358,7 @@ Result<SnapshotRecord> Walker::Run() {
     for (; cache_it_->Valid(); cache_it_->Next()) meta_.Delete(std::string(cache_it_->key()));
   }
   rec.time_sec = options_.time_sec ? *options_.time_sec : rec.started_ns / 1000000000;
-  Repo repo(store_);
-  KEEPFS_ASSIGN_OR_RETURN(std::vector<SnapshotRecord> existing, repo.ListSnapshots(rec.user));
-  bool taken = false;
-  for (const auto& s : existing) {
-    if (s.time_sec == rec.time_sec) {
-      taken = true;
-      rec.seq = std::max(rec.seq, s.seq + 1);
-    }
-  }
-  if (!taken) rec.seq = 0;
+  KEEPFS_ASSIGN_OR_RETURN(rec.seq, Repo(store_).NextSeq(rec.user, rec.time_sec));
   rec.name = FormatSnapshotName(rec.time_sec, rec.seq);
   const IngestCounters& c = progress_->counters;
   rec.stats = {c.files.load(), c.dirs.load(), others_, bytes_logical_, c.bytes_read.load(),
@@ -377,12 +368,12 @@ Result<SnapshotRecord> Walker::Run() {
     rec.errors = errors_;
   }
   rec.finished_ns = NowNs();
-  WriteBatch last;
+  MetaBuffer::Records last;
   std::string ukey = UserKey(rec.user);
   KEEPFS_ASSIGN_OR_RETURN(bool user_known, store_->kv().Contains(ukey));
-  if (!user_known) last.Put(ukey, EncodeUserRecord(rec.user));
-  last.Put(SnapshotKey(rec.user, rec.name), EncodeSnapshotRecord(rec));
-  KEEPFS_RETURN_IF_ERROR(meta_.Commit(std::move(last)));
+  if (!user_known) last.emplace_back(ukey, EncodeUserRecord(rec.user));
+  last.emplace_back(SnapshotKey(rec.user, rec.name), EncodeSnapshotRecord(rec));
+  KEEPFS_RETURN_IF_ERROR(meta_.Commit(last));
   return rec;
 }
 

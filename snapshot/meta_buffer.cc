@@ -18,30 +18,25 @@ Status MetaBuffer::MaybeFlush() {
     if (batch_.ApproximateSize() < flush_bytes_) return Status::OK();
   }
   std::lock_guard<std::mutex> flush_lock(flush_mu_);
-  return FlushLocked(nullptr, /*sync=*/false);
+  return FlushLocked({}, /*sync=*/false);
 }
 
-Status MetaBuffer::Commit(WriteBatch last) {
+Status MetaBuffer::Commit(const Records& last) {
   std::lock_guard<std::mutex> flush_lock(flush_mu_);
-  return FlushLocked(&last, /*sync=*/true);
+  return FlushLocked(last, /*sync=*/true);
 }
 
 // Order matters: take the batch first, then seal the pack. Every record in the
 // taken batch was added after its chunks were appended, so sealing now covers
 // them; records added after the swap wait for the next flush.
-Status MetaBuffer::FlushLocked(WriteBatch* extra, bool sync) {
+Status MetaBuffer::FlushLocked(const Records& extra, bool sync) {
   WriteBatch out;
   {
     std::lock_guard<std::mutex> lock(mu_);
     std::swap(out, batch_);
   }
   KEEPFS_RETURN_IF_ERROR(store_->chunks().Flush());
-  if (extra) {
-    // Appending by re-writing keeps WriteBatch opaque; `last` is small (the
-    // snapshot and user records).
-    KEEPFS_RETURN_IF_ERROR(store_->kv().Write(out, /*sync=*/false));
-    return store_->kv().Write(*extra, sync);
-  }
+  for (const auto& [key, value] : extra) out.Put(key, value);
   if (out.Count() == 0) return Status::OK();
   return store_->kv().Write(out, sync);
 }

@@ -9,6 +9,8 @@
 
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "store/kv_store.h"
 #include "store/store.h"
@@ -26,12 +28,13 @@ class MetaBuffer {
   void Delete(std::string key);
   // Writes the pending batch if it is over the limit.
   Status MaybeFlush();
-  // Seals the open pack, then writes everything pending plus `last` in one
-  // synced batch: the commit point.
-  Status Commit(WriteBatch last);
+  // Seals the open pack, then writes everything pending plus the `last`
+  // records (key, value) in one synced batch: the commit point.
+  using Records = std::vector<std::pair<std::string, std::string>>;
+  Status Commit(const Records& last);
 
  private:
-  Status FlushLocked(WriteBatch* extra, bool sync);
+  Status FlushLocked(const Records& extra, bool sync);
 
   Store* store_;
   size_t flush_bytes_;

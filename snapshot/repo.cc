@@ -52,17 +52,25 @@ Result<std::vector<std::string>> Repo::ListUsers() const {
   return users;
 }
 
+Result<SnapshotRecord> Repo::LoadSnapshot(std::string_view user, std::string_view name,
+                                          std::string_view value) const {
+  auto rec = DecodeSnapshotRecord(value);
+  if (!rec.ok()) {
+    return rec.status().WithContext("snapshot " + std::string(user) + "/" + std::string(name));
+  }
+  rec->user = std::string(user);
+  rec->name = std::string(name);
+  return rec;
+}
+
 Result<std::vector<SnapshotRecord>> Repo::ListSnapshots(std::string_view user) const {
   std::vector<SnapshotRecord> out;
   std::string prefix = SnapshotPrefix(user);
   auto it = store_->kv().NewIterator(prefix);
   for (; it->Valid(); it->Next()) {
-    std::string name(it->key().substr(prefix.size()));
-    auto rec = DecodeSnapshotRecord(it->value());
-    if (!rec.ok()) return rec.status().WithContext("snapshot " + std::string(user) + "/" + name);
-    rec->user = std::string(user);
-    rec->name = std::move(name);
-    out.push_back(std::move(*rec));
+    KEEPFS_ASSIGN_OR_RETURN(SnapshotRecord rec,
+                            LoadSnapshot(user, it->key().substr(prefix.size()), it->value()));
+    out.push_back(std::move(rec));
   }
   KEEPFS_RETURN_IF_ERROR(it->status());
   std::sort(out.begin(), out.end(), [](const SnapshotRecord& a, const SnapshotRecord& b) {
@@ -71,29 +79,86 @@ Result<std::vector<SnapshotRecord>> Repo::ListSnapshots(std::string_view user) c
   return out;
 }
 
+Status Repo::UnknownUser(std::string_view user) const {
+  KEEPFS_ASSIGN_OR_RETURN(std::vector<std::string> users, ListUsers());
+  std::string known;
+  for (const auto& u : users) known += (known.empty() ? "" : ", ") + u;
+  return Status::NotFound("user '" + std::string(user) + "' has no snapshots in this store" +
+                          (known.empty() ? std::string(" (the store is empty)")
+                                         : " (users: " + known + ")"));
+}
+
+Result<std::vector<SnapshotRecord>> Repo::ListUserSnapshots(std::string_view user) const {
+  KEEPFS_RETURN_IF_ERROR(ValidateUserName(user));
+  KEEPFS_ASSIGN_OR_RETURN(std::vector<SnapshotRecord> snaps, ListSnapshots(user));
+  if (snaps.empty()) return UnknownUser(user);
+  return snaps;
+}
+
+namespace {
+// Snapshot-name order without parsing: names are a fixed-width, chronological
+// 17-byte head, then an optional "_N" whose number orders by length first.
+bool NameBefore(std::string_view a, std::string_view b) {
+  constexpr size_t kHead = 17;
+  int head = a.substr(0, kHead).compare(b.substr(0, kHead));
+  if (head != 0) return head < 0;
+  std::string_view sa = a.substr(std::min(a.size(), kHead)), sb = b.substr(std::min(b.size(), kHead));
+  if (sa.size() != sb.size()) return sa.size() < sb.size();
+  return sa < sb;
+}
+}  // namespace
+
+Result<std::optional<std::string>> Repo::NewestName(std::string_view user,
+                                                    const std::string& prefix) const {
+  const size_t name_at = SnapshotPrefix(user).size();
+  std::optional<std::string> newest;
+  auto it = store_->kv().NewIterator(prefix);
+  for (; it->Valid(); it->Next()) {
+    std::string_view name = it->key().substr(name_at);
+    if (!newest || NameBefore(*newest, name)) newest = std::string(name);
+  }
+  KEEPFS_RETURN_IF_ERROR(it->status());
+  int64_t t;
+  uint32_t seq;
+  if (newest && !ParseSnapshotName(*newest, &t, &seq).ok()) {
+    return Status::Corruption("snapshot key " + std::string(user) + "/" + *newest +
+                              " is not a snapshot name");
+  }
+  return newest;
+}
+
 Result<SnapshotRecord> Repo::FindSnapshot(std::string_view user, std::string_view name) const {
   KEEPFS_RETURN_IF_ERROR(ValidateUserName(user));
-  if (name != "latest") {
+  std::string wanted(name);
+  if (name == "latest") {
+    KEEPFS_ASSIGN_OR_RETURN(std::optional<std::string> newest,
+                            NewestName(user, SnapshotPrefix(user)));
+    if (!newest) return UnknownUser(user);
+    wanted = *newest;
+  } else {
     int64_t t;
     uint32_t seq;
     KEEPFS_RETURN_IF_ERROR(ParseSnapshotName(name, &t, &seq));
   }
-  KEEPFS_ASSIGN_OR_RETURN(std::vector<SnapshotRecord> snaps, ListSnapshots(user));
-  if (snaps.empty()) {
-    KEEPFS_ASSIGN_OR_RETURN(std::vector<std::string> users, ListUsers());
-    std::string known;
-    for (const auto& u : users) known += (known.empty() ? "" : ", ") + u;
-    return Status::NotFound("user '" + std::string(user) + "' has no snapshots in this store" +
-                            (known.empty() ? std::string(" (the store is empty)")
-                                           : " (users: " + known + ")"));
-  }
-  if (name == "latest") return snaps.back();
-  for (auto& s : snaps) {
-    if (s.name == name) return s;
-  }
+  std::string value;
+  KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(SnapshotKey(user, wanted), &value));
+  if (found) return LoadSnapshot(user, wanted, value);
+  KEEPFS_ASSIGN_OR_RETURN(std::optional<std::string> any, NewestName(user, SnapshotPrefix(user)));
+  if (!any) return UnknownUser(user);
   return Status::NotFound("user '" + std::string(user) + "' has no snapshot " +
                           std::string(name) + "; list them with 'keepfs snapshots --user " +
                           std::string(user) + "'");
+}
+
+Result<uint32_t> Repo::NextSeq(std::string_view user, int64_t time_sec) const {
+  // Names of one second share the 17-byte "YYYY-MM-DD_HHMMSS" head.
+  KEEPFS_ASSIGN_OR_RETURN(std::optional<std::string> newest,
+                          NewestName(user, SnapshotKey(user, FormatSnapshotName(time_sec, 0))));
+  if (!newest) return 0u;
+  int64_t t;
+  uint32_t seq;
+  KEEPFS_RETURN_IF_ERROR(ParseSnapshotName(*newest, &t, &seq));
+  return seq + 1;
 }
 
 Result<Entry> Repo::ResolvePath(const SnapshotRecord& snap, std::string_view path) const {

@@ -28,11 +28,18 @@ class Repo {
 
   // Users that have at least one snapshot or a user record, sorted.
   Result<std::vector<std::string>> ListUsers() const;
-  // Snapshots of user, oldest first.
+  // Snapshots of user, oldest first (empty for an unknown user).
   Result<std::vector<SnapshotRecord>> ListSnapshots(std::string_view user) const;
-  // Finds "latest" or a snapshot name. NotFound with advice for an unknown
-  // user or snapshot; InvalidArgument for a malformed name.
+  // Like ListSnapshots, but an invalid or unknown user is an error with
+  // advice (the users the store has).
+  Result<std::vector<SnapshotRecord>> ListUserSnapshots(std::string_view user) const;
+  // Finds "latest" or a snapshot name with one point lookup or a key-only
+  // scan: only the record returned is decoded. NotFound with advice for an
+  // unknown user or snapshot; InvalidArgument for a malformed name.
   Result<SnapshotRecord> FindSnapshot(std::string_view user, std::string_view name) const;
+  // The _N suffix the next snapshot of user at time_sec gets: 0 when that
+  // second is free, else one more than the highest taken.
+  Result<uint32_t> NextSeq(std::string_view user, int64_t time_sec) const;
 
   // Resolves a relative path ("", "docs", "docs/report.odt"; leading and
   // repeated slashes ignored) to its entry. The root is a synthesized dir
@@ -45,6 +52,14 @@ class Repo {
                      const std::function<Status(uint64_t offset, std::string_view data)>& sink) const;
 
  private:
+  // Among snapshot keys starting with prefix (a user's, or a user's at one
+  // second), the newest name by (time, seq); nullopt when there is none.
+  Result<std::optional<std::string>> NewestName(std::string_view user,
+                                                const std::string& prefix) const;
+  Result<SnapshotRecord> LoadSnapshot(std::string_view user, std::string_view name,
+                                      std::string_view value) const;
+  Status UnknownUser(std::string_view user) const;
+
   Store* store_;
 };
 

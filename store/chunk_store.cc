@@ -9,6 +9,7 @@
 #include <ctime>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "store/coding.h"
 #include "store/pack.h"
@@ -122,10 +123,12 @@ Status ChunkStore::Rep::SealLocked() {
 Status ChunkStore::Rep::ScanPacks() {
   // Ids come from the index as well as from disk, so an id whose pack file
   // was deleted is never reused while a record may still name it.
+  std::unordered_set<uint64_t> indexed;
   auto pit = kv->NewIterator(std::string(1, kPackPrefix));
   for (; pit->Valid(); pit->Next()) {
-    if (pit->key().size() == 9) {
-      next_pack_id = std::max(next_pack_id, GetBigEndian64(pit->key().data() + 1) + 1);
+    if (auto id = PackIdFromKey(pit->key())) {
+      indexed.insert(*id);
+      next_pack_id = std::max(next_pack_id, *id + 1);
     }
   }
   KEEPFS_RETURN_IF_ERROR(pit->status());
@@ -137,39 +140,24 @@ Status ChunkStore::Rep::ScanPacks() {
     }
     ::closedir(d);
   }
-  for (int sub = 0; sub < 256; ++sub) {
-    char subdir[16];
-    std::snprintf(subdir, sizeof subdir, "packs/%02x", sub);
-    DIR* d = ::opendir(Path(subdir).c_str());
-    if (!d) continue;
-    std::vector<uint64_t> ids;
-    while (dirent* de = ::readdir(d)) {
-      std::string name = de->d_name;
-      if (name.size() != 21 || !name.ends_with(".pack")) continue;
-      ids.push_back(std::strtoull(name.substr(0, 16).c_str(), nullptr, 16));
+  for (uint64_t id : ListPackFiles(options.store_dir)) {
+    next_pack_id = std::max(next_pack_id, id + 1);
+    if (indexed.count(id)) continue;
+    std::string path = Path(PackRelPath(id));
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    struct stat st;
+    if (!fd.valid() || ::fstat(fd.get(), &st) != 0) {
+      return Status::FromErrno(errno, "opening pack " + path);
     }
-    ::closedir(d);
-    for (uint64_t id : ids) {
-      next_pack_id = std::max(next_pack_id, id + 1);
-      KEEPFS_ASSIGN_OR_RETURN(bool known, kv->Contains(PackKey(id)));
-      if (known) continue;
-      std::string path = Path(PackRelPath(id));
-      UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-      struct stat st;
-      if (!fd.valid() || ::fstat(fd.get(), &st) != 0) {
-        return Status::FromErrno(errno, "opening pack " + path);
-      }
-      auto entries = ReadPackIndex(fd.get(), static_cast<uint64_t>(st.st_size), path);
-      if (!entries.ok()) {
-        spdlog::warn("unindexed pack {} is unreadable, leaving it alone: {}", path,
-                     entries.status().ToString());
-        continue;
-      }
-      KEEPFS_RETURN_IF_ERROR(IndexPack(id, *entries, static_cast<uint64_t>(st.st_size)));
-      ++adopted;
-      spdlog::info("adopted pack {} ({} chunks) left by an interrupted run", path,
-                   entries->size());
+    auto entries = ReadPackIndex(fd.get(), static_cast<uint64_t>(st.st_size), path);
+    if (!entries.ok()) {
+      spdlog::warn("unindexed pack {} is unreadable, leaving it alone: {}", path,
+                   entries.status().ToString());
+      continue;
     }
+    KEEPFS_RETURN_IF_ERROR(IndexPack(id, *entries, static_cast<uint64_t>(st.st_size)));
+    ++adopted;
+    spdlog::info("adopted pack {} ({} chunks) left by an interrupted run", path, entries->size());
   }
   return Status::OK();
 }
@@ -196,6 +184,11 @@ std::string ChunkStore::PackKey(uint64_t pack_id) {
   std::string k(1, kPackPrefix);
   PutBigEndian64(&k, pack_id);
   return k;
+}
+
+std::optional<uint64_t> ChunkStore::PackIdFromKey(std::string_view key) {
+  if (key.size() != 9 || key[0] != kPackPrefix) return std::nullopt;
+  return GetBigEndian64(key.data() + 1);
 }
 
 Result<ChunkLoc> ChunkStore::DecodeLoc(std::string_view value) {

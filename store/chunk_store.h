@@ -75,6 +75,8 @@ class ChunkStore {
   Status write_status() const;
   static std::string ChunkKey(const ObjectId& id);
   static std::string PackKey(uint64_t pack_id);
+  // The pack id of a PackKey; nullopt for a key of another shape.
+  static std::optional<uint64_t> PackIdFromKey(std::string_view key);
   static Result<ChunkLoc> DecodeLoc(std::string_view value);
   static Result<PackInfo> DecodePackInfo(std::string_view value);
 

@@ -1,5 +1,6 @@
 #include "store/pack.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,6 +17,23 @@ std::string PackRelPath(uint64_t pack_id) {
   std::snprintf(buf, sizeof buf, "packs/%02x/%016llx.pack", static_cast<unsigned>(pack_id & 0xff),
                 static_cast<unsigned long long>(pack_id));
   return buf;
+}
+
+std::vector<uint64_t> ListPackFiles(const std::string& store_dir) {
+  std::vector<uint64_t> ids;
+  for (int sub = 0; sub < 256; ++sub) {
+    char subdir[16];
+    std::snprintf(subdir, sizeof subdir, "/packs/%02x", sub);
+    DIR* d = ::opendir((store_dir + subdir).c_str());
+    if (!d) continue;
+    while (dirent* de = ::readdir(d)) {
+      std::string_view name = de->d_name;
+      if (name.size() != 21 || !name.ends_with(".pack")) continue;
+      ids.push_back(std::strtoull(std::string(name.substr(0, 16)).c_str(), nullptr, 16));
+    }
+    ::closedir(d);
+  }
+  return ids;
 }
 
 PackWriter::PackWriter(uint64_t pack_id, std::string tmp_path, std::string final_path, UniqueFd fd)

@@ -42,6 +42,9 @@ struct PackEntry {
 
 // "packs/2a/000000000000012a.pack" relative to the store directory.
 std::string PackRelPath(uint64_t pack_id);
+// Ids of the sealed pack files under store_dir/packs/, in no particular
+// order: the inverse of PackRelPath over what is on disk.
+std::vector<uint64_t> ListPackFiles(const std::string& store_dir);
 
 // Writes one pack into a temporary file and seals it into place.
 class PackWriter {

@@ -265,6 +265,19 @@ TEST_F(IngestTest, SameTimeGetsSequenceSuffix) {
   EXPECT_EQ(users, std::vector<std::string>{"alice"});
 }
 
+// Key order puts "_10" before "_2"; latest and the next suffix go by number.
+TEST_F(IngestTest, SequenceSuffixesPastNineOrderByNumber) {
+  AddFile("a", "1");
+  for (int i = 0; i < 12; ++i) ASSERT_OK(RunBackup(kTime));
+  Repo repo(store_.get());
+  ASSERT_OK_AND_ASSIGN(SnapshotRecord latest, repo.FindSnapshot("alice", "latest"));
+  EXPECT_EQ(latest.name, "2026-10-01_030000_11");
+  ASSERT_OK_AND_ASSIGN(uint32_t next, repo.NextSeq("alice", kTime));
+  EXPECT_EQ(next, 12u);
+  ASSERT_OK_AND_ASSIGN(uint32_t free_second, repo.NextSeq("alice", kTime + 1));
+  EXPECT_EQ(free_second, 0u);
+}
+
 TEST_F(IngestTest, FindSnapshotErrors) {
   AddFile("a", "1");
   ASSERT_OK(RunBackup(kTime));

@@ -56,12 +56,11 @@ TEST_F(MetaBufferTest, CommitWritesPendingAndLast) {
   buf.Put("xa", "1");
   buf.Put("xb", "2");
   buf.Delete("xold");
-  WriteBatch last;
-  last.Put("xcommit", "done");
+  MetaBuffer::Records last = {{"xcommit", "done"}};
   Compressor c(3);
   std::string data = testing::RandomBytes(100, 2);
   ASSERT_OK(store_->chunks().Put(Sha256::Of(data), data, c));
-  ASSERT_OK(buf.Commit(std::move(last)));
+  ASSERT_OK(buf.Commit(last));
   EXPECT_TRUE(Has("xa"));
   EXPECT_TRUE(Has("xb"));
   EXPECT_TRUE(Has("xcommit"));
@@ -75,7 +74,7 @@ TEST_F(MetaBufferTest, DeleteRemovesExistingKeys) {
   ASSERT_OK(store_->kv().Write(seed, false));
   MetaBuffer buf(store_.get(), 1 << 20);
   buf.Delete("xgone");
-  ASSERT_OK(buf.Commit(WriteBatch()));
+  ASSERT_OK(buf.Commit({}));
   EXPECT_FALSE(Has("xgone"));
 }
 
@@ -91,7 +90,7 @@ TEST_F(MetaBufferTest, ConcurrentPutsAllLand) {
     });
   }
   for (auto& th : threads) th.join();
-  ASSERT_OK(buf.Commit(WriteBatch()));
+  ASSERT_OK(buf.Commit({}));
   auto it = store_->kv().NewIterator("x");
   int n = 0;
   for (; it->Valid(); it->Next()) ++n;

@@ -36,14 +36,11 @@ int Parse(const std::vector<std::string>& args, Io& io) {
   for (const auto& a : args) argv.push_back(a.c_str());
   try {
     app.parse(static_cast<int>(argv.size()), argv.data());
-  } catch (const CLI::CallForHelp& e) {
-    app.exit(e, io.out, io.err);
-    return kExitOk;
-  } catch (const CLI::CallForAllHelp& e) {
-    app.exit(e, io.out, io.err);
-    return kExitOk;
-  } catch (const CLI::CallForVersion& e) {
+  } catch (const CLI::CallForVersion&) {
     io.out << kVersion << "\n";
+    return kExitOk;
+  } catch (const CLI::Success& e) {  // --help at any level
+    app.exit(e, io.out, io.err);
     return kExitOk;
   } catch (const CLI::ParseError& e) {
     io.err << "keepfs: " << e.what() << "\nRun 'keepfs --help' or 'keepfs COMMAND --help'.\n";

@@ -59,28 +59,25 @@ int RunSnapshots(Context& ctx, const BrowseArgs& a) {
   return Run(ctx, [&]() -> Status {
     KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(ctx, OpenMode::kReadOnly));
     Repo repo(store.get());
-    std::vector<std::string> users;
+    std::vector<SnapshotRecord> snaps;
     if (!a.user.empty()) {
-      KEEPFS_RETURN_IF_ERROR(repo.FindSnapshot(a.user, "latest").status());  // unknown user
-      users.push_back(a.user);
+      KEEPFS_ASSIGN_OR_RETURN(snaps, repo.ListUserSnapshots(a.user));
     } else {
-      KEEPFS_ASSIGN_OR_RETURN(users, repo.ListUsers());
+      KEEPFS_ASSIGN_OR_RETURN(std::vector<std::string> users, repo.ListUsers());
+      for (const auto& u : users) {
+        KEEPFS_ASSIGN_OR_RETURN(std::vector<SnapshotRecord> of_user, repo.ListSnapshots(u));
+        snaps.insert(snaps.end(), of_user.begin(), of_user.end());
+      }
     }
-    if (a.json) ctx.io.out << "[";
-    if (!a.json) {
+    if (a.json) {
+      ctx.io.out << "[";
+    } else {
       char head[256];
       std::snprintf(head, sizeof head, "%-12s %-22s %9s %10s %10s %6s  %s\n", "USER", "SNAPSHOT",
                     "FILES", "SIZE", "ADDED", "ERRORS", "SOURCE");
       ctx.io.out << head;
     }
-    bool first = true;
-    for (const auto& u : users) {
-      KEEPFS_ASSIGN_OR_RETURN(std::vector<SnapshotRecord> snaps, repo.ListSnapshots(u));
-      for (const auto& s : snaps) {
-        PrintSnapshot(ctx.io.out, s, a.json, first);
-        first = false;
-      }
-    }
+    for (size_t i = 0; i < snaps.size(); ++i) PrintSnapshot(ctx.io.out, snaps[i], a.json, i == 0);
     if (a.json) ctx.io.out << "]\n";
     return Status::OK();
   });
