@@ -30,6 +30,15 @@ Entry FileEntry(std::string name, uint64_t size = 10) {
   return e;
 }
 
+// An entry of a type that carries no content: name, type and mode only.
+Entry SpecialEntry(std::string name, EntryType type, uint32_t mode) {
+  Entry e;
+  e.name = std::move(name);
+  e.type = type;
+  e.mode = mode;
+  return e;
+}
+
 // One entry of every type, with every optional field used somewhere.
 std::vector<Entry> EveryKind() {
   std::vector<Entry> v;
@@ -40,42 +49,23 @@ std::vector<Entry> EveryKind() {
               {"system.posix_acl_access", std::string("\x02\x00\x00\x00", 4)},
               {"user.note", "hello"}};
   v.push_back(f);
-  Entry bdev;
-  bdev.name = "b_blockdev";
-  bdev.type = EntryType::kBlockDev;
-  bdev.mode = 0660;
+  Entry bdev = SpecialEntry("b_blockdev", EntryType::kBlockDev, 0660);
   bdev.rdev = (8ull << 8) | 1;
   v.push_back(bdev);
-  Entry cdev;
-  cdev.name = "c_chardev";
-  cdev.type = EntryType::kCharDev;
-  cdev.mode = 0666;
+  Entry cdev = SpecialEntry("c_chardev", EntryType::kCharDev, 0666);
   cdev.rdev = (1ull << 8) | 3;
   cdev.mtime_sec = -5;  // before 1970
   v.push_back(cdev);
-  Entry dir;
-  dir.name = "d_dir";
-  dir.type = EntryType::kDir;
-  dir.mode = 01777;  // sticky
+  Entry dir = SpecialEntry("d_dir", EntryType::kDir, 01777);  // sticky
   dir.ref = IdOf("tree");
   dir.uid = UINT32_MAX;
   dir.gid = UINT32_MAX;
   v.push_back(dir);
-  Entry fifo;
-  fifo.name = "f_fifo";
-  fifo.type = EntryType::kFifo;
-  fifo.mode = 0600;
-  v.push_back(fifo);
-  Entry sock;
-  sock.name = "s_socket";
-  sock.type = EntryType::kSocket;
-  sock.mode = 0755;
+  v.push_back(SpecialEntry("f_fifo", EntryType::kFifo, 0600));
+  Entry sock = SpecialEntry("s_socket", EntryType::kSocket, 0755);
   sock.xattrs = {{"user.x", ""}};
   v.push_back(sock);
-  Entry link;
-  link.name = "z_symlink";
-  link.type = EntryType::kSymlink;
-  link.mode = 0777;
+  Entry link = SpecialEntry("z_symlink", EntryType::kSymlink, 0777);
   link.target = "../some/where else/\xff";
   link.size = link.target.size();
   v.push_back(link);

@@ -38,6 +38,15 @@ class ChunkStoreTest : public ::testing::Test {
   }
 
   std::string PackPath(uint64_t pack_id) const { return dir_ + "/" + PackRelPath(pack_id); }
+  // The index's record of a pack; fails the test if it is absent or damaged.
+  PackInfo IndexedPackInfo(uint64_t pack_id) {
+    std::string info;
+    auto found = store_->kv().Get(ChunkStore::PackKey(pack_id), &info);
+    EXPECT_TRUE(found.ok() && *found) << "no index record for pack " << pack_id;
+    auto pi = ChunkStore::DecodePackInfo(info);
+    EXPECT_OK(pi);
+    return pi.ok() ? *pi : PackInfo{};
+  }
 
   testing::TempDir tmp_;
   std::string dir_;
@@ -116,10 +125,7 @@ TEST_F(ChunkStoreTest, FlushMakesChunksIndexed) {
   ASSERT_OK_AND_ASSIGN(bool contains, store_->chunks().Contains(id));
   EXPECT_TRUE(contains);
 
-  std::string info;
-  ASSERT_OK_AND_ASSIGN(bool found, store_->kv().Get(ChunkStore::PackKey(loc->pack_id), &info));
-  ASSERT_TRUE(found);
-  ASSERT_OK_AND_ASSIGN(PackInfo pi, ChunkStore::DecodePackInfo(info));
+  PackInfo pi = IndexedPackInfo(loc->pack_id);
   EXPECT_EQ(pi.chunk_count, 1u);
   EXPECT_GT(pi.size, data.size());
 }
@@ -297,11 +303,7 @@ TEST_F(ChunkStoreTest, ConcurrentPutOfSameChunkStoresItOnce) {
   ASSERT_OK(store_->chunks().Flush());
   ASSERT_OK_AND_ASSIGN(std::optional<ChunkLoc> loc, store_->chunks().Lookup(id));
   ASSERT_TRUE(loc);
-  std::string info;
-  ASSERT_OK_AND_ASSIGN(bool found, store_->kv().Get(ChunkStore::PackKey(loc->pack_id), &info));
-  ASSERT_TRUE(found);
-  ASSERT_OK_AND_ASSIGN(PackInfo pi, ChunkStore::DecodePackInfo(info));
-  EXPECT_EQ(pi.chunk_count, 1u);
+  EXPECT_EQ(IndexedPackInfo(loc->pack_id).chunk_count, 1u);
 }
 
 TEST_F(ChunkStoreTest, ConcurrentDistinctPutsAndReads) {

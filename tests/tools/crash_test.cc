@@ -92,7 +92,9 @@ TEST(CrashTest, KillDuringBackupLeavesConsistentStore) {
   ASSERT_NE(pos, std::string::npos);
   uint64_t bytes_new = std::stoull(b.out.substr(pos + 12));
   uint64_t bytes_read = std::stoull(b.out.substr(read_pos + 13));
-  if (killed_mid_run > 1) EXPECT_LT(bytes_new, bytes_read) << "nothing sealed was reused";
+  if (killed_mid_run > 1) {
+    EXPECT_LT(bytes_new, bytes_read) << "nothing sealed was reused";
+  }
   CliRun final_check = RunCli({"check", "--store", store, "--verify-data"});
   EXPECT_EQ(final_check.code, 0) << final_check.out;
   std::string dest = dir.Join("restore-bob");
