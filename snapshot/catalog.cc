@@ -131,6 +131,13 @@ std::string SnapshotPrefix(std::string_view user) {
 
 std::string UserKey(std::string_view user) { return kUserPrefix + std::string(user); }
 
+Result<uint64_t> DecodeContentGeneration(std::string_view value) {
+  Decoder dec(value);
+  uint64_t g;
+  if (!dec.GetVarint(&g) || !dec.empty()) return Status::Corruption("bad content generation record");
+  return g;
+}
+
 std::string FilesCachePrefix(std::string_view user, std::string_view source_root) {
   std::string k = "f";
   k += user;

@@ -35,6 +35,11 @@ std::string SnapshotPrefix(std::string_view user);  // all snapshots of user
 inline constexpr char kSnapshotPrefix[] = "s";
 std::string UserKey(std::string_view user);
 inline constexpr char kUserPrefix[] = "u";
+// The content generation: a counter that every deletion of content records
+// bumps in the same batch. Files-cache entries stamped with the current
+// generation need no existence check. Absent means 0.
+inline constexpr char kContentGenerationKey[] = "G";
+Result<uint64_t> DecodeContentGeneration(std::string_view value);
 // Files cache entries of one (user, source root).
 std::string FilesCachePrefix(std::string_view user, std::string_view source_root);
 

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "snapshot/catalog.h"
+#include "snapshot/posix_meta.h"
 #include "store/file_util.h"
 
 namespace keepfs::snapshot {
@@ -52,6 +53,9 @@ Result<FileResult> FileIngester::Ingest(int dirfd, const std::string& name) {
     if (!S_ISREG(before.st_mode)) return Status::InvalidArgument("is no longer a regular file");
     content = Content();
     KEEPFS_RETURN_IF_ERROR(ReadOnce(fd.get(), before, &content));
+    auto xattrs = ReadFdXattrs(fd.get());
+    result.xattrs = xattrs.ok() ? std::move(*xattrs) : std::vector<Xattr>();
+    result.xattr_error = xattrs.ok() ? std::string() : xattrs.status().message();
     if (::fstat(fd.get(), &after) != 0) return Status::FromErrno(errno, "fstat");
     result.st = before;
     result.unstable = !SameVersion(before, after) ||

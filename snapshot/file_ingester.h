@@ -6,6 +6,9 @@
 // the fstat before and after) is read again (at most three reads in all); after that
 // the last read is kept and flagged `unstable`. Sparse files are read extent
 // by extent (SEEK_DATA/SEEK_HOLE) and their holes recorded, not stored.
+// The file's xattrs are read through the same fd, inside the same window, so
+// content, metadata and xattrs describe one version (an xattr change moves
+// ctime).
 #pragma once
 
 #include <sys/stat.h>
@@ -13,9 +16,11 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "snapshot/content.h"
 #include "snapshot/meta_buffer.h"
+#include "snapshot/tree.h"
 #include "store/chunker.h"
 #include "store/compress.h"
 #include "store/store.h"
@@ -37,6 +42,9 @@ struct FileResult {
   uint64_t size = 0;
   struct stat st {};      // the fstat the content matches
   bool unstable = false;  // kept changing while read
+  // Read through the open fd inside the same fstat window as the content.
+  std::vector<Xattr> xattrs;
+  std::string xattr_error;  // non-empty: xattrs could not be read (stored without)
 };
 
 class FileIngester {

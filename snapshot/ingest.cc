@@ -33,7 +33,17 @@ int64_t NowNs() {
       .count();
 }
 
-std::string EncodeCacheValue(const struct stat& st, const ObjectId& content) {
+// A files-cache hit must give everything the tree entry needs without
+// touching the file: the content id and the xattrs (setting an xattr moves
+// ctime, so a matching ctime means the cached xattrs are current).
+struct CachedFile {
+  ObjectId content;
+  uint64_t generation = 0;  // content generation when the entry was written
+  std::vector<Xattr> xattrs;
+};
+
+std::string EncodeCacheValue(const struct stat& st, const ObjectId& content, uint64_t generation,
+                             const std::vector<Xattr>& xattrs) {
   std::string v;
   Encoder enc(&v);
   enc.PutVarint(st.st_ino);
@@ -43,26 +53,40 @@ std::string EncodeCacheValue(const struct stat& st, const ObjectId& content) {
   enc.PutSignedVarint(st.st_ctim.tv_sec);
   enc.PutVarint(static_cast<uint64_t>(st.st_ctim.tv_nsec));
   enc.PutBytes(content.AsBytes());
+  enc.PutVarint(generation);
+  enc.PutVarint(xattrs.size());
+  for (const Xattr& x : xattrs) {
+    enc.PutLengthPrefixed(x.name);
+    enc.PutLengthPrefixed(x.value);
+  }
   return v;
 }
 
-// True and *content set when the cached value matches st exactly.
-bool CacheMatches(std::string_view value, const struct stat& st, ObjectId* content) {
+// True and *out set when the cached value matches st exactly. Unreadable
+// entries (including those of an older layout) are simply misses.
+bool CacheMatches(std::string_view value, const struct stat& st, CachedFile* out) {
   Decoder dec(value);
-  uint64_t ino, size, mns, cns;
+  uint64_t ino, size, mns, cns, nx;
   int64_t ms, cs;
   std::string_view id;
   if (!dec.GetVarint(&ino) || !dec.GetVarint(&size) || !dec.GetSignedVarint(&ms) ||
       !dec.GetVarint(&mns) || !dec.GetSignedVarint(&cs) || !dec.GetVarint(&cns) ||
-      !dec.GetBytes(32, &id)) {
-    return false;  // unreadable cache entries are simply misses
+      !dec.GetBytes(32, &id) || !dec.GetVarint(&out->generation) || !dec.GetVarint(&nx)) {
+    return false;
   }
   if (ino != st.st_ino || size != static_cast<uint64_t>(st.st_size) || ms != st.st_mtim.tv_sec ||
       mns != static_cast<uint64_t>(st.st_mtim.tv_nsec) || cs != st.st_ctim.tv_sec ||
       cns != static_cast<uint64_t>(st.st_ctim.tv_nsec)) {
     return false;
   }
-  std::memcpy(content->bytes.data(), id.data(), 32);
+  out->xattrs.clear();
+  for (uint64_t i = 0; i < nx; ++i) {
+    std::string_view name, xv;
+    if (!dec.GetLengthPrefixed(&name) || !dec.GetLengthPrefixed(&xv)) return false;
+    out->xattrs.push_back({std::string(name), std::string(xv)});
+  }
+  if (!dec.empty()) return false;
+  std::memcpy(out->content.bytes.data(), id.data(), 32);
   return true;
 }
 
@@ -121,7 +145,7 @@ class Walker {
                     const std::string& path, int depth, Entry* e, std::optional<FileFuture>* job);
   FileFuture StartFile(int dirfd, const std::string& name, const std::string& key,
                        const struct stat& st);
-  std::optional<ObjectId> CacheLookup(const std::string& key, const struct stat& st);
+  std::optional<CachedFile> CacheLookup(const std::string& key, const struct stat& st);
   FileIngester* IngesterForThisThread();
   void AddError(const std::string& path, const std::string& message) {
     std::lock_guard<std::mutex> lock(errors_mu_);
@@ -139,6 +163,7 @@ class Walker {
   // Walker-thread state.
   std::string cache_prefix_;
   std::unique_ptr<KvIterator> cache_it_;
+  uint64_t generation_ = 0;  // the store's content generation when the walk began
   std::map<std::pair<dev_t, ino_t>, FileFuture> hardlinks_;
   uint64_t others_ = 0;
   uint64_t bytes_logical_ = 0;
@@ -158,20 +183,28 @@ FileIngester* Walker::IngesterForThisThread() {
 // sorts exactly like the depth-first name-ordered walk. So one forward
 // iterator follows the walk, and the entries it passes over belong to files
 // that no longer exist: they are deleted.
-std::optional<ObjectId> Walker::CacheLookup(const std::string& key, const struct stat& st) {
+//
+// An entry written under the current content generation names a content that
+// still exists (anything that deletes contents bumps the generation in the
+// same batch, docs/commit.md), so a hit costs no lookup. An older entry is
+// checked against the store once and re-stamped.
+std::optional<CachedFile> Walker::CacheLookup(const std::string& key, const struct stat& st) {
   if (!cache_it_) return std::nullopt;
   while (cache_it_->Valid() && cache_it_->key() < key) {
     meta_.Delete(std::string(cache_it_->key()));
     cache_it_->Next();
   }
   if (!cache_it_->Valid() || cache_it_->key() != key) return std::nullopt;
-  ObjectId id;
-  bool match = CacheMatches(cache_it_->value(), st, &id);
+  CachedFile cached;
+  bool match = CacheMatches(cache_it_->value(), st, &cached);
   cache_it_->Next();
   if (!match) return std::nullopt;
-  auto exists = store_->kv().Contains(ContentKey(id));  // never trust a cache over the store
-  if (!exists.ok() || !*exists) return std::nullopt;
-  return id;
+  if (cached.generation != generation_) {
+    auto exists = store_->kv().Contains(ContentKey(cached.content));
+    if (!exists.ok() || !*exists) return std::nullopt;
+    meta_.Put(key, EncodeCacheValue(st, cached.content, generation_, cached.xattrs));
+  }
+  return cached;
 }
 
 FileFuture Walker::StartFile(int dirfd, const std::string& name, const std::string& rel_key,
@@ -182,9 +215,10 @@ FileFuture Walker::StartFile(int dirfd, const std::string& name, const std::stri
     progress_->counters.files_cached.fetch_add(1, std::memory_order_relaxed);
     std::promise<Result<FileResult>> done;
     FileResult r;
-    r.content_id = *cached;
+    r.content_id = cached->content;
     r.size = static_cast<uint64_t>(st.st_size);
     r.st = st;
+    r.xattrs = std::move(cached->xattrs);
     done.set_value(std::move(r));
     return done.get_future().share();
   }
@@ -192,8 +226,8 @@ FileFuture Walker::StartFile(int dirfd, const std::string& name, const std::stri
   return pool_
       .Submit([this, dirfd, name, cache_key]() -> Result<FileResult> {
         auto r = IngesterForThisThread()->Ingest(dirfd, name);
-        if (r.ok() && !r->unstable && !cache_key.empty()) {
-          meta_.Put(cache_key, EncodeCacheValue(r->st, r->content_id));
+        if (r.ok() && !r->unstable && r->xattr_error.empty() && !cache_key.empty()) {
+          meta_.Put(cache_key, EncodeCacheValue(r->st, r->content_id, generation_, r->xattrs));
         }
         return r;
       })
@@ -208,11 +242,13 @@ Status Walker::VisitChild(int dirfd, const std::string& name, const std::string&
     return Status::FromErrno(errno, "stat");
   }
   KEEPFS_ASSIGN_OR_RETURN(*e, EntryFromStat(name, st));
-  auto xattrs = ReadXattrs(dirfd, name);
-  if (xattrs.ok()) {
-    e->xattrs = std::move(*xattrs);
-  } else {
-    AddError(path, xattrs.status().message() + " (stored without xattrs)");
+  if (e->type != EntryType::kFile) {  // a file's xattrs come with its content (FileResult)
+    auto xattrs = ReadXattrs(dirfd, name);
+    if (xattrs.ok()) {
+      e->xattrs = std::move(*xattrs);
+    } else {
+      AddError(path, xattrs.status().message() + " (stored without xattrs)");
+    }
   }
   switch (e->type) {
     case EntryType::kFile:
@@ -299,14 +335,14 @@ Result<ObjectId> Walker::WalkDir(int dirfd, const std::string& key, const std::s
       continue;
     }
     if (r->unstable) AddError(child_path, "changed while being read; kept the last version read");
+    if (!r->xattr_error.empty()) AddError(child_path, r->xattr_error + " (stored without xattrs)");
     Entry& e = entries[i];
     std::string name = std::move(e.name);
     uint64_t link_id = e.link_id;
-    std::vector<Xattr> xattrs = std::move(e.xattrs);
     auto fresh = EntryFromStat(std::move(name), r->st);  // metadata matching the content read
     if (fresh.ok()) e = std::move(*fresh);
     e.link_id = link_id;
-    e.xattrs = std::move(xattrs);
+    e.xattrs = r->xattrs;
     e.ref = r->content_id;
     e.size = r->size;
     bytes_logical_ += r->size;
@@ -352,6 +388,13 @@ Result<SnapshotRecord> Walker::Run() {
   UniqueFd root(::open(options_.source.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root.valid()) {
     return Status::FromErrno(errno, "cannot open source directory " + options_.source);
+  }
+  {
+    std::string value;
+    KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(kContentGenerationKey, &value));
+    if (found) {
+      KEEPFS_ASSIGN_OR_RETURN(generation_, DecodeContentGeneration(value));
+    }
   }
   KEEPFS_ASSIGN_OR_RETURN(rec.root, WalkDir(root.get(), "", "", 0));
   if (cache_it_) {  // entries after the last file visited are stale too

@@ -33,19 +33,24 @@ std::string FdRelativePath(int dirfd, const std::string& name) {
   return "/proc/self/fd/" + std::to_string(dirfd) + "/" + name;
 }
 
-Result<std::vector<Xattr>> ReadXattrs(int dirfd, const std::string& name) {
-  std::string path = FdRelativePath(dirfd, name);
+namespace {
+
+// Reads every xattr through `list` (llistxattr/flistxattr semantics) and
+// `get` (lgetxattr/fgetxattr semantics), sorted by name. Retries when the set
+// grows between the size query and the read.
+template <typename ListFn, typename GetFn>
+Result<std::vector<Xattr>> ReadXattrsWith(ListFn list, GetFn get) {
   std::vector<Xattr> out;
   std::string names;
   for (int attempt = 0; attempt < 5; ++attempt) {
-    ssize_t n = ::llistxattr(path.c_str(), nullptr, 0);
+    ssize_t n = list(nullptr, 0);
     if (n < 0) {
       if (errno == ENOTSUP || errno == ENODATA) return out;
       return Status::FromErrno(errno, "listing xattrs");
     }
     if (n == 0) return out;
     names.resize(static_cast<size_t>(n));
-    n = ::llistxattr(path.c_str(), names.data(), names.size());
+    n = list(names.data(), names.size());
     if (n >= 0) {
       names.resize(static_cast<size_t>(n));
       break;
@@ -57,19 +62,36 @@ Result<std::vector<Xattr>> ReadXattrs(int dirfd, const std::string& name) {
     pos += xname.size() + 1;
     if (xname.empty()) continue;
     std::string value;
-    ssize_t n = ::lgetxattr(path.c_str(), xname.c_str(), nullptr, 0);
+    ssize_t n = get(xname.c_str(), nullptr, 0);
     if (n < 0) {
       if (errno == ENODATA) continue;  // removed between list and get
       return Status::FromErrno(errno, "reading xattr " + xname);
     }
     value.resize(static_cast<size_t>(n));
-    n = ::lgetxattr(path.c_str(), xname.c_str(), value.data(), value.size());
+    n = get(xname.c_str(), value.data(), value.size());
     if (n < 0) return Status::FromErrno(errno, "reading xattr " + xname);
     value.resize(static_cast<size_t>(n));
     out.push_back({std::move(xname), std::move(value)});
   }
   std::sort(out.begin(), out.end(), [](const Xattr& a, const Xattr& b) { return a.name < b.name; });
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<Xattr>> ReadXattrs(int dirfd, const std::string& name) {
+  std::string path = FdRelativePath(dirfd, name);
+  return ReadXattrsWith(
+      [&](char* buf, size_t size) { return ::llistxattr(path.c_str(), buf, size); },
+      [&](const char* xname, void* buf, size_t size) {
+        return ::lgetxattr(path.c_str(), xname, buf, size);
+      });
+}
+
+Result<std::vector<Xattr>> ReadFdXattrs(int fd) {
+  return ReadXattrsWith(
+      [fd](char* buf, size_t size) { return ::flistxattr(fd, buf, size); },
+      [fd](const char* xname, void* buf, size_t size) { return ::fgetxattr(fd, xname, buf, size); });
 }
 
 Status WriteXattrs(int dirfd, const std::string& name, const std::vector<Xattr>& xattrs) {

@@ -126,10 +126,15 @@ Result<bool> KvStore::Get(std::string_view key, std::string* value) const {
 }
 
 Result<bool> KvStore::Contains(std::string_view key) const {
-  std::string value;
-  // KeyMayExist answers "no" from the bloom filter without I/O for most misses.
-  if (!rep_->db->KeyMayExist(rocksdb::ReadOptions(), ToSlice(key), &value)) return false;
-  return Get(key, &value);
+  // One Get: its bloom-filter probe already makes misses cheap, and a
+  // KeyMayExist in front would walk the blocks twice for every hit (measured:
+  // a quarter of an unchanged re-backup).
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s =
+      rep_->db->Get(rocksdb::ReadOptions(), rep_->db->DefaultColumnFamily(), ToSlice(key), &value);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) return FromRocks(s, "reading metadata");
+  return true;
 }
 
 Status KvStore::Write(WriteBatch& batch, bool sync) {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 
 #include "snapshot/catalog.h"
 #include "snapshot/repo.h"
+#include "store/coding.h"
 #include "store/file_util.h"
 #include "tests/testing/test_util.h"
 
@@ -224,6 +226,58 @@ TEST_F(IngestTest, ModifiedFileIsTheOnlyOneReread) {
   // The old snapshot still has the old version.
   ASSERT_OK_AND_ASSIGN(std::string back, ReadBack(first, "sub/medium.bin"));
   EXPECT_TRUE(back == old_medium);
+}
+
+TEST_F(IngestTest, XattrsOfCachedFilesAreKeptAndChangesAreSeen) {
+  BuildTree();
+  const std::string path = src_ + "/small.txt";
+  if (::setxattr(path.c_str(), "user.color", "red", 3, 0) != 0) {
+    GTEST_SKIP() << "user xattrs not supported here: " << std::strerror(errno);
+  }
+  ASSERT_OK_AND_ASSIGN(SnapshotRecord first, RunBackup(kTime));
+  // Unchanged: served from the cache, xattrs included.
+  ASSERT_OK_AND_ASSIGN(SnapshotRecord second, RunBackup(kTime + 60));
+  EXPECT_EQ(second.stats.files_cached, files_.size());
+  EXPECT_EQ(second.root, first.root);
+  // Changing only an xattr moves ctime: the file is read again and the new value stored.
+  ASSERT_EQ(::setxattr(path.c_str(), "user.color", "blue", 4, 0), 0);
+  ASSERT_OK_AND_ASSIGN(SnapshotRecord third, RunBackup(kTime + 120));
+  EXPECT_EQ(third.stats.files_cached, files_.size() - 1);
+  Repo repo(store_.get());
+  ASSERT_OK_AND_ASSIGN(Entry old_e, repo.ResolvePath(second, "small.txt"));
+  ASSERT_OK_AND_ASSIGN(Entry new_e, repo.ResolvePath(third, "small.txt"));
+  ASSERT_EQ(old_e.xattrs.size(), 1u);
+  EXPECT_EQ(old_e.xattrs[0].value, "red");
+  ASSERT_EQ(new_e.xattrs.size(), 1u);
+  EXPECT_EQ(new_e.xattrs[0].name, "user.color");
+  EXPECT_EQ(new_e.xattrs[0].value, "blue");
+}
+
+// Whoever deletes contents bumps the content generation; cache entries from an
+// older generation are checked against the store, and a content that is gone
+// is read and stored again rather than referenced.
+TEST_F(IngestTest, CacheEntriesOfAnOlderGenerationAreVerified) {
+  BuildTree();
+  ASSERT_OK_AND_ASSIGN(SnapshotRecord first, RunBackup(kTime));
+  Repo repo(store_.get());
+  ASSERT_OK_AND_ASSIGN(Entry medium, repo.ResolvePath(first, "sub/medium.bin"));
+  {
+    WriteBatch b;
+    b.Delete(ContentKey(medium.ref));
+    std::string gen;
+    Encoder(&gen).PutVarint(1);
+    b.Put(kContentGenerationKey, gen);
+    ASSERT_OK(store_->kv().Write(b, true));
+  }
+  ASSERT_OK_AND_ASSIGN(SnapshotRecord second, RunBackup(kTime + 60));
+  EXPECT_EQ(second.stats.files_cached, files_.size() - 1) << "only the lost content is re-read";
+  EXPECT_EQ(second.stats.bytes_read, 300u * 1024);
+  ASSERT_OK_AND_ASSIGN(bool back, store_->kv().Contains(ContentKey(medium.ref)));
+  EXPECT_TRUE(back) << "the content was stored again";
+  ExpectFilesMatch(second);
+  // The entries were re-stamped: a third run is all hits again.
+  ASSERT_OK_AND_ASSIGN(SnapshotRecord third, RunBackup(kTime + 120));
+  EXPECT_EQ(third.stats.files_cached, files_.size());
 }
 
 TEST_F(IngestTest, DeletedFileIsGoneFromTheNextSnapshot) {
