@@ -15,6 +15,22 @@ namespace keepfs::snapshot {
 
 namespace {
 constexpr int kMaxAttempts = 3;
+// Chunk puts one ingester may have queued or running: enough to keep the
+// pool busy while this thread cuts the next chunk, and a bound on the
+// memory held in copies (kMaxInFlight x max chunk size).
+constexpr size_t kMaxInFlight = 4;
+
+// One compressor per pool thread and level (a zstd context is ~1 MiB and
+// costly to create, so it is not made per chunk).
+Compressor& ThreadCompressor(int level) {
+  thread_local std::unique_ptr<Compressor> c;
+  thread_local int c_level = 0;
+  if (!c || c_level != level) {
+    c = std::make_unique<Compressor>(level);
+    c_level = level;
+  }
+  return *c;
+}
 
 bool SameVersion(const struct stat& a, const struct stat& b) {
   return a.st_size == b.st_size && a.st_mtim.tv_sec == b.st_mtim.tv_sec &&
@@ -31,19 +47,26 @@ Result<UniqueFd> OpenForRead(int dirfd, const std::string& name) {
 }
 }  // namespace
 
-FileIngester::FileIngester(Store* store, MetaBuffer* meta, IngestCounters* counters)
+FileIngester::FileIngester(Store* store, MetaBuffer* meta, IngestCounters* counters,
+                           ThreadPool* chunk_pool)
     : store_(store),
       meta_(meta),
       counters_(counters),
       chunker_(store->meta().chunker),
       compressor_(store->meta().compression_level),
+      chunk_pool_(chunk_pool),
       buf_size_(std::max<size_t>(8u << 20, 2 * size_t{store->meta().chunker.max_size})) {
   buf_.reset(new uint8_t[buf_size_]);
 }
 
-FileIngester::~FileIngester() = default;
+FileIngester::~FileIngester() { DrainChunks().IgnoreError(); }
 
 Result<FileResult> FileIngester::Ingest(int dirfd, const std::string& name) {
+  // Whatever path leaves this function, no put of ours is still running.
+  struct Drain {
+    FileIngester* self;
+    ~Drain() { self->DrainChunks().IgnoreError(); }
+  } drain{this};
   KEEPFS_ASSIGN_OR_RETURN(UniqueFd fd, OpenForRead(dirfd, name));
   FileResult result;
   Content content;
@@ -63,6 +86,7 @@ Result<FileResult> FileIngester::Ingest(int dirfd, const std::string& name) {
     if (!result.unstable) break;
   }
   result.size = content.size;
+  KEEPFS_RETURN_IF_ERROR(DrainChunks());
   KEEPFS_RETURN_IF_ERROR(StoreContent(content, &result.content_id));
   counters_->files.fetch_add(1, std::memory_order_relaxed);
   return result;
@@ -164,14 +188,49 @@ Status FileIngester::ReadRange(int fd, uint64_t start, uint64_t end, bool to_eof
 Status FileIngester::AddChunk(const uint8_t* data, size_t len, Content* content) {
   std::string_view raw(reinterpret_cast<const char*>(data), len);
   ObjectId id = Sha256::Of(raw);
-  KEEPFS_ASSIGN_OR_RETURN(ChunkPutResult put, store_->chunks().Put(id, raw, compressor_));
-  if (put.is_new) {
-    counters_->bytes_new.fetch_add(len, std::memory_order_relaxed);
-    counters_->bytes_stored.fetch_add(put.stored_bytes, std::memory_order_relaxed);
-  }
   content->parts.push_back({id, len});
   content->size += len;
+  if (!chunk_pool_) {
+    KEEPFS_ASSIGN_OR_RETURN(ChunkPutResult put, store_->chunks().Put(id, raw, compressor_));
+    if (put.is_new) {
+      counters_->bytes_new.fetch_add(len, std::memory_order_relaxed);
+      counters_->bytes_stored.fetch_add(put.stored_bytes, std::memory_order_relaxed);
+    }
+    return Status::OK();
+  }
+  while (in_flight_.size() >= kMaxInFlight) {
+    auto [put, n] = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    KEEPFS_RETURN_IF_ERROR(FinishPut(put, n));
+  }
+  ChunkStore* chunks = &store_->chunks();
+  int level = store_->meta().compression_level;
+  in_flight_.emplace_back(chunk_pool_->Submit([chunks, id, level, copy = std::string(raw)]() {
+                            return chunks->Put(id, copy, ThreadCompressor(level));
+                          }),
+                          len);
   return Status::OK();
+}
+
+Status FileIngester::FinishPut(std::future<Result<ChunkPutResult>>& put, size_t raw_len) {
+  Result<ChunkPutResult> r = put.get();
+  if (!r.ok()) return r.status();
+  if (r->is_new) {
+    counters_->bytes_new.fetch_add(raw_len, std::memory_order_relaxed);
+    counters_->bytes_stored.fetch_add(r->stored_bytes, std::memory_order_relaxed);
+  }
+  return Status::OK();
+}
+
+Status FileIngester::DrainChunks() {
+  Status first;
+  while (!in_flight_.empty()) {
+    auto [put, n] = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    Status s = FinishPut(put, n);
+    if (first.ok()) first = s;
+  }
+  return first;
 }
 
 Status FileIngester::StoreContent(const Content& content, ObjectId* id) {

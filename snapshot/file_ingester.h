@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <deque>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +26,7 @@
 #include "store/chunker.h"
 #include "store/compress.h"
 #include "store/store.h"
+#include "store/thread_pool.h"
 
 namespace keepfs::snapshot {
 
@@ -49,7 +52,11 @@ struct FileResult {
 
 class FileIngester {
  public:
-  FileIngester(Store* store, MetaBuffer* meta, IngestCounters* counters);
+  // chunk_pool (optional, not owned): new chunks are compressed and packed
+  // there while this thread reads, cuts and hashes on, so that one large file
+  // keeps every core busy. Null: chunks are stored on the calling thread.
+  FileIngester(Store* store, MetaBuffer* meta, IngestCounters* counters,
+               ThreadPool* chunk_pool = nullptr);
   ~FileIngester();
 
   // Reads dirfd/name (not following symlinks) and stores it.
@@ -60,12 +67,18 @@ class FileIngester {
   Status ReadRange(int fd, uint64_t start, uint64_t end, bool to_eof, Content* content);
   Status AddChunk(const uint8_t* data, size_t len, Content* content);
   Status StoreContent(const Content& content, ObjectId* id);
+  // Waits for every chunk put in flight; the first error, if any. A content
+  // record is written only after its chunks' puts are done (data first).
+  Status DrainChunks();
+  Status FinishPut(std::future<Result<ChunkPutResult>>& put, size_t raw_len);
 
   Store* store_;
   MetaBuffer* meta_;
   IngestCounters* counters_;
   Chunker chunker_;
   Compressor compressor_;
+  ThreadPool* chunk_pool_;
+  std::deque<std::pair<std::future<Result<ChunkPutResult>>, size_t>> in_flight_;
   std::unique_ptr<uint8_t[]> buf_;
   size_t buf_size_;
 };

@@ -132,6 +132,7 @@ class Walker {
         options_(options),
         progress_(progress),
         meta_(store, kMetaFlushBytes),
+        chunk_pool_(options.workers, static_cast<size_t>(options.workers) * 4),
         cache_prefix_(FilesCachePrefix(options.user, options.source)),
         pool_(options.workers, static_cast<size_t>(options.workers) * 4) {
     if (options.use_files_cache) cache_it_ = store->kv().NewIterator(cache_prefix_);
@@ -156,6 +157,7 @@ class Walker {
   const BackupOptions& options_;
   BackupProgress* progress_;
   MetaBuffer meta_;
+  ThreadPool chunk_pool_;  // compresses and packs new chunks; outlives the ingesters
   std::mutex ingesters_mu_;
   std::map<std::thread::id, std::unique_ptr<FileIngester>> ingesters_;  // GUARDED_BY
   std::mutex errors_mu_;
@@ -175,7 +177,7 @@ class Walker {
 FileIngester* Walker::IngesterForThisThread() {
   std::lock_guard<std::mutex> lock(ingesters_mu_);
   auto& slot = ingesters_[std::this_thread::get_id()];
-  if (!slot) slot = std::make_unique<FileIngester>(store_, &meta_, &progress_->counters);
+  if (!slot) slot = std::make_unique<FileIngester>(store_, &meta_, &progress_->counters, &chunk_pool_);
   return slot.get();
 }
 

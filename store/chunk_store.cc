@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <ctime>
 #include <mutex>
 #include <unordered_map>
@@ -56,6 +57,9 @@ struct ChunkStore::Rep {
   std::unique_ptr<PackWriter> writer;                                  // GUARDED_BY(write_mu)
   std::unordered_map<ObjectId, PackEntry, ObjectIdHash> pending;       // GUARDED_BY(write_mu)
   uint64_t next_pack_id = 1;                                           // GUARDED_BY(write_mu)
+  // Full packs being sealed by a worker outside write_mu; Flush waits for 0.
+  int sealing = 0;                                                     // GUARDED_BY(write_mu)
+  std::condition_variable seal_done;
   // The first write error. Once set, the open pack is abandoned and every
   // later Put/Flush fails with it: chunks other workers deduplicated against
   // that pack are gone, so the running backup must not commit.
@@ -71,6 +75,7 @@ struct ChunkStore::Rep {
   std::string Path(const std::string& rel) const { return options.store_dir + "/" + rel; }
   Result<std::shared_ptr<UniqueFd>> PackFd(uint64_t pack_id) const;
   Status SealLocked();
+  Status SealDetached(std::unique_ptr<PackWriter> full);
   Status IndexPack(uint64_t pack_id, const std::vector<PackEntry>& entries, uint64_t size);
   Status ScanPacks();
 };
@@ -114,6 +119,23 @@ Status ChunkStore::Rep::SealLocked() {
   }
   for (const PackEntry& e : writer->entries()) pending.erase(e.id);
   writer.reset();
+  return Status::OK();
+}
+
+// Seals a full pack that Put took out of `writer` (counted in `sealing`),
+// without holding write_mu: the write of the trailer, the fsyncs and the
+// rename take milliseconds to seconds, and the other workers keep appending
+// to a fresh pack meanwhile. Its chunks stay in `pending` (so dedup still
+// sees them) until they are indexed.
+Status ChunkStore::Rep::SealDetached(std::unique_ptr<PackWriter> full) {
+  Status s = full->Seal();
+  if (s.ok()) s = IndexPack(full->pack_id(), full->entries(), full->size());
+  std::lock_guard<std::mutex> lock(write_mu);
+  --sealing;
+  seal_done.notify_all();
+  if (!failed.ok()) return failed;
+  if (!s.ok()) return Fail(s);
+  for (const PackEntry& e : full->entries()) pending.erase(e.id);
   return Status::OK();
 }
 
@@ -263,7 +285,7 @@ Result<ChunkPutResult> ChunkStore::Put(const ObjectId& id, std::string_view raw,
   // Compress outside the lock so workers compress in parallel.
   std::string stored;
   Codec codec = compressor.Compress(raw, &stored);
-  std::lock_guard<std::mutex> lock(rep_->write_mu);
+  std::unique_lock<std::mutex> lock(rep_->write_mu);
   if (!rep_->failed.ok()) return rep_->failed;
   if (rep_->pending.count(id)) return ChunkPutResult{};  // another worker won the race
   if (!rep_->writer) {
@@ -285,15 +307,20 @@ Result<ChunkPutResult> ChunkStore::Put(const ObjectId& id, std::string_view raw,
   PackEntry e = *added;
   rep_->pending.emplace(id, e);
   if (rep_->writer->size() >= rep_->options.pack_target_size) {
-    KEEPFS_RETURN_IF_ERROR(rep_->SealLocked());
+    std::unique_ptr<PackWriter> full = std::move(rep_->writer);
+    ++rep_->sealing;
+    lock.unlock();
+    KEEPFS_RETURN_IF_ERROR(rep_->SealDetached(std::move(full)));
   }
   return ChunkPutResult{true, stored.size()};
 }
 
 Status ChunkStore::Flush() {
-  std::lock_guard<std::mutex> lock(rep_->write_mu);
+  std::unique_lock<std::mutex> lock(rep_->write_mu);
   if (!rep_->failed.ok()) return rep_->failed;
-  return rep_->SealLocked();
+  KEEPFS_RETURN_IF_ERROR(rep_->SealLocked());
+  rep_->seal_done.wait(lock, [this] { return rep_->sealing == 0; });
+  return rep_->failed;
 }
 
 uint64_t ChunkStore::adopted_packs() const { return rep_->adopted; }

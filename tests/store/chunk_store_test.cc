@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "store/file_util.h"
 #include "store/pack.h"
 #include "store/store.h"
 #include "tests/testing/test_util.h"
@@ -328,6 +329,54 @@ TEST_F(ChunkStoreTest, ConcurrentDistinctPutsAndReads) {
       std::string data = testing::RandomBytes(2000 + i, t * 1000 + i);
       std::string out;
       ASSERT_OK(store_->chunks().Read(Sha256::Of(data), &out));
+      ASSERT_EQ(out, data);
+    }
+  }
+}
+
+// Full packs are sealed outside the write lock while other threads keep
+// putting: with a tiny pack target many seals overlap. Every chunk must be
+// deduplicated while its pack seals, indexed after Flush, and read back.
+TEST(ChunkStoreSealTest, OverlappingSealsLoseNothing) {
+  testing::TempDir tmp;
+  ASSERT_OK(MakeDirs(tmp.Join("s/tmp")));
+  ASSERT_OK(MakeDirs(tmp.Join("s/packs")));
+  KvOptions kvo;
+  kvo.create_if_missing = true;
+  ASSERT_OK_AND_ASSIGN(auto kv, KvStore::Open(tmp.Join("s/meta"), kvo));
+  ChunkStoreOptions o;
+  o.store_dir = tmp.Join("s");
+  o.writable = true;
+  o.pack_target_size = 8 << 10;
+  ASSERT_OK_AND_ASSIGN(auto chunks, ChunkStore::Open(kv.get(), o));
+  constexpr int kThreads = 4, kPerThread = 60;
+  std::atomic<int> failures{0}, news{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Compressor c(1);
+      for (int i = 0; i < kPerThread; ++i) {
+        // Half the chunks are shared by all threads: dedup races with sealing.
+        int key = (i % 2) ? i : t * 1000 + i;
+        std::string data = testing::RandomBytes(3000 + key % 500, key);
+        auto r = chunks->Put(Sha256::Of(data), data, c);
+        if (!r.ok()) ++failures;
+        else if (r->is_new) ++news;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_EQ(failures.load(), 0);
+  ASSERT_OK(chunks->Flush());
+  int distinct = kThreads * kPerThread / 2 + kPerThread / 2;
+  EXPECT_EQ(news.load(), distinct) << "each distinct chunk stored exactly once";
+  EXPECT_GT(ListPackFiles(o.store_dir).size(), 20u) << "the pack target should force many seals";
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kPerThread; ++i) {
+      int key = (i % 2) ? i : t * 1000 + i;
+      std::string data = testing::RandomBytes(3000 + key % 500, key);
+      std::string out;
+      ASSERT_OK(chunks->Read(Sha256::Of(data), &out));
       ASSERT_EQ(out, data);
     }
   }
