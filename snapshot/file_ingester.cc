@@ -1,15 +1,10 @@
 #include "snapshot/file_ingester.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "snapshot/catalog.h"
-#include "snapshot/posix_meta.h"
-#include "store/file_util.h"
 
 namespace keepfs::snapshot {
 
@@ -38,13 +33,6 @@ bool SameVersion(const struct stat& a, const struct stat& b) {
          a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
 }
 
-Result<UniqueFd> OpenForRead(int dirfd, const std::string& name) {
-  int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
-  int fd = ::openat(dirfd, name.c_str(), flags | O_NOATIME);
-  if (fd < 0 && errno == EPERM) fd = ::openat(dirfd, name.c_str(), flags);  // not the owner
-  if (fd < 0) return Status::FromErrno(errno, "opening");
-  return UniqueFd(fd);
-}
 }  // namespace
 
 FileIngester::FileIngester(Store* store, MetaBuffer* meta, IngestCounters* counters,
@@ -61,25 +49,25 @@ FileIngester::FileIngester(Store* store, MetaBuffer* meta, IngestCounters* count
 
 FileIngester::~FileIngester() { DrainChunks().IgnoreError(); }
 
-Result<FileResult> FileIngester::Ingest(int dirfd, const std::string& name) {
+Result<FileResult> FileIngester::Ingest(SourceDir& dir, const std::string& name) {
   // Whatever path leaves this function, no put of ours is still running.
   struct Drain {
     FileIngester* self;
     ~Drain() { self->DrainChunks().IgnoreError(); }
   } drain{this};
-  KEEPFS_ASSIGN_OR_RETURN(UniqueFd fd, OpenForRead(dirfd, name));
+  KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<SourceFile> file, dir.OpenFile(name));
   FileResult result;
   Content content;
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     struct stat before, after;
-    if (::fstat(fd.get(), &before) != 0) return Status::FromErrno(errno, "fstat");
+    KEEPFS_RETURN_IF_ERROR(file->Stat(&before));
     if (!S_ISREG(before.st_mode)) return Status::InvalidArgument("is no longer a regular file");
     content = Content();
-    KEEPFS_RETURN_IF_ERROR(ReadOnce(fd.get(), before, &content));
-    auto xattrs = ReadFdXattrs(fd.get());
+    KEEPFS_RETURN_IF_ERROR(ReadOnce(*file, before, &content));
+    auto xattrs = file->Xattrs();
     result.xattrs = xattrs.ok() ? std::move(*xattrs) : std::vector<Xattr>();
     result.xattr_error = xattrs.ok() ? std::string() : xattrs.status().message();
-    if (::fstat(fd.get(), &after) != 0) return Status::FromErrno(errno, "fstat");
+    KEEPFS_RETURN_IF_ERROR(file->Stat(&after));
     result.st = before;
     result.unstable = !SameVersion(before, after) ||
                       content.size != static_cast<uint64_t>(after.st_size);
@@ -92,7 +80,7 @@ Result<FileResult> FileIngester::Ingest(int dirfd, const std::string& name) {
   return result;
 }
 
-Status FileIngester::ReadOnce(int fd, const struct stat& st, Content* content) {
+Status FileIngester::ReadOnce(SourceFile& file, const struct stat& st, Content* content) {
   uint64_t size = static_cast<uint64_t>(st.st_size);
   const uint32_t inline_max = store_->meta().inline_max;
   bool sparse = st.st_blocks * 512 < st.st_size && size > inline_max;
@@ -102,11 +90,9 @@ Status FileIngester::ReadOnce(int fd, const struct stat& st, Content* content) {
       std::string data(inline_max + 1, '\0');
       size_t got = 0;
       while (got < data.size()) {
-        ssize_t n = ::pread(fd, data.data() + got, data.size() - got, static_cast<off_t>(got));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return Status::FromErrno(errno, "reading");
+        KEEPFS_ASSIGN_OR_RETURN(size_t n, file.ReadAt(got, data.data() + got, data.size() - got));
         if (n == 0) break;
-        got += static_cast<size_t>(n);
+        got += n;
       }
       counters_->bytes_read.fetch_add(got, std::memory_order_relaxed);
       if (got <= inline_max) {
@@ -118,24 +104,26 @@ Status FileIngester::ReadOnce(int fd, const struct stat& st, Content* content) {
       }
       // It grew past the inline limit while we looked: read it as a large file.
     }
-    return ReadRange(fd, 0, UINT64_MAX, /*to_eof=*/true, content);
+    return ReadRange(file, 0, UINT64_MAX, /*to_eof=*/true, content);
   }
   // Sparse: read each data extent; the gaps are holes.
   uint64_t pos = 0;
   while (pos < size) {
-    off_t data = ::lseek(fd, static_cast<off_t>(pos), SEEK_DATA);
-    if (data < 0 && errno == ENXIO) break;  // only a hole remains
-    if (data < 0) return ReadRange(fd, pos, size, false, content);  // no SEEK_DATA: read all
-    off_t hole = ::lseek(fd, data, SEEK_HOLE);
-    if (hole < 0) return Status::FromErrno(errno, "seeking a hole");
-    uint64_t start = static_cast<uint64_t>(data);
-    uint64_t end = std::min<uint64_t>(static_cast<uint64_t>(hole), size);
+    auto data = file.NextData(pos);
+    if (!data.ok() && data.status().code() == StatusCode::kNotSupported) {
+      return ReadRange(file, pos, size, false, content);  // cannot tell holes: read it all
+    }
+    if (!data.ok()) return data.status();
+    if (!*data) break;  // only a hole remains
+    KEEPFS_ASSIGN_OR_RETURN(uint64_t hole, file.NextHole(**data));
+    uint64_t start = **data;
+    uint64_t end = std::min<uint64_t>(hole, size);
     if (start >= size) break;
     if (start > pos) {
       content->parts.push_back({ObjectId(), start - pos});
       content->size += start - pos;
     }
-    KEEPFS_RETURN_IF_ERROR(ReadRange(fd, start, end, false, content));
+    KEEPFS_RETURN_IF_ERROR(ReadRange(file, start, end, false, content));
     pos = end;
   }
   if (pos < size) {
@@ -146,7 +134,7 @@ Status FileIngester::ReadOnce(int fd, const struct stat& st, Content* content) {
 }
 
 // Reads [start, end) (or to EOF) and cuts it into chunks.
-Status FileIngester::ReadRange(int fd, uint64_t start, uint64_t end, bool to_eof,
+Status FileIngester::ReadRange(SourceFile& file, uint64_t start, uint64_t end, bool to_eof,
                                Content* content) {
   uint8_t* buf = buf_.get();
   size_t have = 0;
@@ -161,16 +149,14 @@ Status FileIngester::ReadRange(int fd, uint64_t start, uint64_t end, bool to_eof
         eof = true;
         break;
       }
-      ssize_t n = ::pread(fd, buf + have, want, static_cast<off_t>(pos));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Status::FromErrno(errno, "reading");
+      KEEPFS_ASSIGN_OR_RETURN(size_t n, file.ReadAt(pos, buf + have, want));
       if (n == 0) {
         eof = true;
         break;
       }
-      have += static_cast<size_t>(n);
-      pos += static_cast<uint64_t>(n);
-      counters_->bytes_read.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+      have += n;
+      pos += n;
+      counters_->bytes_read.fetch_add(n, std::memory_order_relaxed);
     }
     size_t off = 0;
     // Cut while a full max-size window is available (or at the end of input).

@@ -22,6 +22,7 @@
 
 #include "snapshot/content.h"
 #include "snapshot/meta_buffer.h"
+#include "snapshot/source_fs.h"
 #include "snapshot/tree.h"
 #include "store/chunker.h"
 #include "store/compress.h"
@@ -59,12 +60,12 @@ class FileIngester {
                ThreadPool* chunk_pool = nullptr);
   ~FileIngester();
 
-  // Reads dirfd/name (not following symlinks) and stores it.
-  Result<FileResult> Ingest(int dirfd, const std::string& name);
+  // Reads dir/name (not following symlinks) and stores it.
+  Result<FileResult> Ingest(SourceDir& dir, const std::string& name);
 
  private:
-  Status ReadOnce(int fd, const struct stat& st, Content* content);
-  Status ReadRange(int fd, uint64_t start, uint64_t end, bool to_eof, Content* content);
+  Status ReadOnce(SourceFile& file, const struct stat& st, Content* content);
+  Status ReadRange(SourceFile& file, uint64_t start, uint64_t end, bool to_eof, Content* content);
   Status AddChunk(const uint8_t* data, size_t len, Content* content);
   Status StoreContent(const Content& content, ObjectId* id);
   // Waits for every chunk put in flight; the first error, if any. A content

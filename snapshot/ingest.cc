@@ -95,28 +95,6 @@ uint64_t LinkId(const struct stat& st) {
   return h ? h : 1;
 }
 
-Result<std::vector<std::string>> ListDir(int dirfd) {
-  int fd = ::dup(dirfd);
-  if (fd < 0) return Status::FromErrno(errno, "dup");
-  DIR* d = ::fdopendir(fd);
-  if (!d) {
-    ::close(fd);
-    return Status::FromErrno(errno, "opendir");
-  }
-  std::vector<std::string> names;
-  errno = 0;
-  while (dirent* de = ::readdir(d)) {
-    if (std::strcmp(de->d_name, ".") != 0 && std::strcmp(de->d_name, "..") != 0) {
-      names.emplace_back(de->d_name);
-    }
-  }
-  int err = errno;
-  ::closedir(d);
-  if (err) return Status::FromErrno(err, "reading directory");
-  std::sort(names.begin(), names.end());  // byte order, the order trees are stored in
-  return names;
-}
-
 using FileFuture = std::shared_future<Result<FileResult>>;
 
 // An error of the store itself, not of one source file: the backup stops.
@@ -141,10 +119,11 @@ class Walker {
   Result<SnapshotRecord> Run();
 
  private:
-  Result<ObjectId> WalkDir(int dirfd, const std::string& key, const std::string& path, int depth);
-  Status VisitChild(int dirfd, const std::string& name, const std::string& key,
+  Result<ObjectId> WalkDir(SourceDir& dir, const std::string& key, const std::string& path,
+                           int depth);
+  Status VisitChild(SourceDir& dir, const std::string& name, const std::string& key,
                     const std::string& path, int depth, Entry* e, std::optional<FileFuture>* job);
-  FileFuture StartFile(int dirfd, const std::string& name, const std::string& key,
+  FileFuture StartFile(SourceDir& dir, const std::string& name, const std::string& key,
                        const struct stat& st);
   std::optional<CachedFile> CacheLookup(const std::string& key, const struct stat& st);
   FileIngester* IngesterForThisThread();
@@ -209,7 +188,7 @@ std::optional<CachedFile> Walker::CacheLookup(const std::string& key, const stru
   return cached;
 }
 
-FileFuture Walker::StartFile(int dirfd, const std::string& name, const std::string& rel_key,
+FileFuture Walker::StartFile(SourceDir& dir, const std::string& name, const std::string& rel_key,
                              const struct stat& st) {
   std::string key = cache_prefix_ + rel_key;
   if (auto cached = CacheLookup(key, st)) {
@@ -226,8 +205,8 @@ FileFuture Walker::StartFile(int dirfd, const std::string& name, const std::stri
   }
   std::string cache_key = options_.use_files_cache ? key : std::string();
   return pool_
-      .Submit([this, dirfd, name, cache_key]() -> Result<FileResult> {
-        auto r = IngesterForThisThread()->Ingest(dirfd, name);
+      .Submit([this, d = &dir, name, cache_key]() -> Result<FileResult> {
+        auto r = IngesterForThisThread()->Ingest(*d, name);
         if (r.ok() && !r->unstable && r->xattr_error.empty() && !cache_key.empty()) {
           meta_.Put(cache_key, EncodeCacheValue(r->st, r->content_id, generation_, r->xattrs));
         }
@@ -236,16 +215,14 @@ FileFuture Walker::StartFile(int dirfd, const std::string& name, const std::stri
       .share();
 }
 
-Status Walker::VisitChild(int dirfd, const std::string& name, const std::string& key,
+Status Walker::VisitChild(SourceDir& dir, const std::string& name, const std::string& key,
                           const std::string& path, int depth, Entry* e,
                           std::optional<FileFuture>* job) {
   struct stat st;
-  if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-    return Status::FromErrno(errno, "stat");
-  }
+  KEEPFS_RETURN_IF_ERROR(dir.Stat(name, &st));
   KEEPFS_ASSIGN_OR_RETURN(*e, EntryFromStat(name, st));
   if (e->type != EntryType::kFile) {  // a file's xattrs come with its content (FileResult)
-    auto xattrs = ReadXattrs(dirfd, name);
+    auto xattrs = dir.Xattrs(name);
     if (xattrs.ok()) {
       e->xattrs = std::move(*xattrs);
     } else {
@@ -257,30 +234,19 @@ Status Walker::VisitChild(int dirfd, const std::string& name, const std::string&
       if (st.st_nlink > 1) {
         e->link_id = LinkId(st);
         auto [it, fresh] = hardlinks_.try_emplace({st.st_dev, st.st_ino});
-        if (fresh) it->second = StartFile(dirfd, name, key, st);
+        if (fresh) it->second = StartFile(dir, name, key, st);
         *job = it->second;
       } else {
-        *job = StartFile(dirfd, name, key, st);
+        *job = StartFile(dir, name, key, st);
       }
       return Status::OK();
     case EntryType::kDir: {
-      UniqueFd child(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (!child.valid()) return Status::FromErrno(errno, "opening directory");
-      KEEPFS_ASSIGN_OR_RETURN(e->ref, WalkDir(child.get(), key, path, depth + 1));
+      KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<SourceDir> child, dir.OpenDir(name));
+      KEEPFS_ASSIGN_OR_RETURN(e->ref, WalkDir(*child, key, path, depth + 1));
       return Status::OK();
     }
     case EntryType::kSymlink: {
-      std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
-      for (;;) {
-        ssize_t n = ::readlinkat(dirfd, name.c_str(), target.data(), target.size());
-        if (n < 0) return Status::FromErrno(errno, "readlink");
-        if (static_cast<size_t>(n) < target.size()) {
-          target.resize(static_cast<size_t>(n));
-          break;
-        }
-        target.resize(target.size() * 2);  // grew since lstat
-      }
-      e->target = std::move(target);
+      KEEPFS_ASSIGN_OR_RETURN(e->target, dir.ReadLink(name));
       e->size = e->target.size();
       ++others_;
       return Status::OK();
@@ -291,15 +257,16 @@ Status Walker::VisitChild(int dirfd, const std::string& name, const std::string&
   }
 }
 
-Result<ObjectId> Walker::WalkDir(int dirfd, const std::string& key, const std::string& path,
+Result<ObjectId> Walker::WalkDir(SourceDir& dir, const std::string& key, const std::string& path,
                                  int depth) {
   if (depth > kMaxDepth) return Status::NotSupported("directory nesting deeper than 4096");
   progress_->SetCurrent(path);
-  KEEPFS_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dirfd));
+  KEEPFS_ASSIGN_OR_RETURN(std::vector<std::string> names, dir.List());
+  std::sort(names.begin(), names.end());  // byte order, the order trees are stored in
   std::vector<Entry> entries(names.size());
   std::vector<std::optional<FileFuture>> jobs(names.size());
   std::vector<bool> keep(names.size(), true);
-  // Jobs read through dirfd: on an early return, wait for them before the
+  // Jobs read through dir: on an early return, wait for them before the
   // caller closes it.
   struct WaitAll {
     std::vector<std::optional<FileFuture>>& jobs;
@@ -311,7 +278,7 @@ Result<ObjectId> Walker::WalkDir(int dirfd, const std::string& key, const std::s
   for (size_t i = 0; i < names.size(); ++i) {
     std::string child_key = key.empty() ? names[i] : key + '\0' + names[i];
     std::string child_path = path.empty() ? names[i] : path + "/" + names[i];
-    Status s = VisitChild(dirfd, names[i], child_key, child_path, depth, &entries[i], &jobs[i]);
+    Status s = VisitChild(dir, names[i], child_key, child_path, depth, &entries[i], &jobs[i]);
     if (!s.ok()) {
       if (!fatal_.ok()) return fatal_;
       if (IsFatal(s) || !store_->chunks().write_status().ok()) return fatal_ = s;
@@ -387,9 +354,24 @@ Result<SnapshotRecord> Walker::Run() {
   char host[256] = {0};
   ::gethostname(host, sizeof host - 1);
   rec.hostname = host;
-  UniqueFd root(::open(options_.source.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!root.valid()) {
-    return Status::FromErrno(errno, "cannot open source directory " + options_.source);
+  SourceFs* fs = options_.source_fs ? options_.source_fs : SourceFs::Posix();
+  KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<SourceDir> root, fs->OpenRoot(options_.source));
+  {
+    struct stat st;
+    KEEPFS_RETURN_IF_ERROR(root->StatSelf(&st));
+    RootMeta m;
+    m.mode = st.st_mode & 07777;
+    m.uid = st.st_uid;
+    m.gid = st.st_gid;
+    m.mtime_sec = st.st_mtim.tv_sec;
+    m.mtime_nsec = static_cast<uint32_t>(st.st_mtim.tv_nsec);
+    auto xattrs = root->XattrsSelf();
+    if (xattrs.ok()) {
+      m.xattrs = std::move(*xattrs);
+    } else {
+      AddError("", xattrs.status().message() + " (stored without xattrs)");
+    }
+    rec.root_meta = std::move(m);
   }
   {
     std::string value;
@@ -398,7 +380,7 @@ Result<SnapshotRecord> Walker::Run() {
       KEEPFS_ASSIGN_OR_RETURN(generation_, DecodeContentGeneration(value));
     }
   }
-  KEEPFS_ASSIGN_OR_RETURN(rec.root, WalkDir(root.get(), "", "", 0));
+  KEEPFS_ASSIGN_OR_RETURN(rec.root, WalkDir(*root, "", "", 0));
   if (cache_it_) {  // entries after the last file visited are stale too
     for (; cache_it_->Valid(); cache_it_->Next()) meta_.Delete(std::string(cache_it_->key()));
   }

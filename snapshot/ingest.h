@@ -21,6 +21,7 @@
 
 #include "snapshot/file_ingester.h"
 #include "snapshot/snapshot_record.h"
+#include "snapshot/source_fs.h"
 #include "store/store.h"
 
 namespace keepfs::snapshot {
@@ -31,6 +32,7 @@ struct BackupOptions {
   std::optional<int64_t> time_sec;  // default: now
   int workers = 0;                  // 0: one per core, at least 2
   bool use_files_cache = true;
+  SourceFs* source_fs = nullptr;    // what to read; null: the real file system
 };
 
 // Live view of a running backup, for progress display. Safe to read from

@@ -104,4 +104,13 @@ Status WriteXattrs(int dirfd, const std::string& name, const std::vector<Xattr>&
   return Status::OK();
 }
 
+Status WriteFdXattrs(int fd, const std::vector<Xattr>& xattrs) {
+  for (const Xattr& x : xattrs) {
+    if (::fsetxattr(fd, x.name.c_str(), x.value.data(), x.value.size(), 0) != 0) {
+      return Status::FromErrno(errno, "setting xattr " + x.name);
+    }
+  }
+  return Status::OK();
+}
+
 }  // namespace keepfs::snapshot

@@ -30,5 +30,7 @@ Result<std::vector<Xattr>> ReadXattrs(int dirfd, const std::string& name);
 Result<std::vector<Xattr>> ReadFdXattrs(int fd);
 // Sets xattrs on dirfd/name without following a final symlink.
 Status WriteXattrs(int dirfd, const std::string& name, const std::vector<Xattr>& xattrs);
+// Sets xattrs on an open file or directory.
+Status WriteFdXattrs(int fd, const std::vector<Xattr>& xattrs);
 
 }  // namespace keepfs::snapshot

@@ -167,6 +167,14 @@ Result<Entry> Repo::ResolvePath(const SnapshotRecord& snap, std::string_view pat
   cur.mode = 0755;
   cur.ref = snap.root;
   cur.mtime_sec = snap.time_sec;
+  if (snap.root_meta) {
+    cur.mode = snap.root_meta->mode;
+    cur.uid = snap.root_meta->uid;
+    cur.gid = snap.root_meta->gid;
+    cur.mtime_sec = snap.root_meta->mtime_sec;
+    cur.mtime_nsec = snap.root_meta->mtime_nsec;
+    cur.xattrs = snap.root_meta->xattrs;
+  }
   std::string walked;
   size_t pos = 0;
   while (pos <= path.size()) {

@@ -21,12 +21,14 @@ class Restorer {
 
   Status RestoreDir(int dirfd, const ObjectId& tree, const std::string& rel);
   Status RestoreEntry(int dirfd, const Entry& e, const std::string& rel);
+  // Owner, xattrs, mode and times of e onto an open file or directory (fd),
+  // or onto dirfd/e.name when fd is -1.
+  Status ApplyMeta(int dirfd, const Entry& e, int fd);
   RestoreResult& result() { return result_; }
 
  private:
   Status MakeRoom(int dirfd, const Entry& e);
   Status WriteFile(int dirfd, const Entry& e);
-  Status ApplyMeta(int dirfd, const Entry& e, int fd);
   void AddError(const std::string& rel, const Status& s) {
     result_.errors.push_back({rel, s.message()});
   }
@@ -63,7 +65,7 @@ Status Restorer::ApplyMeta(int dirfd, const Entry& e, int fd) {
                      : ::fchownat(dirfd, e.name.c_str(), e.uid, e.gid, AT_SYMLINK_NOFOLLOW);
     if (rc != 0) return Status::FromErrno(errno, "chown");
   }
-  KEEPFS_RETURN_IF_ERROR(WriteXattrs(dirfd, e.name, e.xattrs));
+  KEEPFS_RETURN_IF_ERROR(fd >= 0 ? WriteFdXattrs(fd, e.xattrs) : WriteXattrs(dirfd, e.name, e.xattrs));
   if (!link) {
     int rc = fd >= 0 ? ::fchmod(fd, e.mode) : ::fchmodat(dirfd, e.name.c_str(), e.mode, 0);
     if (rc != 0) return Status::FromErrno(errno, "chmod");
@@ -178,6 +180,15 @@ Result<RestoreResult> Restore(const Repo& repo, const SnapshotRecord& snap, std:
   Restorer r(repo, options, progress ? progress : &local, root.get());
   if (top.type == EntryType::kDir) {
     KEEPFS_RETURN_IF_ERROR(r.RestoreDir(root.get(), top.ref, ""));
+    // DEST takes the restored directory's own metadata, last (its children
+    // moved its mtime), like `rsync -a SRC/ DEST/`. Snapshots written before
+    // the source root's metadata was kept have none to give.
+    bool has_meta = !top.name.empty() || snap.root_meta.has_value();
+    if (has_meta) {
+      if (Status s = r.ApplyMeta(root.get(), top, root.get()); !s.ok()) {
+        r.result().errors.push_back({"", s.message()});
+      }
+    }
   } else {
     Status s = r.RestoreEntry(root.get(), top, top.name);
     if (!s.ok()) r.result().errors.push_back({top.name, s.message()});

@@ -8,6 +8,8 @@ namespace keepfs::snapshot {
 
 namespace {
 constexpr uint8_t kVersion = 1;
+// Optional sections after the error list, each led by a tag byte.
+constexpr uint8_t kRootMetaTag = 1;
 }
 
 std::string EncodeSnapshotRecord(const SnapshotRecord& r) {
@@ -30,6 +32,20 @@ std::string EncodeSnapshotRecord(const SnapshotRecord& r) {
   for (const SnapshotError& e : r.errors) {
     enc.PutLengthPrefixed(e.path);
     enc.PutLengthPrefixed(e.message);
+  }
+  if (r.root_meta) {
+    const RootMeta& m = *r.root_meta;
+    enc.PutU8(kRootMetaTag);
+    enc.PutVarint(m.mode);
+    enc.PutVarint(m.uid);
+    enc.PutVarint(m.gid);
+    enc.PutSignedVarint(m.mtime_sec);
+    enc.PutVarint(m.mtime_nsec);
+    enc.PutVarint(m.xattrs.size());
+    for (const Xattr& x : m.xattrs) {
+      enc.PutLengthPrefixed(x.name);
+      enc.PutLengthPrefixed(x.value);
+    }
   }
   return out;
 }
@@ -64,6 +80,29 @@ Result<SnapshotRecord> DecodeSnapshotRecord(std::string_view bytes) {
     if (!dec.GetLengthPrefixed(&p) || !dec.GetLengthPrefixed(&m)) return bad();
     e.path = std::string(p);
     e.message = std::string(m);
+  }
+  if (!dec.empty()) {
+    uint8_t tag = 0;
+    RootMeta m;
+    uint64_t mode, uid, gid, nsec, nx;
+    if (!dec.GetU8(&tag) || tag != kRootMetaTag || !dec.GetVarint(&mode) || mode > 07777 ||
+        !dec.GetVarint(&uid) || uid > UINT32_MAX || !dec.GetVarint(&gid) || gid > UINT32_MAX ||
+        !dec.GetSignedVarint(&m.mtime_sec) || !dec.GetVarint(&nsec) || nsec >= 1000000000 ||
+        !dec.GetVarint(&nx) || nx > dec.remaining()) {
+      return bad();
+    }
+    m.mode = static_cast<uint32_t>(mode);
+    m.uid = static_cast<uint32_t>(uid);
+    m.gid = static_cast<uint32_t>(gid);
+    m.mtime_nsec = static_cast<uint32_t>(nsec);
+    m.xattrs.resize(nx);
+    for (Xattr& x : m.xattrs) {
+      std::string_view xn, xv;
+      if (!dec.GetLengthPrefixed(&xn) || !dec.GetLengthPrefixed(&xv)) return bad();
+      x.name = std::string(xn);
+      x.value = std::string(xv);
+    }
+    r.root_meta = std::move(m);
   }
   if (!dec.empty()) return bad();
   return r;

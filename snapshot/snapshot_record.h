@@ -5,9 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "snapshot/tree.h"
 #include "store/object_id.h"
 #include "store/status.h"
 
@@ -29,6 +31,17 @@ struct SnapshotStats {
   uint64_t files_cached = 0;   // files reused from the files cache without reading
 };
 
+// The source directory's own metadata (its entry has no parent tree).
+struct RootMeta {
+  uint32_t mode = 0755;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  int64_t mtime_sec = 0;
+  uint32_t mtime_nsec = 0;
+  std::vector<Xattr> xattrs;
+  bool operator==(const RootMeta&) const = default;
+};
+
 struct SnapshotRecord {
   std::string user;
   std::string name;     // YYYY-MM-DD_HHMMSS[_N]
@@ -41,6 +54,7 @@ struct SnapshotRecord {
   int64_t finished_ns = 0;
   SnapshotStats stats;
   std::vector<SnapshotError> errors;
+  std::optional<RootMeta> root_meta;  // absent in records written before it was kept
 };
 
 std::string EncodeSnapshotRecord(const SnapshotRecord& r);
