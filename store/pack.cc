@@ -104,6 +104,16 @@ Result<std::vector<PackEntry>> ReadPackIndex(int fd, uint64_t file_size, const s
   char header[kPackHeaderSize];
   KEEPFS_RETURN_IF_ERROR(PreadAll(fd, header, sizeof header, 0, what));
   if (std::memcmp(header, kPackMagic, 8) != 0) return Status::Corruption(what + ": bad magic");
+  {
+    Decoder hdec(std::string_view(header + 8, 4));
+    uint32_t version = 0;
+    hdec.GetFixed32(&version);
+    if (version != kPackVersion) {
+      return Status::NotSupported(what + ": pack format version " + std::to_string(version) +
+                                  " (this keepfs reads version " + std::to_string(kPackVersion) +
+                                  "); use a newer keepfs");
+    }
+  }
   std::string footer(kPackFooterSize, '\0');
   KEEPFS_RETURN_IF_ERROR(
       PreadAll(fd, footer.data(), footer.size(), file_size - kPackFooterSize, what));

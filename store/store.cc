@@ -1,17 +1,20 @@
 #include "store/store.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <random>
 #include <sstream>
 #include <toml++/toml.h>
 
 #include "store/coding.h"
 #include "store/file_util.h"
+#include "store/pack.h"
 
 namespace keepfs {
 
@@ -143,13 +146,28 @@ Status Store::Init(const std::string& dir, const InitOptions& options) {
   if (options.compression_level < 1 || options.compression_level > 19) {
     return Status::InvalidArgument("compression level must be between 1 and 19");
   }
-  if (PathExists(dir + "/config.toml") || PathExists(dir + "/meta")) {
+  if (PathExists(dir + "/config.toml")) {
     return Status::AlreadyExists(dir + " already holds a keepfs store");
+  }
+  // meta/ without config.toml is an init that was interrupted (the config is
+  // written last): nothing can have been stored in it, since Open refuses
+  // such a directory. If it also has no packs, start over.
+  bool interrupted = PathExists(dir + "/meta");
+  if (interrupted && !ListPackFiles(dir).empty()) {
+    return Status::AlreadyExists(dir + " holds packs but no config.toml; it is not safe to "
+                                 "initialize over it. Restore its config.toml or pick an empty "
+                                 "directory");
   }
   KEEPFS_RETURN_IF_ERROR(MakeDirs(dir));
   for (const char* sub : {"/packs", "/tmp"}) KEEPFS_RETURN_IF_ERROR(MakeDirs(dir + sub));
   KEEPFS_ASSIGN_OR_RETURN(int lock_fd, TakeLock(dir, /*exclusive=*/true));
   UniqueFd lock(lock_fd);
+  if (interrupted) {
+    spdlog::info("{}: removing the metadata of an interrupted init", dir);
+    std::error_code ec;
+    std::filesystem::remove_all(dir + "/meta", ec);
+    if (ec) return Status::FromErrno(ec.value(), "removing " + dir + "/meta");
+  }
   StoreMeta meta;
   meta.store_id = RandomHex(16);
   meta.chunker = options.chunker;

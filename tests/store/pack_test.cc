@@ -133,6 +133,14 @@ TEST_F(PackTest, BadHeaderMagicIsCorruption) {
   EXPECT_CODE(ReadIndex(final_), StatusCode::kCorruption);
 }
 
+TEST_F(PackTest, NewerPackVersionIsRefusedWithAdvice) {
+  WritePack();
+  ASSERT_OK(testing::FlipByte(final_, 8, 0x02));  // version 1 -> 3
+  auto r = ReadIndex(final_);
+  EXPECT_CODE(r, StatusCode::kNotSupported);
+  EXPECT_NE(r.status().message().find("version 3"), std::string::npos) << r.status().ToString();
+}
+
 TEST_F(PackTest, TruncatedPackIsCorruption) {
   WritePack();
   ASSERT_OK_AND_ASSIGN(std::string file, testing::ReadFile(final_));

@@ -1,4 +1,5 @@
 #include "store/store.h"
+#include "store/pack.h"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -198,6 +199,31 @@ TEST_F(StoreTest, MissingConfigIsNotFound) {
   ASSERT_OK(Store::Init(Dir(), {}));
   ASSERT_EQ(::unlink((Dir() + "/config.toml").c_str()), 0);
   EXPECT_CODE(Store::Open(Dir(), OpenMode::kReadOnly), StatusCode::kNotFound);
+}
+
+// An init killed before it wrote config.toml leaves meta/ only; init again
+// must finish the job rather than refuse forever.
+TEST_F(StoreTest, InitAfterAnInterruptedInitStartsOver) {
+  ASSERT_OK(Store::Init(Dir(), {}));
+  ASSERT_EQ(::unlink((Dir() + "/config.toml").c_str()), 0);
+  ASSERT_OK(Store::Init(Dir(), {}));
+  EXPECT_OK(Store::Open(Dir(), OpenMode::kReadWrite));
+}
+
+TEST_F(StoreTest, InitRefusesADirectoryWithPacksButNoConfig) {
+  ASSERT_OK(Store::Init(Dir(), {}));
+  {
+    ASSERT_OK_AND_ASSIGN(auto store, Store::Open(Dir(), OpenMode::kReadWrite));
+    Compressor c(3);
+    std::string data = testing::RandomBytes(5000, 1);
+    ASSERT_OK(store->chunks().Put(Sha256::Of(data), data, c));
+    ASSERT_OK(store->chunks().Flush());
+  }
+  ASSERT_EQ(::unlink((Dir() + "/config.toml").c_str()), 0);
+  auto s = Store::Init(Dir(), {});
+  EXPECT_CODE(s, StatusCode::kAlreadyExists);
+  EXPECT_NE(s.message().find("packs"), std::string::npos) << s.ToString();
+  EXPECT_FALSE(ListPackFiles(Dir()).empty()) << "nothing may be deleted";
 }
 
 }  // namespace

@@ -172,5 +172,54 @@ TEST_F(CliTest, UnreadableFileCommitsAndExitsThree) {
   EXPECT_EQ(ls.out.find("secret"), std::string::npos);
 }
 
+// ENOSPC for real: a store on a small tmpfs. The backup that does not fit
+// fails with a clear error and leaves the store exactly as it was; once
+// space is back the next backup works.
+TEST(CliNoSpaceTest, FullDiskLeavesTheStoreAsItWas) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
+  TempDir dir;
+  std::string mnt = dir.Join("small"), src = dir.Join("src"), big = dir.Join("big");
+  ASSERT_EQ(::mkdir(mnt.c_str(), 0755), 0);
+  if (std::system(("mount -t tmpfs -o size=24m tmpfs " + mnt + " 2>/dev/null").c_str()) != 0) {
+    GTEST_SKIP() << "cannot mount tmpfs here (no CAP_SYS_ADMIN?)";
+  }
+  struct Unmount {
+    std::string m;
+    ~Unmount() { (void)std::system(("umount -l " + m).c_str()); }
+  } unmount{mnt};
+  std::string store = mnt + "/store";
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir(big.c_str(), 0755), 0);
+  ASSERT_TRUE(WriteFile(src + "/a.txt", "small and safe\n").ok());
+  ASSERT_TRUE(WriteFile(big + "/noise.bin", RandomBytes(40 << 20, 3)).ok());  // incompressible
+  ASSERT_EQ(RunCli({"init", "--store", store, "-q"}).code, 0);
+  CliRun first = RunCli({"backup", "--store", store, "--user", "alice", "--time",
+                         "2026-10-01T03:00:00Z", src});
+  ASSERT_EQ(first.code, 0) << first.err;
+
+  CliRun full = RunCli({"backup", "--store", store, "--user", "alice", big});
+  EXPECT_EQ(full.code, 1) << full.out;
+  EXPECT_NE(full.err.find("No space left"), std::string::npos) << full.err;
+  EXPECT_NE(full.err.find("Free space"), std::string::npos) << "no advice: " << full.err;
+
+  CliRun snaps = RunCli({"snapshots", "--store", store, "--user", "alice", "--json"});
+  ASSERT_EQ(snaps.code, 0) << snaps.err;
+  EXPECT_NE(snaps.out.find("2026-10-01_030000"), std::string::npos);
+  EXPECT_EQ(snaps.out.find("\"name\"", snaps.out.find("2026-10-01_030000") + 20),
+            std::string::npos)
+      << "the failed backup left a snapshot: " << snaps.out;
+  CliRun check = RunCli({"check", "--store", store, "--verify-data"});
+  EXPECT_EQ(check.code, 0) << check.out << check.err;
+  CliRun cat = RunCli({"cat", "--store", store, "--user", "alice", "latest", "a.txt"});
+  EXPECT_EQ(cat.out, "small and safe\n");
+
+  // The failed run's partial pack is gone, so a backup that fits works again.
+  ASSERT_TRUE(WriteFile(src + "/b.txt", "more\n").ok());
+  CliRun next = RunCli({"backup", "--store", store, "--user", "alice", src});
+  EXPECT_EQ(next.code, 0) << next.err;
+  CliRun check2 = RunCli({"check", "--store", store});
+  EXPECT_EQ(check2.code, 0) << check2.out << check2.err;
+}
+
 }  // namespace
 }  // namespace keepfs::testing

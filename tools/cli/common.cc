@@ -14,6 +14,11 @@ Result<std::unique_ptr<Store>> OpenStore(Context& ctx, OpenMode mode) {
 
 int Fail(Context& ctx, const Status& status) {
   ctx.io.err << "keepfs: " << status.message() << "\n";
+  if (status.code() == StatusCode::kNoSpace) {
+    // Every write path keeps the store consistent on ENOSPC (docs/commit.md).
+    ctx.io.err << "keepfs: the store's disk is full; nothing committed was changed. Free space "
+                  "(or prune old snapshots) and run the command again.\n";
+  }
   return kExitError;
 }
 
