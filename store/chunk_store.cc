@@ -59,6 +59,9 @@ struct ChunkStore::Rep {
   uint64_t next_pack_id = 1;                                           // GUARDED_BY(write_mu)
   // Full packs being sealed by a worker outside write_mu; Flush waits for 0.
   int sealing = 0;                                                     // GUARDED_BY(write_mu)
+  // Bumped whenever chunks move from `pending` to the index, so that Put can
+  // tell whether its unlocked index lookup may have gone stale.
+  uint64_t index_epoch = 0;                                            // GUARDED_BY(write_mu)
   std::condition_variable seal_done;
   // The first write error. Once set, the open pack is abandoned and every
   // later Put/Flush fails with it: chunks other workers deduplicated against
@@ -118,6 +121,7 @@ Status ChunkStore::Rep::SealLocked() {
     return Fail(s);
   }
   for (const PackEntry& e : writer->entries()) pending.erase(e.id);
+  ++index_epoch;
   writer.reset();
   return Status::OK();
 }
@@ -136,6 +140,7 @@ Status ChunkStore::Rep::SealDetached(std::unique_ptr<PackWriter> full) {
   if (!failed.ok()) return failed;
   if (!s.ok()) return Fail(s);
   for (const PackEntry& e : full->entries()) pending.erase(e.id);
+  ++index_epoch;
   return Status::OK();
 }
 
@@ -280,14 +285,26 @@ Result<bool> ChunkStore::Contains(const ObjectId& id) const {
 Result<ChunkPutResult> ChunkStore::Put(const ObjectId& id, std::string_view raw,
                                        Compressor& compressor) {
   if (!rep_->options.writable) return Status::Internal("Put on a read-only chunk store");
-  KEEPFS_ASSIGN_OR_RETURN(bool present, Contains(id));
-  if (present) return ChunkPutResult{};
+  uint64_t epoch;
+  {
+    std::lock_guard<std::mutex> lock(rep_->write_mu);
+    if (rep_->pending.count(id)) return ChunkPutResult{};
+    epoch = rep_->index_epoch;
+  }
+  KEEPFS_ASSIGN_OR_RETURN(bool indexed, rep_->kv->Contains(ChunkKey(id)));
+  if (indexed) return ChunkPutResult{};
   // Compress outside the lock so workers compress in parallel.
   std::string stored;
   Codec codec = compressor.Compress(raw, &stored);
   std::unique_lock<std::mutex> lock(rep_->write_mu);
   if (!rep_->failed.ok()) return rep_->failed;
   if (rep_->pending.count(id)) return ChunkPutResult{};  // another worker won the race
+  if (rep_->index_epoch != epoch) {
+    // A pack was indexed since our lookup: another worker may have put this
+    // very chunk and sealed it meanwhile. Rare, so the lookup under the lock is cheap.
+    KEEPFS_ASSIGN_OR_RETURN(bool now_indexed, rep_->kv->Contains(ChunkKey(id)));
+    if (now_indexed) return ChunkPutResult{};
+  }
   if (!rep_->writer) {
     uint64_t pack_id = rep_->next_pack_id++;
     std::string final_path = rep_->Path(PackRelPath(pack_id));
