@@ -53,11 +53,10 @@ struct FileResult {
 
 class FileIngester {
  public:
-  // chunk_pool (optional, not owned): new chunks are compressed and packed
-  // there while this thread reads, cuts and hashes on, so that one large file
-  // keeps every core busy. Null: chunks are stored on the calling thread.
-  FileIngester(Store* store, MetaBuffer* meta, IngestCounters* counters,
-               ThreadPool* chunk_pool = nullptr);
+  // chunk_pool (not owned, not this thread's own pool): new chunks are
+  // compressed and packed there while this thread reads, cuts and hashes on,
+  // so that one large file keeps every core busy.
+  FileIngester(Store* store, MetaBuffer* meta, IngestCounters* counters, ThreadPool* chunk_pool);
   ~FileIngester();
 
   // Reads dir/name (not following symlinks) and stores it.

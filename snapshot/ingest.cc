@@ -54,11 +54,7 @@ std::string EncodeCacheValue(const struct stat& st, const ObjectId& content, uin
   enc.PutVarint(static_cast<uint64_t>(st.st_ctim.tv_nsec));
   enc.PutBytes(content.AsBytes());
   enc.PutVarint(generation);
-  enc.PutVarint(xattrs.size());
-  for (const Xattr& x : xattrs) {
-    enc.PutLengthPrefixed(x.name);
-    enc.PutLengthPrefixed(x.value);
-  }
+  EncodeXattrs(enc, xattrs);
   return v;
 }
 
@@ -66,12 +62,13 @@ std::string EncodeCacheValue(const struct stat& st, const ObjectId& content, uin
 // entries (including those of an older layout) are simply misses.
 bool CacheMatches(std::string_view value, const struct stat& st, CachedFile* out) {
   Decoder dec(value);
-  uint64_t ino, size, mns, cns, nx;
+  uint64_t ino, size, mns, cns;
   int64_t ms, cs;
   std::string_view id;
   if (!dec.GetVarint(&ino) || !dec.GetVarint(&size) || !dec.GetSignedVarint(&ms) ||
       !dec.GetVarint(&mns) || !dec.GetSignedVarint(&cs) || !dec.GetVarint(&cns) ||
-      !dec.GetBytes(32, &id) || !dec.GetVarint(&out->generation) || !dec.GetVarint(&nx)) {
+      !dec.GetBytes(32, &id) || !dec.GetVarint(&out->generation) ||
+      !DecodeXattrs(dec, &out->xattrs) || !dec.empty()) {
     return false;
   }
   if (ino != st.st_ino || size != static_cast<uint64_t>(st.st_size) || ms != st.st_mtim.tv_sec ||
@@ -79,13 +76,6 @@ bool CacheMatches(std::string_view value, const struct stat& st, CachedFile* out
       cns != static_cast<uint64_t>(st.st_ctim.tv_nsec)) {
     return false;
   }
-  out->xattrs.clear();
-  for (uint64_t i = 0; i < nx; ++i) {
-    std::string_view name, xv;
-    if (!dec.GetLengthPrefixed(&name) || !dec.GetLengthPrefixed(&xv)) return false;
-    out->xattrs.push_back({std::string(name), std::string(xv)});
-  }
-  if (!dec.empty()) return false;
   std::memcpy(out->content.bytes.data(), id.data(), 32);
   return true;
 }
@@ -359,12 +349,8 @@ Result<SnapshotRecord> Walker::Run() {
   {
     struct stat st;
     KEEPFS_RETURN_IF_ERROR(root->StatSelf(&st));
-    RootMeta m;
-    m.mode = st.st_mode & 07777;
-    m.uid = st.st_uid;
-    m.gid = st.st_gid;
-    m.mtime_sec = st.st_mtim.tv_sec;
-    m.mtime_nsec = static_cast<uint32_t>(st.st_mtim.tv_nsec);
+    KEEPFS_ASSIGN_OR_RETURN(Entry self, EntryFromStat("", st));
+    RootMeta m{self.mode, self.uid, self.gid, self.mtime_sec, self.mtime_nsec, {}};
     auto xattrs = root->XattrsSelf();
     if (xattrs.ok()) {
       m.xattrs = std::move(*xattrs);

@@ -41,11 +41,7 @@ std::string EncodeSnapshotRecord(const SnapshotRecord& r) {
     enc.PutVarint(m.gid);
     enc.PutSignedVarint(m.mtime_sec);
     enc.PutVarint(m.mtime_nsec);
-    enc.PutVarint(m.xattrs.size());
-    for (const Xattr& x : m.xattrs) {
-      enc.PutLengthPrefixed(x.name);
-      enc.PutLengthPrefixed(x.value);
-    }
+    EncodeXattrs(enc, m.xattrs);
   }
   return out;
 }
@@ -84,24 +80,17 @@ Result<SnapshotRecord> DecodeSnapshotRecord(std::string_view bytes) {
   if (!dec.empty()) {
     uint8_t tag = 0;
     RootMeta m;
-    uint64_t mode, uid, gid, nsec, nx;
+    uint64_t mode, uid, gid, nsec;
     if (!dec.GetU8(&tag) || tag != kRootMetaTag || !dec.GetVarint(&mode) || mode > 07777 ||
         !dec.GetVarint(&uid) || uid > UINT32_MAX || !dec.GetVarint(&gid) || gid > UINT32_MAX ||
         !dec.GetSignedVarint(&m.mtime_sec) || !dec.GetVarint(&nsec) || nsec >= 1000000000 ||
-        !dec.GetVarint(&nx) || nx > dec.remaining()) {
+        !DecodeXattrs(dec, &m.xattrs)) {
       return bad();
     }
     m.mode = static_cast<uint32_t>(mode);
     m.uid = static_cast<uint32_t>(uid);
     m.gid = static_cast<uint32_t>(gid);
     m.mtime_nsec = static_cast<uint32_t>(nsec);
-    m.xattrs.resize(nx);
-    for (Xattr& x : m.xattrs) {
-      std::string_view xn, xv;
-      if (!dec.GetLengthPrefixed(&xn) || !dec.GetLengthPrefixed(&xv)) return bad();
-      x.name = std::string(xn);
-      x.value = std::string(xv);
-    }
     r.root_meta = std::move(m);
   }
   if (!dec.empty()) return bad();

@@ -14,14 +14,16 @@ namespace keepfs::snapshot {
 
 namespace {
 
+Status Fstat(int fd, struct stat* st) {
+  if (::fstat(fd, st) != 0) return Status::FromErrno(errno, "fstat");
+  return Status::OK();
+}
+
 class PosixFile final : public SourceFile {
  public:
   explicit PosixFile(UniqueFd fd) : fd_(std::move(fd)) {}
 
-  Status Stat(struct stat* st) override {
-    if (::fstat(fd_.get(), st) != 0) return Status::FromErrno(errno, "fstat");
-    return Status::OK();
-  }
+  Status Stat(struct stat* st) override { return Fstat(fd_.get(), st); }
 
   Result<size_t> ReadAt(uint64_t offset, void* buf, size_t n) override {
     for (;;) {
@@ -55,10 +57,7 @@ class PosixDir final : public SourceDir {
  public:
   explicit PosixDir(UniqueFd fd) : fd_(std::move(fd)) {}
 
-  Status StatSelf(struct stat* st) override {
-    if (::fstat(fd_.get(), st) != 0) return Status::FromErrno(errno, "fstat");
-    return Status::OK();
-  }
+  Status StatSelf(struct stat* st) override { return Fstat(fd_.get(), st); }
 
   Result<std::vector<Xattr>> XattrsSelf() override { return ReadFdXattrs(fd_.get()); }
 

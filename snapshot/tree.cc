@@ -52,13 +52,7 @@ void EncodeEntry(Encoder& enc, const Entry& e) {
   if (flags & kHasTarget) enc.PutLengthPrefixed(e.target);
   if (flags & kHasRdev) enc.PutVarint(e.rdev);
   if (flags & kHasLinkId) enc.PutVarint(e.link_id);
-  if (flags & kHasXattrs) {
-    enc.PutVarint(e.xattrs.size());
-    for (const Xattr& x : e.xattrs) {
-      enc.PutLengthPrefixed(x.name);
-      enc.PutLengthPrefixed(x.value);
-    }
-  }
+  if (flags & kHasXattrs) EncodeXattrs(enc, e.xattrs);
 }
 
 bool DecodeEntry(Decoder& dec, Entry* e) {
@@ -86,21 +80,32 @@ bool DecodeEntry(Decoder& dec, Entry* e) {
   e->target = std::string(target);
   if ((flags & kHasRdev) && !dec.GetVarint(&e->rdev)) return false;
   if ((flags & kHasLinkId) && !dec.GetVarint(&e->link_id)) return false;
-  if (flags & kHasXattrs) {
-    uint64_t n = 0;
-    if (!dec.GetVarint(&n) || n > kMaxXattrs || n > dec.remaining()) return false;
-    e->xattrs.resize(n);
-    for (Xattr& x : e->xattrs) {
-      std::string_view xn, xv;
-      if (!dec.GetLengthPrefixed(&xn, 255) || !dec.GetLengthPrefixed(&xv)) return false;
-      x.name = std::string(xn);
-      x.value = std::string(xv);
-    }
-  }
+  if ((flags & kHasXattrs) && !DecodeXattrs(dec, &e->xattrs)) return false;
   bool needs_ref = e->type == EntryType::kFile || e->type == EntryType::kDir;
   return needs_ref == !e->ref.IsZero();
 }
 }  // namespace
+
+void EncodeXattrs(Encoder& enc, const std::vector<Xattr>& xattrs) {
+  enc.PutVarint(xattrs.size());
+  for (const Xattr& x : xattrs) {
+    enc.PutLengthPrefixed(x.name);
+    enc.PutLengthPrefixed(x.value);
+  }
+}
+
+bool DecodeXattrs(Decoder& dec, std::vector<Xattr>* xattrs) {
+  uint64_t n = 0;
+  if (!dec.GetVarint(&n) || n > kMaxXattrs || n > dec.remaining()) return false;
+  xattrs->resize(n);
+  for (Xattr& x : *xattrs) {
+    std::string_view xn, xv;
+    if (!dec.GetLengthPrefixed(&xn, 255) || !dec.GetLengthPrefixed(&xv)) return false;
+    x.name = std::string(xn);
+    x.value = std::string(xv);
+  }
+  return true;
+}
 
 const char* EntryTypeName(EntryType t) {
   switch (t) {

@@ -20,6 +20,11 @@
 #include "store/object_id.h"
 #include "store/status.h"
 
+namespace keepfs {
+class Encoder;
+class Decoder;
+}  // namespace keepfs
+
 namespace keepfs::snapshot {
 
 // Values are part of the on-disk format.
@@ -58,6 +63,12 @@ struct Entry {
 
   bool operator==(const Entry&) const = default;
 };
+
+// The one encoding of an xattr list, wherever one is stored (tree entries,
+// files-cache entries, the snapshot record's root metadata): varint n, then
+// n x { lp name (<= 255 bytes), lp value }. Decode returns false on malformed input.
+void EncodeXattrs(Encoder& enc, const std::vector<Xattr>& xattrs);
+bool DecodeXattrs(Decoder& dec, std::vector<Xattr>* xattrs);
 
 // True for a name that may be created in a directory: non-empty, no '/',
 // no NUL, not "." or "..". Restore refuses anything else.

@@ -32,10 +32,15 @@ struct FakeSourceFs::State {
   std::map<std::pair<Op, std::string>, Failure> failures;       // GUARDED_BY(mu)
   std::map<std::string, std::function<void()>> on_read;         // GUARDED_BY(mu)
 
-  void Touch(Node& n) {  // REQUIRES(mu)
+  // Metadata changed: ctime moves (as for chown or setxattr on Linux).
+  void TouchCtime(Node& n) {  // REQUIRES(mu)
     ++clock;
-    n.st.st_mtim = {clock, 0};
     n.st.st_ctim = {clock, 0};
+  }
+  // Data changed: mtime and ctime move.
+  void Touch(Node& n) {  // REQUIRES(mu)
+    TouchCtime(n);
+    n.st.st_mtim = n.st.st_ctim;
   }
   std::shared_ptr<Node> Make(mode_t mode) {  // REQUIRES(mu)
     auto n = std::make_shared<Node>();
@@ -293,8 +298,7 @@ void FakeSourceFs::SetOwner(const std::string& path, uint32_t uid, uint32_t gid)
   Node& n = *state_->nodes.at(path);
   n.st.st_uid = uid;
   n.st.st_gid = gid;
-  ++state_->clock;
-  n.st.st_ctim = {state_->clock, 0};
+  state_->TouchCtime(n);
 }
 
 void FakeSourceFs::SetXattr(const std::string& path, const std::string& name,
@@ -302,8 +306,7 @@ void FakeSourceFs::SetXattr(const std::string& path, const std::string& name,
   std::lock_guard<std::mutex> lock(state_->mu);
   Node& n = *state_->nodes.at(path);
   n.xattrs[name] = value;
-  ++state_->clock;
-  n.st.st_ctim = {state_->clock, 0};  // like Linux: an xattr change moves ctime only
+  state_->TouchCtime(n);
 }
 
 void FakeSourceFs::Modify(const std::string& path, std::string data) {
