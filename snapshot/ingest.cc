@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include <unordered_map>
 
 #include "snapshot/catalog.h"
+#include "snapshot/users.h"
 #include "snapshot/posix_meta.h"
 #include "snapshot/repo.h"
 #include "store/coding.h"
@@ -109,8 +109,10 @@ class Walker {
   Result<SnapshotRecord> Run();
 
  private:
+  // Writes the directory's tree and sets *below to the number of entries
+  // under it (the dir entry's size).
   Result<ObjectId> WalkDir(SourceDir& dir, const std::string& key, const std::string& path,
-                           int depth);
+                           int depth, uint64_t* below);
   Status VisitChild(SourceDir& dir, const std::string& name, const std::string& key,
                     const std::string& path, int depth, Entry* e, std::optional<FileFuture>* job);
   FileFuture StartFile(SourceDir& dir, const std::string& name, const std::string& key,
@@ -136,6 +138,7 @@ class Walker {
   std::unique_ptr<KvIterator> cache_it_;
   uint64_t generation_ = 0;  // the store's content generation when the walk began
   std::map<std::pair<dev_t, ino_t>, FileFuture> hardlinks_;
+  std::map<uint64_t, uint64_t> link_counts_;  // link_id -> names kept in the snapshot
   uint64_t others_ = 0;
   uint64_t bytes_logical_ = 0;
   uint64_t since_flush_ = 0;
@@ -232,7 +235,7 @@ Status Walker::VisitChild(SourceDir& dir, const std::string& name, const std::st
       return Status::OK();
     case EntryType::kDir: {
       KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<SourceDir> child, dir.OpenDir(name));
-      KEEPFS_ASSIGN_OR_RETURN(e->ref, WalkDir(*child, key, path, depth + 1));
+      KEEPFS_ASSIGN_OR_RETURN(e->ref, WalkDir(*child, key, path, depth + 1, &e->size));
       return Status::OK();
     }
     case EntryType::kSymlink: {
@@ -248,7 +251,7 @@ Status Walker::VisitChild(SourceDir& dir, const std::string& name, const std::st
 }
 
 Result<ObjectId> Walker::WalkDir(SourceDir& dir, const std::string& key, const std::string& path,
-                                 int depth) {
+                                 int depth, uint64_t* below) {
   if (depth > kMaxDepth) return Status::NotSupported("directory nesting deeper than 4096");
   progress_->SetCurrent(path);
   KEEPFS_ASSIGN_OR_RETURN(std::vector<std::string> names, dir.List());
@@ -308,8 +311,12 @@ Result<ObjectId> Walker::WalkDir(SourceDir& dir, const std::string& key, const s
   }
   std::vector<Entry> kept;
   kept.reserve(entries.size());
+  *below = 0;
   for (size_t i = 0; i < entries.size(); ++i) {
-    if (keep[i]) kept.push_back(std::move(entries[i]));
+    if (!keep[i]) continue;
+    *below += EntrySpan(entries[i]);
+    if (entries[i].link_id != 0) ++link_counts_[entries[i].link_id];
+    kept.push_back(std::move(entries[i]));
   }
   progress_->counters.dirs.fetch_add(1, std::memory_order_relaxed);
   auto tree = WriteTree(std::move(kept), [this](std::string encoded) -> Result<ObjectId> {
@@ -321,19 +328,6 @@ Result<ObjectId> Walker::WalkDir(SourceDir& dir, const std::string& key, const s
   });
   if (!tree.ok()) fatal_ = tree.status();
   return tree;
-}
-
-std::string EncodeUserRecord(const std::string& user) {
-  std::string v;
-  Encoder enc(&v);
-  enc.PutU8(1);
-  struct passwd pw, *found = nullptr;
-  char buf[4096];
-  int64_t uid = -1;
-  if (::getpwnam_r(user.c_str(), &pw, buf, sizeof buf, &found) == 0 && found) uid = pw.pw_uid;
-  enc.PutSignedVarint(uid);
-  enc.PutSignedVarint(NowNs() / 1000000000);
-  return v;
 }
 
 Result<SnapshotRecord> Walker::Run() {
@@ -366,7 +360,9 @@ Result<SnapshotRecord> Walker::Run() {
       KEEPFS_ASSIGN_OR_RETURN(generation_, DecodeContentGeneration(value));
     }
   }
-  KEEPFS_ASSIGN_OR_RETURN(rec.root, WalkDir(*root, "", "", 0));
+  uint64_t below = 0;
+  KEEPFS_ASSIGN_OR_RETURN(rec.root, WalkDir(*root, "", "", 0, &below));
+  rec.links.assign(link_counts_.begin(), link_counts_.end());
   if (cache_it_) {  // entries after the last file visited are stale too
     for (; cache_it_->Valid(); cache_it_->Next()) meta_.Delete(std::string(cache_it_->key()));
   }
@@ -381,10 +377,9 @@ Result<SnapshotRecord> Walker::Run() {
     rec.errors = errors_;
   }
   rec.finished_ns = NowNs();
+  KEEPFS_RETURN_IF_ERROR(EnsureUser(store_, rec.user).status());
+  KEEPFS_ASSIGN_OR_RETURN(rec.number, store_->AllocateNumber());
   MetaBuffer::Records last;
-  std::string ukey = UserKey(rec.user);
-  KEEPFS_ASSIGN_OR_RETURN(bool user_known, store_->kv().Contains(ukey));
-  if (!user_known) last.emplace_back(ukey, EncodeUserRecord(rec.user));
   last.emplace_back(SnapshotKey(rec.user, rec.name), EncodeSnapshotRecord(rec));
   KEEPFS_RETURN_IF_ERROR(meta_.Commit(last));
   return rec;

@@ -9,7 +9,10 @@ namespace keepfs::snapshot {
 namespace {
 constexpr uint8_t kVersion = 1;
 // Optional sections after the error list, each led by a tag byte.
+// Tags appear in increasing order; every section is optional.
 constexpr uint8_t kRootMetaTag = 1;
+constexpr uint8_t kNumberTag = 2;
+constexpr uint8_t kLinksTag = 3;
 }
 
 std::string EncodeSnapshotRecord(const SnapshotRecord& r) {
@@ -42,6 +45,18 @@ std::string EncodeSnapshotRecord(const SnapshotRecord& r) {
     enc.PutSignedVarint(m.mtime_sec);
     enc.PutVarint(m.mtime_nsec);
     EncodeXattrs(enc, m.xattrs);
+  }
+  if (r.number != 0) {
+    enc.PutU8(kNumberTag);
+    enc.PutVarint(r.number);
+  }
+  if (!r.links.empty()) {
+    enc.PutU8(kLinksTag);
+    enc.PutVarint(r.links.size());
+    for (const auto& [id, count] : r.links) {
+      enc.PutVarint(id);
+      enc.PutVarint(count);
+    }
   }
   return out;
 }
@@ -77,21 +92,40 @@ Result<SnapshotRecord> DecodeSnapshotRecord(std::string_view bytes) {
     e.path = std::string(p);
     e.message = std::string(m);
   }
-  if (!dec.empty()) {
+  uint8_t last_tag = 0;
+  while (!dec.empty()) {
     uint8_t tag = 0;
-    RootMeta m;
-    uint64_t mode, uid, gid, nsec;
-    if (!dec.GetU8(&tag) || tag != kRootMetaTag || !dec.GetVarint(&mode) || mode > 07777 ||
-        !dec.GetVarint(&uid) || uid > UINT32_MAX || !dec.GetVarint(&gid) || gid > UINT32_MAX ||
-        !dec.GetSignedVarint(&m.mtime_sec) || !dec.GetVarint(&nsec) || nsec >= 1000000000 ||
-        !DecodeXattrs(dec, &m.xattrs)) {
+    if (!dec.GetU8(&tag) || tag <= last_tag) return bad();
+    last_tag = tag;
+    if (tag == kRootMetaTag) {
+      RootMeta m;
+      uint64_t mode, uid, gid, nsec;
+      if (!dec.GetVarint(&mode) || mode > 07777 || !dec.GetVarint(&uid) || uid > UINT32_MAX ||
+          !dec.GetVarint(&gid) || gid > UINT32_MAX || !dec.GetSignedVarint(&m.mtime_sec) ||
+          !dec.GetVarint(&nsec) || nsec >= 1000000000 || !DecodeXattrs(dec, &m.xattrs)) {
+        return bad();
+      }
+      m.mode = static_cast<uint32_t>(mode);
+      m.uid = static_cast<uint32_t>(uid);
+      m.gid = static_cast<uint32_t>(gid);
+      m.mtime_nsec = static_cast<uint32_t>(nsec);
+      r.root_meta = std::move(m);
+    } else if (tag == kNumberTag) {
+      if (!dec.GetVarint(&r.number) || r.number == 0) return bad();
+    } else if (tag == kLinksTag) {
+      uint64_t count = 0;
+      if (!dec.GetVarint(&count) || count == 0 || count > dec.remaining() / 2) return bad();
+      r.links.resize(count);
+      for (size_t i = 0; i < count; ++i) {
+        auto& [id, names] = r.links[i];
+        if (!dec.GetVarint(&id) || id == 0 || !dec.GetVarint(&names) || names == 0 ||
+            (i > 0 && r.links[i - 1].first >= id)) {
+          return bad();
+        }
+      }
+    } else {
       return bad();
     }
-    m.mode = static_cast<uint32_t>(mode);
-    m.uid = static_cast<uint32_t>(uid);
-    m.gid = static_cast<uint32_t>(gid);
-    m.mtime_nsec = static_cast<uint32_t>(nsec);
-    r.root_meta = std::move(m);
   }
   if (!dec.empty()) return bad();
   return r;

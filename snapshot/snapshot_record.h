@@ -55,6 +55,12 @@ struct SnapshotRecord {
   SnapshotStats stats;
   std::vector<SnapshotError> errors;
   std::optional<RootMeta> root_meta;  // absent in records written before it was kept
+  // The store-wide number of this snapshot (Store::AllocateNumber), assigned at
+  // commit and never reused: the high bits of its inode numbers in the mount.
+  uint64_t number = 0;
+  // Hard-link groups: (link_id, names in this snapshot), sorted by link_id.
+  // The mount reports the count as st_nlink and numbers group i's inode by i.
+  std::vector<std::pair<uint64_t, uint64_t>> links;
 };
 
 std::string EncodeSnapshotRecord(const SnapshotRecord& r);

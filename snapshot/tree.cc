@@ -139,6 +139,7 @@ std::string EncodeTreeNode(const TreeNode& node) {
       enc.PutLengthPrefixed(c.first_name);
       enc.PutBytes(c.id.AsBytes());
       enc.PutVarint(c.entry_count);
+      enc.PutVarint(c.span);
     }
   }
   return out;
@@ -167,7 +168,8 @@ Result<TreeNode> DecodeTreeNode(std::string_view bytes) {
       std::string_view first, id;
       TreeNode::Child& c = node.children[i];
       if (!dec.GetLengthPrefixed(&first, kMaxName) || !dec.GetBytes(32, &id) ||
-          !dec.GetVarint(&c.entry_count) || (i > 0 && node.children[i - 1].first_name >= first)) {
+          !dec.GetVarint(&c.entry_count) || !dec.GetVarint(&c.span) ||
+          c.span < c.entry_count || (i > 0 && node.children[i - 1].first_name >= first)) {
         return Status::Corruption("tree index entry " + std::to_string(i) + " is damaged");
       }
       c.first_name = std::string(first);
@@ -209,9 +211,11 @@ Result<ObjectId> WriteTree(std::vector<Entry> entries, const NodeSink& put) {
     TreeNode leaf;
     std::string first = page.front().name;
     uint64_t count = page.size();
+    uint64_t span = 0;
+    for (const Entry& e : page) span += EntrySpan(e);
     leaf.entries = std::move(page);
     KEEPFS_ASSIGN_OR_RETURN(ObjectId id, put(EncodeTreeNode(leaf)));
-    level.push_back({std::move(first), id, count});
+    level.push_back({std::move(first), id, count, span});
   }
   while (level.size() > 1) {
     std::vector<TreeNode::Child> up;
@@ -223,12 +227,15 @@ Result<ObjectId> WriteTree(std::vector<Entry> entries, const NodeSink& put) {
     for (auto& page : pages) {
       TreeNode index;
       index.is_leaf = false;
-      uint64_t count = 0;
-      for (const auto& c : page) count += c.entry_count;
+      uint64_t count = 0, span = 0;
+      for (const auto& c : page) {
+        count += c.entry_count;
+        span += c.span;
+      }
       std::string first = page.front().first_name;
       index.children = std::move(page);
       KEEPFS_ASSIGN_OR_RETURN(ObjectId id, put(EncodeTreeNode(index)));
-      up.push_back({std::move(first), id, count});
+      up.push_back({std::move(first), id, count, span});
     }
     level = std::move(up);
   }

@@ -54,7 +54,8 @@ struct Entry {
   uint32_t gid = 0;
   int64_t mtime_sec = 0;
   uint32_t mtime_nsec = 0;
-  uint64_t size = 0;    // file: logical size (holes included); symlink: target length
+  uint64_t size = 0;    // file: logical size (holes included); symlink: target length;
+                        // dir: number of entries below it, at any depth
   ObjectId ref;         // file: content id; dir: tree id; others: zero
   std::string target;   // symlink target
   uint64_t rdev = 0;    // character and block devices
@@ -74,12 +75,19 @@ bool DecodeXattrs(Decoder& dec, std::vector<Xattr>* xattrs);
 // no NUL, not "." or "..". Restore refuses anything else.
 bool IsSafeName(std::string_view name);
 
+// The number of entries an entry stands for in a depth-first walk of its
+// snapshot: itself, plus everything below it for a directory. The mount numbers
+// inodes by this walk (docs/mount.md), so a subtree's inodes are a contiguous
+// range that needs no walk to compute.
+inline uint64_t EntrySpan(const Entry& e) { return 1 + (e.type == EntryType::kDir ? e.size : 0); }
+
 // One encoded tree node.
 struct TreeNode {
   struct Child {
     std::string first_name;
     ObjectId id;
-    uint64_t entry_count = 0;
+    uint64_t entry_count = 0;  // entries in the leaves below this child
+    uint64_t span = 0;         // sum of EntrySpan over those entries
   };
   bool is_leaf = true;
   std::vector<Entry> entries;  // leaf: sorted by name, unique

@@ -20,6 +20,7 @@ namespace keepfs {
 
 namespace {
 constexpr char kMetaKey[] = "V";
+constexpr char kNumberKey[] = "N";
 constexpr uint32_t kMetaMagic = 0x4b504653;  // "KPFS"
 
 std::string EncodeMeta(const StoreMeta& m) {
@@ -79,20 +80,25 @@ std::string RenderConfig(const StoreMeta& m) {
     << "[chunking]\nmin_size = " << m.chunker.min_size << "\navg_size = " << m.chunker.avg_size
     << "\nmax_size = " << m.chunker.max_size << "\ninline_max = " << m.inline_max << "\n\n"
     << "[compression]\n# zstd level for new data (1-19); existing data is unaffected.\nlevel = "
-    << m.compression_level << "\n";
+    << m.compression_level << "\n\n"
+    << "[mount]\n# Decompressed-chunk cache of the mount process (its main memory use).\n"
+    << "cache_size = \"256MiB\"\n# Chunks fetched ahead of a sequential reader.\n"
+    << "readahead_chunks = 2\n"
+    << "# Members of this group may enter every user's snapshots, as root may.\n"
+    << "# admin_group = \"keepfs-admin\"\n"
+    << "# true: files inside snapshots show as owned by the namespace's user, not the stored "
+       "owner.\nowner_view = false\n\n"
+    << "# Who each store user is on this server ('keepfs user add NAME --uid UID'):\n"
+    << "# [users.alice]\n# uid = 1001\n# gid = 1001\n";
   return o.str();
 }
 
-// Reads config.toml and checks it against the record in the database.
-Status LoadConfig(const std::string& path, StoreMeta* meta) {
-  toml::table t;
-  try {
-    t = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    std::ostringstream o;
-    o << path << ": " << e.description() << " at line " << e.source().begin.line;
-    return Status::InvalidArgument(o.str() + "; fix the file or restore it from a backup");
-  }
+// Reads config.toml, checks its fixed part against the record in the
+// database and parses the tunable part.
+Status LoadConfig(const std::string& path, StoreMeta* meta, StoreConfig* config) {
+  KEEPFS_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path));
+  KEEPFS_ASSIGN_OR_RETURN(*config, ParseStoreConfig(text, path));
+  toml::table t = toml::parse(text, path);  // parsed without error just above
   auto id = t["store"]["id"].value<std::string>();
   auto min = t["chunking"]["min_size"].value<int64_t>();
   auto avg = t["chunking"]["avg_size"].value<int64_t>();
@@ -108,11 +114,7 @@ Status LoadConfig(const std::string& path, StoreMeta* meta) {
                                    ": [chunking] differs from the store's fixed values; put back "
                                    "the values written at init");
   }
-  int64_t level = t["compression"]["level"].value_or<int64_t>(3);
-  if (level < 1 || level > 19) {
-    return Status::InvalidArgument(path + ": compression.level must be between 1 and 19");
-  }
-  meta->compression_level = static_cast<int>(level);
+  meta->compression_level = config->compression_level;
   return Status::OK();
 }
 
@@ -214,12 +216,49 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, OpenMode mode
                                 "; this keepfs reads format " + std::to_string(kFormatVersion) +
                                 ": use a matching keepfs version");
   }
-  KEEPFS_RETURN_IF_ERROR(LoadConfig(dir + "/config.toml", &store->meta_));
+  KEEPFS_RETURN_IF_ERROR(LoadConfig(dir + "/config.toml", &store->meta_, &store->config_));
   ChunkStoreOptions cso;
   cso.store_dir = dir;
   cso.writable = mode == OpenMode::kReadWrite;
   KEEPFS_ASSIGN_OR_RETURN(store->chunks_, ChunkStore::Open(store->kv_.get(), cso));
   return store;
+}
+
+StoreConfig Store::config() const {
+  std::lock_guard<std::mutex> lock(config_mu_);
+  return config_;
+}
+
+Status Store::SetUser(std::string_view user, const UserMapping& mapping) {
+  if (!writable()) return Status::Internal("SetUser needs a writable store");
+  std::lock_guard<std::mutex> lock(config_mu_);
+  std::string path = dir_ + "/config.toml";
+  KEEPFS_RETURN_IF_ERROR(SetUserMapping(path, user, mapping));
+  StoreMeta meta = meta_;
+  StoreConfig config;
+  KEEPFS_RETURN_IF_ERROR(LoadConfig(path, &meta, &config));
+  config_ = std::move(config);
+  return Status::OK();
+}
+
+Result<uint64_t> Store::AllocateNumber() {
+  if (!writable()) return Status::Internal("AllocateNumber needs a writable store");
+  std::lock_guard<std::mutex> lock(number_mu_);
+  std::string value;
+  uint64_t next = 1;
+  KEEPFS_ASSIGN_OR_RETURN(bool found, kv_->Get(kNumberKey, &value));
+  if (found) {
+    Decoder dec(value);
+    if (!dec.GetVarint(&next) || next == 0 || !dec.empty()) {
+      return Status::Corruption(dir_ + ": the number counter (key N) is damaged");
+    }
+  }
+  std::string updated;
+  Encoder(&updated).PutVarint(next + 1);
+  WriteBatch batch;
+  batch.Put(kNumberKey, updated);
+  KEEPFS_RETURN_IF_ERROR(kv_->Write(batch, /*sync=*/true));
+  return next;
 }
 
 Store::~Store() {

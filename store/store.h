@@ -16,10 +16,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "store/chunk_store.h"
 #include "store/chunker.h"
+#include "store/config.h"
 #include "store/kv_store.h"
 #include "store/status.h"
 
@@ -58,6 +60,17 @@ class Store {
   KvStore& kv() { return *kv_; }
   ChunkStore& chunks() { return *chunks_; }
   bool writable() const { return mode_ == OpenMode::kReadWrite; }
+  // The tunable settings of config.toml as read at open (or by SetUser).
+  StoreConfig config() const;
+  // Maps user to a server uid/gid: writes [users.USER] into config.toml and
+  // makes it the current config. Needs a writable store.
+  Status SetUser(std::string_view user, const UserMapping& mapping);
+
+  // A store-wide number that is never handed out twice: the counter (key "N")
+  // is advanced with a synced write before the number is returned, so a crash
+  // can only skip numbers. Snapshots and users take one each; the mount builds
+  // inode numbers from them (docs/mount.md). Needs a writable store.
+  Result<uint64_t> AllocateNumber();
 
  private:
   Store() = default;
@@ -67,6 +80,9 @@ class Store {
   int lock_fd_ = -1;
   std::unique_ptr<KvStore> kv_;  // destroyed after chunks_
   std::unique_ptr<ChunkStore> chunks_;
+  mutable std::mutex config_mu_;
+  StoreConfig config_;  // GUARDED_BY(config_mu_)
+  std::mutex number_mu_;  // serializes AllocateNumber's read-advance-write
 };
 
 }  // namespace keepfs

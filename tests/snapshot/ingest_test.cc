@@ -13,6 +13,7 @@
 
 #include "snapshot/catalog.h"
 #include "snapshot/repo.h"
+#include "snapshot/users.h"
 #include "store/coding.h"
 #include "store/file_util.h"
 #include "tests/testing/test_util.h"
@@ -358,6 +359,46 @@ TEST_F(IngestTest, HardLinksShareContentAndLinkId) {
   EXPECT_EQ(one.ref, two.ref);
   EXPECT_EQ(rec.stats.bytes_read, 10000u) << "a hard-linked file is read once";
   ExpectFilesMatch(rec);
+  ASSERT_EQ(rec.links.size(), 1u) << "the record counts each hard-link group's names";
+  EXPECT_EQ(rec.links[0], std::make_pair(one.link_id, uint64_t{2}));
+  ASSERT_OK_AND_ASSIGN(SnapshotRecord stored, repo.FindSnapshot("alice", rec.name));
+  EXPECT_EQ(stored.links, rec.links);
+}
+
+TEST_F(IngestTest, DirSizeCountsEverythingBelowIt) {
+  BuildTree();
+  ASSERT_OK_AND_ASSIGN(SnapshotRecord rec, RunBackup());
+  Repo repo(store_.get());
+  ASSERT_OK_AND_ASSIGN(Entry sub, repo.ResolvePath(rec, "sub"));
+  EXPECT_EQ(sub.size, 4u) << "medium.bin, deep, deep/large.bin, deep/text.log";
+  ASSERT_OK_AND_ASSIGN(Entry deep, repo.ResolvePath(rec, "sub/deep"));
+  EXPECT_EQ(deep.size, 2u);
+  ASSERT_OK_AND_ASSIGN(Entry empty, repo.ResolvePath(rec, "emptydir"));
+  EXPECT_EQ(empty.size, 0u);
+  EXPECT_EQ(EntrySpan(sub), 5u);
+}
+
+TEST_F(IngestTest, SnapshotsAndUsersGetDistinctNumbers) {
+  AddFile("a", "x");
+  ASSERT_OK_AND_ASSIGN(SnapshotRecord first, RunBackup(kTime));
+  ASSERT_OK_AND_ASSIGN(SnapshotRecord second, RunBackup(kTime + 60));
+  ASSERT_OK_AND_ASSIGN(std::optional<UserRecord> user, GetUser(*store_, "alice"));
+  ASSERT_TRUE(user.has_value());
+  EXPECT_GT(first.number, 0u);
+  EXPECT_GT(second.number, first.number);
+  EXPECT_NE(user->number, first.number);
+  EXPECT_NE(user->number, second.number);
+  Repo repo(store_.get());
+  ASSERT_OK_AND_ASSIGN(SnapshotRecord stored, repo.FindSnapshot("alice", first.name));
+  EXPECT_EQ(stored.number, first.number);
+  // Numbers survive a reopen and are never handed out again.
+  std::string dir = store_->dir();
+  store_.reset();
+  ASSERT_OK_AND_ASSIGN(store_, Store::Open(dir, OpenMode::kReadWrite));
+  ASSERT_OK_AND_ASSIGN(uint64_t next, store_->AllocateNumber());
+  EXPECT_GT(next, second.number);
+  ASSERT_OK_AND_ASSIGN(UserRecord again, EnsureUser(store_.get(), "alice"));
+  EXPECT_EQ(again.number, user->number) << "an existing user keeps its number";
 }
 
 TEST_F(IngestTest, SparseFileStoresOnlyItsData) {

@@ -51,6 +51,35 @@ TEST(SnapshotRecordTest, RoundTrip) {
   EXPECT_EQ(back.errors[1].path, "");
 }
 
+TEST(SnapshotRecordTest, NumberAndLinksRoundTrip) {
+  SnapshotRecord r = Sample();
+  r.root_meta = RootMeta{0750, 1000, 100, 5, 6, {{"user.a", "b"}}};
+  r.number = 123456;
+  r.links = {{3, 2}, {99, 5}, {1ull << 60, 1}};
+  ASSERT_OK_AND_ASSIGN(SnapshotRecord back, DecodeSnapshotRecord(EncodeSnapshotRecord(r)));
+  EXPECT_EQ(back.number, 123456u);
+  EXPECT_EQ(back.links, r.links);
+  EXPECT_EQ(back.root_meta, r.root_meta);
+
+  SnapshotRecord only_links = Sample();
+  only_links.links = {{7, 2}};
+  ASSERT_OK_AND_ASSIGN(back, DecodeSnapshotRecord(EncodeSnapshotRecord(only_links)));
+  EXPECT_EQ(back.number, 0u);
+  EXPECT_EQ(back.links, only_links.links);
+}
+
+TEST(SnapshotRecordTest, BadSectionsAreCorruption) {
+  SnapshotRecord r = Sample();
+  std::string base = EncodeSnapshotRecord(r);
+  // links out of order, a zero count, a repeated tag, tags out of order, unknown tag
+  for (std::string tail : {std::string("\x03\x02\x05\x01\x03\x01", 6),
+                           std::string("\x03\x01\x05\x00", 4), std::string("\x02\x05\x02\x06"),
+                           std::string("\x03\x01\x05\x01\x02\x07"), std::string("\x09\x01"),
+                           std::string("\x02\x00", 2)}) {
+    EXPECT_CODE(DecodeSnapshotRecord(base + tail), StatusCode::kCorruption);
+  }
+}
+
 TEST(SnapshotRecordTest, MinimalRecordRoundTrips) {
   SnapshotRecord r;
   ASSERT_OK_AND_ASSIGN(SnapshotRecord back, DecodeSnapshotRecord(EncodeSnapshotRecord(r)));

@@ -110,7 +110,7 @@ TEST(TreeTest, EmptyLeafAndIndexNodeRoundTrip) {
 
   TreeNode index;
   index.is_leaf = false;
-  index.children = {{"a", IdOf("1"), 300}, {"m", IdOf("2"), 5000}, {"\xff", IdOf("3"), 1}};
+  index.children = {{"a", IdOf("1"), 300, 310}, {"m", IdOf("2"), 5000, 5000}, {"\xff", IdOf("3"), 1, 7}};
   ASSERT_OK_AND_ASSIGN(TreeNode back, DecodeTreeNode(EncodeTreeNode(index)));
   EXPECT_FALSE(back.is_leaf);
   ASSERT_EQ(back.children.size(), 3u);
@@ -118,7 +118,10 @@ TEST(TreeTest, EmptyLeafAndIndexNodeRoundTrip) {
     EXPECT_EQ(back.children[i].first_name, index.children[i].first_name);
     EXPECT_EQ(back.children[i].id, index.children[i].id);
     EXPECT_EQ(back.children[i].entry_count, index.children[i].entry_count);
+    EXPECT_EQ(back.children[i].span, index.children[i].span);
   }
+  index.children[1].span = 4999;  // fewer inodes than entries cannot be
+  EXPECT_TRUE(DecodeTreeNode(EncodeTreeNode(index)).status().IsCorruption());
 }
 
 TEST(TreeTest, IsSafeName) {
@@ -305,9 +308,13 @@ TEST_F(TreeLargeDirTest, IsSplitIntoPages) {
   EXPECT_GT(mem_.put_order.size(), 10u) << "100k entries must not be one node";
   ASSERT_OK_AND_ASSIGN(TreeNode root, mem_.source()(root_));
   EXPECT_FALSE(root.is_leaf);
-  uint64_t total = 0;
-  for (const auto& c : root.children) total += c.entry_count;
+  uint64_t total = 0, span = 0;
+  for (const auto& c : root.children) {
+    total += c.entry_count;
+    span += c.span;
+  }
   EXPECT_EQ(total, static_cast<uint64_t>(kEntries));
+  EXPECT_EQ(span, total) << "files span one inode each";
   for (const auto& [id, bytes] : mem_.nodes) {
     EXPECT_LT(bytes.size(), 1u << 20) << "pages stay small";
   }

@@ -1,0 +1,138 @@
+#include "store/config.h"
+
+#include <grp.h>
+
+#include <cctype>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "store/file_util.h"
+
+namespace keepfs {
+
+namespace {
+Status Bad(const std::string& path, const std::string& what) {
+  return Status::InvalidArgument(path + ": " + what + "; fix config.toml (docs/usage.md)");
+}
+
+template <typename View>
+Result<uint32_t> GetId(const View& v, const std::string& path, const std::string& key) {
+  auto n = v.template value<int64_t>();
+  if (!n || *n < 0 || *n > 0xfffffffe) return Bad(path, key + " must be a number 0-4294967294");
+  return static_cast<uint32_t>(*n);
+}
+}  // namespace
+
+Result<uint64_t> ParseSize(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+  uint64_t v = 0;
+  size_t digits = 0;
+  for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i, ++digits) {
+    if (v > (UINT64_MAX - 9) / 10) return Status::InvalidArgument("size is too large");
+    v = v * 10 + static_cast<uint64_t>(text[i] - '0');
+  }
+  while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+  std::string unit;
+  for (; i < text.size(); ++i) unit += static_cast<char>(std::tolower(static_cast<unsigned char>(text[i])));
+  int shift = -1;
+  if (unit.empty() || unit == "b") shift = 0;
+  else if (unit == "k" || unit == "kib" || unit == "kb") shift = 10;
+  else if (unit == "m" || unit == "mib" || unit == "mb") shift = 20;
+  else if (unit == "g" || unit == "gib" || unit == "gb") shift = 30;
+  else if (unit == "t" || unit == "tib" || unit == "tb") shift = 40;
+  if (digits == 0 || shift < 0) {
+    return Status::InvalidArgument("'" + std::string(text) +
+                                   "' is not a size: use a number with an optional unit, e.g. "
+                                   "256MiB or 2G");
+  }
+  if (shift > 0 && v > (UINT64_MAX >> shift)) return Status::InvalidArgument("size is too large");
+  return v << shift;
+}
+
+Result<StoreConfig> ParseStoreConfig(std::string_view text, const std::string& path) {
+  toml::table t;
+  try {
+    t = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream o;
+    o << path << ": " << e.description() << " at line " << e.source().begin.line;
+    return Status::InvalidArgument(o.str() + "; fix the file or restore it from a backup");
+  }
+  StoreConfig c;
+  int64_t level = t["compression"]["level"].value_or<int64_t>(3);
+  if (level < 1 || level > 19) return Bad(path, "compression.level must be between 1 and 19");
+  c.compression_level = static_cast<int>(level);
+
+  auto m = t["mount"];
+  if (auto n = m["cache_size"]; n) {
+    Result<uint64_t> bytes = n.is_integer() ? Result<uint64_t>(static_cast<uint64_t>(
+                                                  std::max<int64_t>(0, *n.value<int64_t>())))
+                             : n.is_string() ? ParseSize(*n.value<std::string>())
+                                             : Status::InvalidArgument("not a size");
+    if (!bytes.ok()) return Bad(path, "mount.cache_size: " + bytes.status().message());
+    c.mount.cache_bytes = *bytes;
+  }
+  if (auto n = m["readahead_chunks"]; n) {
+    auto v = n.value<int64_t>();
+    if (!v || *v < 0 || *v > 64) return Bad(path, "mount.readahead_chunks must be 0-64");
+    c.mount.readahead_chunks = static_cast<uint32_t>(*v);
+  }
+  if (auto n = m["owner_view"]; n) {
+    auto v = n.value<bool>();
+    if (!n.is_boolean() || !v) return Bad(path, "mount.owner_view must be true or false");
+    c.mount.owner_view = *v;
+  }
+  if (auto n = m["admin_group"]; n) {
+    if (n.is_integer()) {
+      KEEPFS_ASSIGN_OR_RETURN(c.mount.admin_gid, GetId(n, path, "mount.admin_group"));
+    } else if (auto name = n.value<std::string>()) {
+      struct group g, *found = nullptr;
+      char buf[16384];
+      if (::getgrnam_r(name->c_str(), &g, buf, sizeof buf, &found) != 0 || !found) {
+        return Bad(path, "mount.admin_group: no group named '" + *name + "' on this server");
+      }
+      c.mount.admin_gid = found->gr_gid;
+    } else {
+      return Bad(path, "mount.admin_group must be a group name or gid");
+    }
+  }
+  if (auto users = t["users"].as_table()) {
+    for (const auto& [name, node] : *users) {
+      std::string key = "users." + std::string(name.str());
+      const toml::table* u = node.as_table();
+      if (!u) return Bad(path, key + " must be a table with uid and gid");
+      toml::node_view<const toml::node> view(*u);
+      KEEPFS_ASSIGN_OR_RETURN(uint32_t uid, GetId(view["uid"], path, key + ".uid"));
+      uint32_t gid = uid;
+      if (view["gid"]) {
+        KEEPFS_ASSIGN_OR_RETURN(gid, GetId(view["gid"], path, key + ".gid"));
+      }
+      c.users.emplace(std::string(name.str()), UserMapping{uid, gid});
+    }
+  }
+  return c;
+}
+
+Status SetUserMapping(const std::string& path, std::string_view user,
+                      const UserMapping& mapping) {
+  KEEPFS_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path));
+  // Drop an existing [users.USER] block: its header line up to the next header.
+  std::string header = "[users." + std::string(user) + "]";
+  std::istringstream in(text);
+  std::string out, line;
+  bool skipping = false;
+  while (std::getline(in, line)) {
+    std::string trimmed = line;
+    trimmed.erase(0, trimmed.find_first_not_of(" \t"));
+    if (!trimmed.empty() && trimmed[0] == '[') skipping = trimmed.rfind(header, 0) == 0;
+    if (!skipping) out += line + "\n";
+  }
+  while (out.size() >= 2 && out[out.size() - 1] == '\n' && out[out.size() - 2] == '\n') out.pop_back();
+  out += "\n" + header + "\nuid = " + std::to_string(mapping.uid) +
+         "\ngid = " + std::to_string(mapping.gid) + "\n";
+  KEEPFS_RETURN_IF_ERROR(ParseStoreConfig(out, path).status());  // never write a file Open refuses
+  return WriteFileAtomic(path, out);
+}
+
+}  // namespace keepfs

@@ -1,0 +1,51 @@
+// StoreConfig: the tunable part of STORE/config.toml, the settings that may be
+// edited after init (docs/usage.md, "Configuration"). The fixed part
+// ([store], [chunking]) is checked against the store record by Store::Open.
+//
+// Thread safety: plain values and pure functions; SetUserMapping writes the
+// file and must not race with another writer of it (the store lock ensures one).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "store/status.h"
+
+namespace keepfs {
+
+// Who a user of the store is on this server: the namespace /MOUNT/USER is
+// owned by uid:gid, and only that uid (and root and the admin group) may enter it.
+struct UserMapping {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+};
+
+struct MountConfig {
+  uint64_t cache_bytes = 256ull << 20;  // decompressed-chunk cache of the mount
+  uint32_t readahead_chunks = 2;        // chunks fetched ahead of a sequential reader
+  std::optional<uint32_t> admin_gid;    // members may enter every namespace
+  bool owner_view = false;  // show every file inside a snapshot as owned by the namespace owner
+};
+
+struct StoreConfig {
+  int compression_level = 3;
+  MountConfig mount;
+  std::map<std::string, UserMapping, std::less<>> users;  // [users.NAME]
+};
+
+// Parses the tunable sections of a config.toml text. InvalidArgument naming
+// the key (and the line for syntax errors) on anything malformed.
+Result<StoreConfig> ParseStoreConfig(std::string_view toml_text, const std::string& path);
+
+// "256MiB", "1 GiB", "4096", "10M" (binary units) -> bytes.
+Result<uint64_t> ParseSize(std::string_view text);
+
+// Rewrites config.toml at path with [users.NAME] set to mapping, keeping the
+// rest of the file (comments included) as it is. Atomic: a crash leaves the
+// old or the new file.
+Status SetUserMapping(const std::string& path, std::string_view user, const UserMapping& mapping);
+
+}  // namespace keepfs
