@@ -74,6 +74,7 @@ Result<FileResult> FileIngester::Ingest(SourceDir& dir, const std::string& name)
     if (!result.unstable) break;
   }
   result.size = content.size;
+  result.hole_bytes = content.size - content.DataBytes();
   KEEPFS_RETURN_IF_ERROR(DrainChunks());
   KEEPFS_RETURN_IF_ERROR(StoreContent(content, &result.content_id));
   counters_->files.fetch_add(1, std::memory_order_relaxed);

@@ -44,6 +44,7 @@ struct IngestCounters {
 struct FileResult {
   ObjectId content_id;
   uint64_t size = 0;
+  uint64_t hole_bytes = 0;  // of size, bytes that are holes
   struct stat st {};      // the fstat the content matches
   bool unstable = false;  // kept changing while read
   // Read through the open fd inside the same fstat window as the content.

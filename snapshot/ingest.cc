@@ -39,11 +39,12 @@ int64_t NowNs() {
 struct CachedFile {
   ObjectId content;
   uint64_t generation = 0;  // content generation when the entry was written
+  uint64_t hole_bytes = 0;
   std::vector<Xattr> xattrs;
 };
 
 std::string EncodeCacheValue(const struct stat& st, const ObjectId& content, uint64_t generation,
-                             const std::vector<Xattr>& xattrs) {
+                             uint64_t hole_bytes, const std::vector<Xattr>& xattrs) {
   std::string v;
   Encoder enc(&v);
   enc.PutVarint(st.st_ino);
@@ -54,6 +55,7 @@ std::string EncodeCacheValue(const struct stat& st, const ObjectId& content, uin
   enc.PutVarint(static_cast<uint64_t>(st.st_ctim.tv_nsec));
   enc.PutBytes(content.AsBytes());
   enc.PutVarint(generation);
+  enc.PutVarint(hole_bytes);
   EncodeXattrs(enc, xattrs);
   return v;
 }
@@ -68,7 +70,7 @@ bool CacheMatches(std::string_view value, const struct stat& st, CachedFile* out
   if (!dec.GetVarint(&ino) || !dec.GetVarint(&size) || !dec.GetSignedVarint(&ms) ||
       !dec.GetVarint(&mns) || !dec.GetSignedVarint(&cs) || !dec.GetVarint(&cns) ||
       !dec.GetBytes(32, &id) || !dec.GetVarint(&out->generation) ||
-      !DecodeXattrs(dec, &out->xattrs) || !dec.empty()) {
+      !dec.GetVarint(&out->hole_bytes) || out->hole_bytes > size || !DecodeXattrs(dec, &out->xattrs) || !dec.empty()) {
     return false;
   }
   if (ino != st.st_ino || size != static_cast<uint64_t>(st.st_size) || ms != st.st_mtim.tv_sec ||
@@ -176,7 +178,7 @@ std::optional<CachedFile> Walker::CacheLookup(const std::string& key, const stru
   if (cached.generation != generation_) {
     auto exists = store_->kv().Contains(ContentKey(cached.content));
     if (!exists.ok() || !*exists) return std::nullopt;
-    meta_.Put(key, EncodeCacheValue(st, cached.content, generation_, cached.xattrs));
+    meta_.Put(key, EncodeCacheValue(st, cached.content, generation_, cached.hole_bytes, cached.xattrs));
   }
   return cached;
 }
@@ -191,6 +193,7 @@ FileFuture Walker::StartFile(SourceDir& dir, const std::string& name, const std:
     FileResult r;
     r.content_id = cached->content;
     r.size = static_cast<uint64_t>(st.st_size);
+    r.hole_bytes = cached->hole_bytes;
     r.st = st;
     r.xattrs = std::move(cached->xattrs);
     done.set_value(std::move(r));
@@ -201,7 +204,7 @@ FileFuture Walker::StartFile(SourceDir& dir, const std::string& name, const std:
       .Submit([this, d = &dir, name, cache_key]() -> Result<FileResult> {
         auto r = IngesterForThisThread()->Ingest(*d, name);
         if (r.ok() && !r->unstable && r->xattr_error.empty() && !cache_key.empty()) {
-          meta_.Put(cache_key, EncodeCacheValue(r->st, r->content_id, generation_, r->xattrs));
+          meta_.Put(cache_key, EncodeCacheValue(r->st, r->content_id, generation_, r->hole_bytes, r->xattrs));
         }
         return r;
       })
@@ -307,6 +310,7 @@ Result<ObjectId> Walker::WalkDir(SourceDir& dir, const std::string& key, const s
     e.xattrs = r->xattrs;
     e.ref = r->content_id;
     e.size = r->size;
+    e.hole_bytes = r->hole_bytes;
     bytes_logical_ += r->size;
   }
   std::vector<Entry> kept;

@@ -24,6 +24,7 @@ enum Flags : uint8_t {
   kHasRdev = 4,
   kHasLinkId = 8,
   kHasXattrs = 16,
+  kHasHoles = 32,
 };
 
 uint64_t NameHash(std::string_view s) {  // FNV-1a 64; part of the format
@@ -46,13 +47,14 @@ void EncodeEntry(Encoder& enc, const Entry& e) {
   enc.PutVarint(e.size);
   uint8_t flags = (e.ref.IsZero() ? 0 : kHasRef) | (e.target.empty() ? 0 : kHasTarget) |
                   (e.rdev ? kHasRdev : 0) | (e.link_id ? kHasLinkId : 0) |
-                  (e.xattrs.empty() ? 0 : kHasXattrs);
+                  (e.xattrs.empty() ? 0 : kHasXattrs) | (e.hole_bytes ? kHasHoles : 0);
   enc.PutU8(flags);
   if (flags & kHasRef) enc.PutBytes(e.ref.AsBytes());
   if (flags & kHasTarget) enc.PutLengthPrefixed(e.target);
   if (flags & kHasRdev) enc.PutVarint(e.rdev);
   if (flags & kHasLinkId) enc.PutVarint(e.link_id);
   if (flags & kHasXattrs) EncodeXattrs(enc, e.xattrs);
+  if (flags & kHasHoles) enc.PutVarint(e.hole_bytes);
 }
 
 bool DecodeEntry(Decoder& dec, Entry* e) {
@@ -63,7 +65,7 @@ bool DecodeEntry(Decoder& dec, Entry* e) {
       !dec.GetVarint(&mode) || mode > 07777 || !dec.GetVarint(&uid) || uid > UINT32_MAX ||
       !dec.GetVarint(&gid) || gid > UINT32_MAX || !dec.GetSignedVarint(&e->mtime_sec) ||
       !dec.GetVarint(&nsec) || nsec >= 1000000000 || !dec.GetVarint(&e->size) ||
-      !dec.GetU8(&flags) || flags > 31) {
+      !dec.GetU8(&flags) || flags > 63) {
     return false;
   }
   e->name = std::string(name);
@@ -81,6 +83,10 @@ bool DecodeEntry(Decoder& dec, Entry* e) {
   if ((flags & kHasRdev) && !dec.GetVarint(&e->rdev)) return false;
   if ((flags & kHasLinkId) && !dec.GetVarint(&e->link_id)) return false;
   if ((flags & kHasXattrs) && !DecodeXattrs(dec, &e->xattrs)) return false;
+  if ((flags & kHasHoles) && (e->type != EntryType::kFile || !dec.GetVarint(&e->hole_bytes) ||
+                              e->hole_bytes == 0 || e->hole_bytes > e->size)) {
+    return false;
+  }
   bool needs_ref = e->type == EntryType::kFile || e->type == EntryType::kDir;
   return needs_ref == !e->ref.IsZero();
 }

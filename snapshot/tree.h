@@ -60,6 +60,7 @@ struct Entry {
   std::string target;   // symlink target
   uint64_t rdev = 0;    // character and block devices
   uint64_t link_id = 0; // non-zero: other names in this snapshot are hard links to it
+  uint64_t hole_bytes = 0;  // file: bytes of size that are holes (sparse files)
   std::vector<Xattr> xattrs;  // sorted by name; POSIX ACLs are system.posix_acl_* here
 
   bool operator==(const Entry&) const = default;

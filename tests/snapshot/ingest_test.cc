@@ -430,6 +430,11 @@ TEST_F(IngestTest, SparseFileStoresOnlyItsData) {
   EXPECT_TRUE(has_hole);
   EXPECT_GE(c.DataBytes(), data.size());
   EXPECT_LT(c.DataBytes(), 1u << 20);
+  EXPECT_EQ(e.hole_bytes, kSize - c.DataBytes()) << "the entry knows its holes (st_blocks)";
+  ASSERT_OK_AND_ASSIGN(SnapshotRecord again, RunBackup(kTime + 1));
+  EXPECT_EQ(again.stats.files_cached, 1u);
+  ASSERT_OK_AND_ASSIGN(Entry cached, repo.ResolvePath(again, "sparse"));
+  EXPECT_EQ(cached.hole_bytes, e.hole_bytes) << "and keeps them through the files cache";
   ASSERT_OK_AND_ASSIGN(std::string back, ReadBack(rec, "sparse"));
   ASSERT_EQ(back.size(), kSize);
   EXPECT_EQ(back.substr(kAt, data.size()), data);

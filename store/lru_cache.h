@@ -1,0 +1,105 @@
+// LruCache: a byte-bounded, sharded least-recently-used cache of shared,
+// immutable values. The mount keeps decompressed chunks and decoded tree
+// nodes in it. Values are shared_ptr<const V>, so an entry evicted while a
+// reader holds it stays alive until the reader lets go; the bound is on what
+// the cache itself keeps.
+//
+// Thread safety: all methods may be called from many threads at once.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
+
+namespace keepfs {
+
+template <typename K, typename V, typename Hash = std::hash<K>>
+class LruCache {
+ public:
+  // capacity: total bytes (as charged by Insert) over all shards.
+  explicit LruCache(uint64_t capacity) : capacity_(capacity) {
+    for (auto& s : shards_) s.capacity = capacity / kShards;
+  }
+
+  std::shared_ptr<const V> Get(const K& key) {
+    Shard& s = ShardOf(key);
+    std::lock_guard<std::mutex> lock(s.mu);
+    auto it = s.map.find(key);
+    if (it == s.map.end()) {
+      ++s.misses;
+      return nullptr;
+    }
+    ++s.hits;
+    s.lru.splice(s.lru.begin(), s.lru, it->second);  // most recent first
+    return it->second->value;
+  }
+
+  // Inserts (or replaces) key, charged at charge bytes, and evicts the least
+  // recently used entries of its shard until the shard fits. A value larger
+  // than a shard is not kept.
+  void Insert(const K& key, std::shared_ptr<const V> value, uint64_t charge) {
+    Shard& s = ShardOf(key);
+    std::lock_guard<std::mutex> lock(s.mu);
+    if (auto it = s.map.find(key); it != s.map.end()) {
+      s.used -= it->second->charge;
+      s.lru.erase(it->second);
+      s.map.erase(it);
+    }
+    if (charge > s.capacity) return;
+    s.lru.push_front({key, std::move(value), charge});
+    s.map[key] = s.lru.begin();
+    s.used += charge;
+    while (s.used > s.capacity) {
+      auto& last = s.lru.back();
+      s.used -= last.charge;
+      s.map.erase(last.key);
+      s.lru.pop_back();
+    }
+  }
+
+  uint64_t capacity() const { return capacity_; }
+  uint64_t used() {
+    uint64_t n = 0;
+    for (auto& s : shards_) {
+      std::lock_guard<std::mutex> lock(s.mu);
+      n += s.used;
+    }
+    return n;
+  }
+  std::pair<uint64_t, uint64_t> hits_misses() {
+    uint64_t h = 0, m = 0;
+    for (auto& s : shards_) {
+      std::lock_guard<std::mutex> lock(s.mu);
+      h += s.hits;
+      m += s.misses;
+    }
+    return {h, m};
+  }
+
+ private:
+  static constexpr size_t kShards = 16;
+  struct Item {
+    K key;
+    std::shared_ptr<const V> value;
+    uint64_t charge;
+  };
+  struct Shard {
+    std::mutex mu;
+    std::list<Item> lru;
+    std::unordered_map<K, typename std::list<Item>::iterator, Hash> map;
+    uint64_t capacity = 0;
+    uint64_t used = 0;
+    uint64_t hits = 0, misses = 0;
+  };
+  Shard& ShardOf(const K& key) { return shards_[Hash()(key) % kShards]; }
+
+  uint64_t capacity_;
+  std::array<Shard, kShards> shards_;
+};
+
+}  // namespace keepfs
