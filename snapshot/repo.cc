@@ -127,6 +127,10 @@ Result<std::optional<std::string>> Repo::NewestName(std::string_view user,
   return newest;
 }
 
+Result<std::optional<std::string>> Repo::NewestSnapshotName(std::string_view user) const {
+  return NewestName(user, SnapshotPrefix(user));
+}
+
 Result<SnapshotRecord> Repo::FindSnapshot(std::string_view user, std::string_view name) const {
   KEEPFS_RETURN_IF_ERROR(ValidateUserName(user));
   std::string wanted(name);

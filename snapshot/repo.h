@@ -37,6 +37,9 @@ class Repo {
   // scan: only the record returned is decoded. NotFound with advice for an
   // unknown user or snapshot; InvalidArgument for a malformed name.
   Result<SnapshotRecord> FindSnapshot(std::string_view user, std::string_view name) const;
+  // The name of user's newest snapshot by (time, seq), from keys alone;
+  // nullopt when the user has none.
+  Result<std::optional<std::string>> NewestSnapshotName(std::string_view user) const;
   // The _N suffix the next snapshot of user at time_sec gets: 0 when that
   // second is free, else one more than the highest taken.
   Result<uint32_t> NextSeq(std::string_view user, int64_t time_sec) const;

@@ -29,7 +29,8 @@ int Parse(const std::vector<std::string>& args, Io& io) {
       ->envname("KEEPFS_STORE");
   app.add_flag("-q,--quiet", ctx.quiet, "No progress or summary on stderr");
   for (Registrar r : {RegisterInit, RegisterBackup, RegisterSnapshots, RegisterLs, RegisterCat,
-                      RegisterDiff, RegisterRestore, RegisterCheck, RegisterStats}) {
+                      RegisterDiff, RegisterRestore, RegisterCheck, RegisterStats, RegisterMount,
+                      RegisterUser}) {
     r(app, ctx);
   }
   std::vector<const char*> argv;

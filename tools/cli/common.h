@@ -34,6 +34,8 @@ void RegisterDiff(CLI::App& app, Context& ctx);
 void RegisterRestore(CLI::App& app, Context& ctx);
 void RegisterCheck(CLI::App& app, Context& ctx);
 void RegisterStats(CLI::App& app, Context& ctx);
+void RegisterMount(CLI::App& app, Context& ctx);  // mount and umount
+void RegisterUser(CLI::App& app, Context& ctx);
 
 // Opens the store named by ctx.store_dir; a missing --store is an error
 // that says how to give one.

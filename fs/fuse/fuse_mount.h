@@ -1,0 +1,39 @@
+// ServeMount: the FUSE adapter. Translates kernel requests (libfuse3
+// low-level API, multi-threaded loop) into View calls and back. The only code
+// that sees libfuse; nothing here decides anything a test of View could not
+// check.
+//
+// Thread safety: ServeMount blocks its caller and serves from its own threads.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "fs/view.h"
+#include "store/status.h"
+
+namespace keepfs::fs {
+
+struct MountOptions {
+  std::string mountpoint;
+  std::string fsname = "keepfs";  // shown by mount(8) and df
+  bool debug = false;             // libfuse's request trace on stderr
+  unsigned max_threads = 16;
+  // Called once the file system is mounted and serving, before ServeMount
+  // blocks (a daemonizing parent waits for this).
+  std::function<void()> on_ready;
+  // Called from the session loop's signal handling; may be null.
+  std::function<void()> on_stop;
+};
+
+// Mounts view at options.mountpoint (nosuid, nodev, allow_other; read-write
+// at the VFS level only so that xattr requests reach the daemon: every write
+// is EROFS) and serves until it is unmounted or SIGINT/SIGTERM/SIGHUP
+// arrives; then unmounts. Errors: the mount point is missing or busy,
+// /dev/fuse is unusable.
+Status ServeMount(View* view, const MountOptions& options);
+
+// Unmounts mountpoint (lazy: detach now, finish when no longer busy).
+Status Unmount(const std::string& mountpoint, bool lazy);
+
+}  // namespace keepfs::fs

@@ -1,0 +1,473 @@
+#include "fs/view.h"
+
+#include <pwd.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "fs/chunk_reader.h"
+#include "fs/inode.h"
+#include "fs/view_impl.h"
+#include "snapshot/catalog.h"
+#include "snapshot/repo.h"
+#include "snapshot/users.h"
+
+namespace keepfs::fs {
+
+namespace {
+using snapshot::Entry;
+using snapshot::EntryType;
+
+constexpr size_t kMaxCachedSnaps = 4096;
+
+uint32_t TypeBits(EntryType t) {
+  switch (t) {
+    case EntryType::kFile: return S_IFREG;
+    case EntryType::kDir: return S_IFDIR;
+    case EntryType::kSymlink: return S_IFLNK;
+    case EntryType::kFifo: return S_IFIFO;
+    case EntryType::kCharDev: return S_IFCHR;
+    case EntryType::kBlockDev: return S_IFBLK;
+    case EntryType::kSocket: return S_IFSOCK;
+  }
+  return S_IFREG;
+}
+
+Status Denied() { return Status(StatusCode::kPermissionDenied, "not your namespace", EACCES); }
+Status Stale() { return Status(StatusCode::kNotFound, "inode is not known", ESTALE); }
+}  // namespace
+
+int ErrnoOf(const Status& s) {
+  if (s.saved_errno() != 0) return s.saved_errno();
+  switch (s.code()) {
+    case StatusCode::kOk: return 0;
+    case StatusCode::kNotFound: return ENOENT;
+    case StatusCode::kAlreadyExists: return EEXIST;
+    case StatusCode::kInvalidArgument: return EINVAL;
+    case StatusCode::kNoSpace: return ENOSPC;
+    case StatusCode::kBusy: return EBUSY;
+    case StatusCode::kPermissionDenied: return EACCES;
+    case StatusCode::kNotSupported: return EOPNOTSUPP;
+    case StatusCode::kCorruption:
+    case StatusCode::kIoError:
+    case StatusCode::kInternal: return EIO;
+  }
+  return EIO;
+}
+
+View::View(Store* store) : store_(store), repo_(std::make_unique<snapshot::Repo>(store)) {
+  config_ = store->config();
+  const MountConfig& m = config_.mount;
+  // Decoded trees get an eighth of the cache budget (at least 8 MiB): they are
+  // small and hot; chunks get the rest.
+  uint64_t tree_bytes = std::max<uint64_t>(8ull << 20, m.cache_bytes / 8);
+  trees_ = std::make_unique<TreeCache>(repo_.get(), tree_bytes);
+  chunks_ = std::make_unique<ChunkReader>(&store->chunks(), m.cache_bytes,
+                                          m.readahead_chunks > 0 ? 2 : 0);
+  auto root = std::make_shared<Node>();
+  root->kind = Node::kRoot;
+  root->ino = kRootIno;
+  nodes_[kRootIno] = {root, 1};
+}
+
+View::~View() = default;
+
+void View::ReloadConfig() {
+  StoreConfig c = store_->config();
+  std::lock_guard<std::mutex> lock(config_mu_);
+  config_ = std::move(c);
+  owners_.clear();
+}
+
+View::Owner View::OwnerOf(const std::string& user) {
+  std::lock_guard<std::mutex> lock(config_mu_);
+  if (auto it = owners_.find(user); it != owners_.end()) return it->second;
+  Owner o;  // nobody mapped: root only
+  if (auto it = config_.users.find(user); it != config_.users.end()) {
+    o = {it->second.uid, it->second.gid};
+  } else {
+    // A server account of the same name, if there is one.
+    struct passwd pw, *found = nullptr;
+    char buf[4096];
+    if (::getpwnam_r(user.c_str(), &pw, buf, sizeof buf, &found) == 0 && found) {
+      o = {found->pw_uid, found->pw_gid};
+    }
+  }
+  owners_[user] = o;
+  return o;
+}
+
+bool View::Allowed(const Caller& c, const std::string& user) {
+  if (c.uid == 0) return true;
+  Owner o = OwnerOf(user);
+  if (o.uid != 0 && c.uid == o.uid) return true;
+  std::optional<uint32_t> admin;
+  {
+    std::lock_guard<std::mutex> lock(config_mu_);
+    admin = config_.mount.admin_gid;
+  }
+  return admin && (c.gid == *admin || (c.in_group && c.in_group(*admin)));
+}
+
+Status View::CheckAccess(const Caller& c, const Node& n) {
+  if (n.kind == Node::kRoot) return Status::OK();
+  return Allowed(c, n.user) ? Status::OK() : Denied();
+}
+
+std::shared_ptr<const View::Node> View::FindNode(uint64_t ino) {
+  std::lock_guard<std::mutex> lock(nodes_mu_);
+  auto it = nodes_.find(ino);
+  return it == nodes_.end() ? nullptr : it->second.first;
+}
+
+std::shared_ptr<const View::Node> View::Remember(std::shared_ptr<Node> node) {
+  std::lock_guard<std::mutex> lock(nodes_mu_);
+  auto [it, fresh] = nodes_.try_emplace(node->ino, node, 0);
+  // The virtual nodes change ('latest' moves); snapshot nodes never do.
+  if (!fresh && (node->kind == Node::kLatest || node->kind == Node::kUserDir)) {
+    it->second.first = std::move(node);
+  }
+  ++it->second.second;
+  return it->second.first;
+}
+
+void View::Forget(uint64_t ino, uint64_t nlookup) {
+  if (ino == kRootIno) return;
+  std::lock_guard<std::mutex> lock(nodes_mu_);
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end()) return;
+  if (it->second.second <= nlookup) {
+    nodes_.erase(it);
+  } else {
+    it->second.second -= nlookup;
+  }
+}
+
+std::string View::PathOf(const Node& n) {
+  std::vector<std::string> parts;
+  std::string snap;
+  {
+    std::lock_guard<std::mutex> lock(nodes_mu_);
+    const Node* cur = &n;
+    for (int depth = 0; cur && cur->kind == Node::kEntry && depth < 4096; ++depth) {
+      parts.push_back(cur->entry.name);
+      auto it = nodes_.find(cur->parent);
+      cur = it == nodes_.end() ? nullptr : it->second.first.get();
+    }
+    if (!cur) parts.push_back("...");
+  }
+  std::string path = n.user + "/" + (n.snap ? n.snap->name : std::string());
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) path += "/" + *it;
+  return path;
+}
+
+Attr View::AttrOf(const Node& n) {
+  Attr a;
+  a.ino = n.ino;
+  switch (n.kind) {
+    case Node::kRoot:
+      a.mode = S_IFDIR | 0755;
+      a.nlink = 2;
+      return a;
+    case Node::kUserDir: {
+      Owner o = OwnerOf(n.user);
+      a.mode = S_IFDIR | 0700;
+      a.nlink = 2;
+      a.uid = o.uid;
+      a.gid = o.gid;
+      a.mtime_sec = n.user_created;
+      return a;
+    }
+    case Node::kLatest: {
+      Owner o = OwnerOf(n.user);
+      a.mode = S_IFLNK | 0777;
+      a.uid = o.uid;
+      a.gid = o.gid;
+      a.size = n.entry.target.size();
+      a.mtime_sec = n.entry.mtime_sec;
+      return a;
+    }
+    case Node::kSnapRoot:
+    case Node::kEntry:
+      break;
+  }
+  const Entry& e = n.entry;
+  a.mode = TypeBits(e.type) | (e.mode & 07777);
+  a.nlink = static_cast<uint32_t>(std::min<uint64_t>(n.nlink, UINT32_MAX));
+  bool owner_view;
+  {
+    std::lock_guard<std::mutex> lock(config_mu_);
+    owner_view = config_.mount.owner_view;
+  }
+  if (owner_view) {
+    Owner o = OwnerOf(n.user);
+    a.uid = o.uid;
+    a.gid = o.gid;
+  } else {
+    a.uid = e.uid;
+    a.gid = e.gid;
+  }
+  a.rdev = e.rdev;
+  a.mtime_sec = e.mtime_sec;
+  a.mtime_nsec = e.mtime_nsec;
+  if (e.type == EntryType::kFile) {
+    a.size = e.size;
+    a.blocks = (e.size - std::min(e.hole_bytes, e.size) + 511) / 512;
+  } else if (e.type == EntryType::kSymlink) {
+    a.size = e.target.size();
+  }
+  return a;
+}
+
+double View::AttrTimeout(const Node& n) const {
+  switch (n.kind) {
+    case Node::kRoot:
+    case Node::kUserDir: return kUserListTimeout;
+    case Node::kLatest: return 0;
+    case Node::kSnapRoot:
+    case Node::kEntry: return kImmutableTimeout;
+  }
+  return 0;
+}
+
+EntryOut View::Reply(const Node& n) {
+  EntryOut out;
+  out.attr = AttrOf(n);
+  out.attr_timeout = AttrTimeout(n);
+  switch (n.kind) {
+    case Node::kRoot:
+    case Node::kUserDir: out.entry_timeout = kUserListTimeout; break;
+    case Node::kLatest:
+    case Node::kSnapRoot: out.entry_timeout = 0; break;
+    case Node::kEntry: out.entry_timeout = kImmutableTimeout; break;
+  }
+  return out;
+}
+
+Result<std::shared_ptr<View::Node>> View::UserDirNode(const std::string& user) {
+  if (!snapshot::ValidateUserName(user).ok()) return Status::NotFound("no such user");
+  KEEPFS_ASSIGN_OR_RETURN(std::optional<snapshot::UserRecord> rec, snapshot::GetUser(*store_, user));
+  if (!rec) return Status::NotFound("no such user");
+  if (rec->number > kMaxNumber) return Status(StatusCode::kInternal, "number too large", EOVERFLOW);
+  auto n = std::make_shared<Node>();
+  n->kind = Node::kUserDir;
+  n->ino = MakeIno(rec->number, kUserDirLocal);
+  n->user = user;
+  n->parent = kRootIno;
+  n->user_created = rec->created_unix;
+  return n;
+}
+
+Result<std::shared_ptr<const View::SnapInfo>> View::LoadSnap(const std::string& user,
+                                                             const std::string& name) {
+  std::string value;
+  KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(snapshot::SnapshotKey(user, name), &value));
+  std::string key = user + '/' + name;
+  if (!found) {
+    std::lock_guard<std::mutex> lock(snaps_mu_);
+    snaps_.erase(key);
+    return Status::NotFound("no such snapshot");
+  }
+  {
+    std::lock_guard<std::mutex> lock(snaps_mu_);
+    auto it = snaps_.find(key);
+    if (it != snaps_.end() && it->second->raw == value) return it->second;
+  }
+  auto rec = snapshot::DecodeSnapshotRecord(value);
+  if (!rec.ok()) {
+    spdlog::error("snapshot {}: {}", key, rec.status().message());
+    return Status(StatusCode::kCorruption, rec.status().message(), EIO);
+  }
+  if (rec->number == 0 || rec->number > kMaxNumber) {
+    spdlog::error("snapshot {} has no usable number; it cannot be mounted", key);
+    return Status(StatusCode::kCorruption, "snapshot without a number", EIO);
+  }
+  auto info = std::make_shared<SnapInfo>();
+  info->user = user;
+  info->name = name;
+  info->raw = std::move(value);
+  info->record = std::move(*rec);
+  info->record.user = user;
+  info->record.name = name;
+  std::lock_guard<std::mutex> lock(snaps_mu_);
+  if (snaps_.size() >= kMaxCachedSnaps) snaps_.clear();
+  snaps_[key] = info;
+  return std::shared_ptr<const SnapInfo>(info);
+}
+
+Result<std::shared_ptr<View::Node>> View::SnapRootNode(std::shared_ptr<const SnapInfo> snap) {
+  auto n = std::make_shared<Node>();
+  n->kind = Node::kSnapRoot;
+  n->ino = MakeIno(snap->record.number, 0);
+  n->user = snap->user;
+  Entry& e = n->entry;
+  e.type = EntryType::kDir;
+  e.ref = snap->record.root;
+  e.mode = 0755;
+  e.mtime_sec = snap->record.time_sec;
+  if (const auto& m = snap->record.root_meta) {
+    e.mode = m->mode;
+    e.uid = m->uid;
+    e.gid = m->gid;
+    e.mtime_sec = m->mtime_sec;
+    e.mtime_nsec = m->mtime_nsec;
+    e.xattrs = m->xattrs;
+  }
+  n->snap = std::move(snap);
+  return n;
+}
+
+Result<std::shared_ptr<View::Node>> View::EntryNode(const Node& parent, Entry entry,
+                                                    uint64_t ordinal) {
+  if (ordinal > kMaxOrdinal) {
+    return Status(StatusCode::kNotSupported, "snapshot has too many entries", EOVERFLOW);
+  }
+  auto n = std::make_shared<Node>();
+  n->kind = Node::kEntry;
+  n->user = parent.user;
+  n->snap = parent.snap;
+  n->ordinal = ordinal;
+  n->parent = parent.ino;
+  uint64_t local = ordinal;
+  if (entry.link_id != 0) {
+    const auto& links = parent.snap->record.links;
+    auto it = std::lower_bound(links.begin(), links.end(), std::make_pair(entry.link_id, uint64_t{0}));
+    if (it != links.end() && it->first == entry.link_id) {
+      local = kLinkFlag | static_cast<uint64_t>(it - links.begin());
+      n->nlink = it->second;
+    }
+  }
+  n->ino = MakeIno(parent.snap->record.number, local);
+  n->entry = std::move(entry);
+  return n;
+}
+
+Result<EntryOut> View::Lookup(const Caller& c, uint64_t parent_ino, std::string_view name) {
+  auto parent = FindNode(parent_ino);
+  if (!parent) return Stale();
+  std::shared_ptr<Node> found;
+  EntryOut negative;
+  switch (parent->kind) {
+    case Node::kRoot: {
+      auto n = UserDirNode(std::string(name));
+      if (!n.ok()) {
+        if (n.status().code() != StatusCode::kNotFound) return n.status();
+        negative.entry_timeout = kUserListTimeout;
+        return negative;
+      }
+      found = std::move(*n);
+      break;
+    }
+    case Node::kUserDir: {
+      KEEPFS_RETURN_IF_ERROR(CheckAccess(c, *parent));
+      std::string snap_name(name);
+      if (name == "latest") {
+        KEEPFS_ASSIGN_OR_RETURN(std::optional<std::string> newest,
+                                repo_->NewestSnapshotName(parent->user));
+        if (!newest) return negative;
+        auto info = LoadSnap(parent->user, *newest);
+        if (!info.ok()) return info.status();
+        found = std::make_shared<Node>();
+        found->kind = Node::kLatest;
+        found->ino = MakeIno(InoNumber(parent->ino), kLatestLocal);
+        found->user = parent->user;
+        found->parent = parent->ino;
+        found->entry.target = *newest;
+        found->entry.mtime_sec = (*info)->record.time_sec;
+        break;
+      }
+      int64_t t;
+      uint32_t seq;
+      if (!snapshot::ParseSnapshotName(snap_name, &t, &seq).ok()) return negative;
+      auto info = LoadSnap(parent->user, snap_name);
+      if (!info.ok()) {
+        if (info.status().code() == StatusCode::kNotFound) return negative;
+        return info.status();
+      }
+      KEEPFS_ASSIGN_OR_RETURN(found, SnapRootNode(std::move(*info)));
+      found->parent = parent->ino;
+      break;
+    }
+    case Node::kSnapRoot:
+    case Node::kEntry: {
+      KEEPFS_RETURN_IF_ERROR(CheckAccess(c, *parent));
+      if (parent->entry.type != EntryType::kDir) return Status(StatusCode::kNotFound, "", ENOTDIR);
+      auto hit = trees_->Lookup(parent->entry.ref, parent->ordinal + 1, name);
+      if (!hit.ok()) {
+        spdlog::error("{}: {}", PathOf(*parent), hit.status().message());
+        return Status(StatusCode::kCorruption, hit.status().message(), EIO);
+      }
+      if (!*hit) {
+        negative.entry_timeout = kImmutableTimeout;
+        return negative;
+      }
+      KEEPFS_ASSIGN_OR_RETURN(found, EntryNode(*parent, std::move((*hit)->entry), (*hit)->ordinal));
+      break;
+    }
+    case Node::kLatest:
+      return Status(StatusCode::kNotFound, "", ENOTDIR);
+  }
+  auto held = Remember(std::move(found));
+  return Reply(*held);
+}
+
+Result<std::pair<Attr, double>> View::GetAttr(const Caller& c, uint64_t ino) {
+  auto n = FindNode(ino);
+  if (!n) return Stale();
+  if (n->kind != Node::kUserDir) KEEPFS_RETURN_IF_ERROR(CheckAccess(c, *n));
+  Attr a = AttrOf(*n);
+  if (n->kind == Node::kLatest) {
+    KEEPFS_ASSIGN_OR_RETURN(std::optional<std::string> newest, repo_->NewestSnapshotName(n->user));
+    if (!newest) return Status::NotFound("no snapshots");
+    a.size = newest->size();
+  }
+  return std::make_pair(a, AttrTimeout(*n));
+}
+
+Result<std::string> View::ReadLink(const Caller& c, uint64_t ino) {
+  auto n = FindNode(ino);
+  if (!n) return Stale();
+  KEEPFS_RETURN_IF_ERROR(CheckAccess(c, *n));
+  if (n->kind == Node::kLatest) {
+    // Always the newest now: 'latest' moves the moment a snapshot commits.
+    KEEPFS_ASSIGN_OR_RETURN(std::optional<std::string> newest, repo_->NewestSnapshotName(n->user));
+    if (!newest) return Status::NotFound("no snapshots");
+    return *newest;
+  }
+  if (n->kind != Node::kEntry || n->entry.type != EntryType::kSymlink) {
+    return Status(StatusCode::kInvalidArgument, "not a symlink", EINVAL);
+  }
+  return n->entry.target;
+}
+
+Status View::Access(const Caller& c, uint64_t ino, int mask) {
+  auto n = FindNode(ino);
+  if (!n) return Stale();
+  KEEPFS_RETURN_IF_ERROR(CheckAccess(c, *n));
+  if (mask & W_OK) return Status(StatusCode::kPermissionDenied, "read-only", EROFS);
+  if ((mask & X_OK) && n->kind == Node::kEntry && n->entry.type == EntryType::kFile &&
+      (n->entry.mode & 0111) == 0) {
+    return Denied();
+  }
+  return Status::OK();
+}
+
+ViewStats View::stats() {
+  ViewStats s;
+  {
+    std::lock_guard<std::mutex> lock(nodes_mu_);
+    s.nodes = nodes_.size();
+  }
+  {
+    std::lock_guard<std::mutex> lock(handles_mu_);
+    s.open_files = files_.size();
+    s.open_dirs = dirs_.size();
+  }
+  s.chunk_cache_bytes = chunks_->cache_used();
+  return s;
+}
+
+}  // namespace keepfs::fs

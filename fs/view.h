@@ -1,0 +1,202 @@
+// View: the mount's file system, without FUSE. fs/fuse/ translates kernel
+// requests into these calls; tests call them directly. Layout, inode numbers,
+// access and caching: docs/mount.md.
+//
+//   /                      every user of the store
+//   /USER/                 owned by the user's server uid (config [users.USER]), 0700
+//   /USER/latest           symlink to the newest snapshot
+//   /USER/SNAPSHOT/...     the snapshot's tree exactly as backed up
+//
+// Access is decided here, by namespace, not by the stored modes: the owner
+// of /USER (and root, and the configured admin group) may read everything in
+// it; everyone else gets EACCES on any lookup, open or listing inside it.
+// Nothing is writable: writes are EROFS.
+//
+// Every error is a Status; ErrnoOf gives the errno to return. A damaged or
+// missing chunk is EIO (logged with user, snapshot and path), never wrong bytes.
+//
+// Thread safety: all methods may be called from many threads at once.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "snapshot/tree.h"
+#include "store/config.h"
+#include "store/status.h"
+#include "store/store.h"
+
+namespace keepfs::snapshot {
+class Repo;
+}
+
+namespace keepfs::fs {
+
+class ChunkReader;
+class TreeCache;
+
+struct Caller {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  // Whether the caller is in a supplementary group; asked only to check the
+  // admin group. Null: primary group only.
+  std::function<bool(uint32_t gid)> in_group;
+};
+
+struct Attr {
+  uint64_t ino = 0;
+  uint32_t mode = 0;  // S_IFMT type bits | permission bits
+  uint32_t nlink = 1;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint64_t rdev = 0;
+  uint64_t size = 0;
+  uint64_t blocks = 0;  // 512-byte units
+  int64_t mtime_sec = 0;
+  uint32_t mtime_nsec = 0;
+};
+
+// The answer to a lookup. attr.ino == 0 is a negative entry: the name does
+// not exist, and the kernel may remember that for entry_timeout.
+struct EntryOut {
+  Attr attr;
+  double entry_timeout = 0;
+  double attr_timeout = 0;
+};
+
+struct StatFsOut {
+  uint64_t block_size = 4096;
+  uint64_t blocks = 0;  // the store's bytes plus the free space of its disk
+  uint64_t bfree = 0;   // the disk's free space
+  uint64_t bavail = 0;
+  uint64_t files = 0;   // snapshots in the store
+  uint32_t name_max = 255;
+};
+
+struct ViewStats {
+  uint64_t nodes = 0;         // inodes the kernel holds
+  uint64_t open_files = 0;
+  uint64_t open_dirs = 0;
+  uint64_t chunk_cache_bytes = 0;
+};
+
+// Errno for a View status: the saved errno if there is one, else by code.
+int ErrnoOf(const Status& s);
+
+class View {
+ public:
+  static constexpr uint64_t kRootIno = 1;
+
+  // store (not owned) must stay open while the View lives.
+  explicit View(Store* store);
+  ~View();
+  View(const View&) = delete;
+  View& operator=(const View&) = delete;
+
+  // Rereads [mount] and [users] from the store's config (after 'user add').
+  void ReloadConfig();
+
+  // On success the kernel holds one more reference to attr.ino (released by
+  // Forget), unless the answer is negative.
+  Result<EntryOut> Lookup(const Caller& c, uint64_t parent, std::string_view name);
+  void Forget(uint64_t ino, uint64_t nlookup);
+  // Attributes and how long the kernel may cache them.
+  Result<std::pair<Attr, double>> GetAttr(const Caller& c, uint64_t ino);
+  Result<std::string> ReadLink(const Caller& c, uint64_t ino);
+  // access(2): mask of R_OK, W_OK, X_OK (F_OK = 0).
+  Status Access(const Caller& c, uint64_t ino, int mask);
+
+  Result<uint64_t> OpenDir(const Caller& c, uint64_t ino);
+  // Offsets: 0 starts the listing; every entry comes with the offset that
+  // continues after it. fill returns false when the reply buffer is full (the
+  // entry was not taken). With plus, each entry taken other than "." and ".."
+  // counts as a lookup.
+  using DirFiller =
+      std::function<bool(std::string_view name, const EntryOut& e, uint64_t next_offset)>;
+  Status ReadDir(uint64_t handle, uint64_t offset, bool plus, const DirFiller& fill);
+  void ReleaseDir(uint64_t handle);
+
+  // Opening for writing is EROFS.
+  Result<uint64_t> Open(const Caller& c, uint64_t ino, int flags);
+  // Reads up to size bytes at offset into *out (short only at end of file).
+  Status Read(uint64_t handle, uint64_t offset, size_t size, std::string* out);
+  // lseek(2) with SEEK_DATA or SEEK_HOLE; ENXIO past the data / end.
+  Result<uint64_t> SeekData(uint64_t handle, uint64_t offset, int whence);
+  void Release(uint64_t handle);
+
+  // ENODATA when the file has no such attribute.
+  Result<std::string> GetXattr(const Caller& c, uint64_t ino, std::string_view name);
+  Result<std::vector<std::string>> ListXattr(const Caller& c, uint64_t ino);
+  Result<StatFsOut> StatFs();
+
+  ViewStats stats();
+
+  struct Node;
+  struct SnapInfo;
+  struct DirHandle;
+  struct FileHandle;
+
+ private:
+  struct Owner {
+    uint32_t uid = 0;
+    uint32_t gid = 0;
+  };
+  Owner OwnerOf(const std::string& user);
+  bool Allowed(const Caller& c, const std::string& user);
+  Status CheckAccess(const Caller& c, const Node& n);
+
+  std::shared_ptr<const Node> FindNode(uint64_t ino);
+  // Adds one kernel reference to node (inserting it if new) and returns the
+  // node the table holds for its ino.
+  std::shared_ptr<const Node> Remember(std::shared_ptr<Node> node);
+  EntryOut Reply(const Node& n);
+  Attr AttrOf(const Node& n);
+  double AttrTimeout(const Node& n) const;
+  std::string PathOf(const Node& n);
+
+  Result<std::shared_ptr<Node>> UserDirNode(const std::string& user);
+  Result<std::shared_ptr<const SnapInfo>> LoadSnap(const std::string& user,
+                                                   const std::string& name);
+  Result<std::shared_ptr<Node>> SnapRootNode(std::shared_ptr<const SnapInfo> snap);
+  // The node of entry (at ordinal) inside the snapshot directory parent.
+  Result<std::shared_ptr<Node>> EntryNode(const Node& parent, snapshot::Entry entry,
+                                          uint64_t ordinal);
+
+  Status FillVirtual(DirHandle& h, const Caller& c);
+
+  Store* store_;
+  std::unique_ptr<snapshot::Repo> repo_;
+  std::unique_ptr<TreeCache> trees_;
+  std::unique_ptr<ChunkReader> chunks_;
+
+  std::mutex config_mu_;
+  StoreConfig config_;  // GUARDED_BY(config_mu_)
+  std::unordered_map<std::string, Owner> owners_;  // GUARDED_BY(config_mu_)
+
+  std::mutex nodes_mu_;
+  std::unordered_map<uint64_t, std::pair<std::shared_ptr<const Node>, uint64_t>>
+      nodes_;  // ino -> (node, kernel references); GUARDED_BY(nodes_mu_)
+
+  std::mutex snaps_mu_;
+  std::unordered_map<std::string, std::shared_ptr<const SnapInfo>> snaps_;  // GUARDED_BY(snaps_mu_)
+
+  std::mutex handles_mu_;
+  uint64_t next_handle_ = 1;  // GUARDED_BY(handles_mu_)
+  std::unordered_map<uint64_t, std::shared_ptr<DirHandle>> dirs_;    // GUARDED_BY(handles_mu_)
+  std::unordered_map<uint64_t, std::shared_ptr<FileHandle>> files_;  // GUARDED_BY(handles_mu_)
+
+  std::mutex statfs_mu_;
+  int64_t statfs_at_ = 0;  // GUARDED_BY(statfs_mu_)
+  StatFsOut statfs_;       // GUARDED_BY(statfs_mu_)
+};
+
+}  // namespace keepfs::fs

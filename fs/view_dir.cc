@@ -1,0 +1,132 @@
+// View: directory listings.
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include "fs/inode.h"
+#include "fs/view.h"
+#include "fs/view_impl.h"
+#include "snapshot/repo.h"
+#include "snapshot/users.h"
+
+namespace keepfs::fs {
+
+namespace {
+// Offsets: 1 continues after ".", 2 after "..", i + 3 after entry i.
+constexpr uint64_t kFirstEntryOffset = 2;
+}  // namespace
+
+Status View::FillVirtual(DirHandle& h, const Caller& c) {
+  const Node& n = *h.node;
+  if (n.kind == Node::kRoot) {
+    KEEPFS_ASSIGN_OR_RETURN(std::vector<std::string> users, repo_->ListUsers());
+    for (auto& u : users) {
+      auto node = UserDirNode(u);
+      if (!node.ok()) continue;  // a user with snapshots but no record yet: not listed
+      h.virtual_entries.push_back({u, std::move(*node)});
+    }
+    return Status::OK();
+  }
+  KEEPFS_RETURN_IF_ERROR(CheckAccess(c, n));
+  KEEPFS_ASSIGN_OR_RETURN(std::vector<snapshot::SnapshotRecord> snaps,
+                          repo_->ListSnapshots(n.user));
+  if (!snaps.empty()) {
+    auto latest = std::make_shared<Node>();
+    latest->kind = Node::kLatest;
+    latest->ino = MakeIno(InoNumber(n.ino), kLatestLocal);
+    latest->user = n.user;
+    latest->parent = n.ino;
+    latest->entry.target = snaps.back().name;
+    latest->entry.mtime_sec = snaps.back().time_sec;
+    h.virtual_entries.push_back({"latest", std::move(latest)});
+  }
+  for (auto& rec : snaps) {
+    auto info = LoadSnap(n.user, rec.name);
+    if (!info.ok()) continue;  // logged by LoadSnap; the others stay listed
+    KEEPFS_ASSIGN_OR_RETURN(std::shared_ptr<Node> root, SnapRootNode(std::move(*info)));
+    root->parent = n.ino;
+    h.virtual_entries.push_back({rec.name, std::move(root)});
+  }
+  return Status::OK();
+}
+
+Result<uint64_t> View::OpenDir(const Caller& c, uint64_t ino) {
+  auto n = FindNode(ino);
+  if (!n) return Status(StatusCode::kNotFound, "inode is not known", ESTALE);
+  auto h = std::make_shared<DirHandle>();
+  h->node = n;
+  switch (n->kind) {
+    case Node::kRoot:
+    case Node::kUserDir:
+      KEEPFS_RETURN_IF_ERROR(FillVirtual(*h, c));
+      break;
+    case Node::kSnapRoot:
+    case Node::kEntry:
+      KEEPFS_RETURN_IF_ERROR(CheckAccess(c, *n));
+      if (n->entry.type != snapshot::EntryType::kDir) {
+        return Status(StatusCode::kInvalidArgument, "not a directory", ENOTDIR);
+      }
+      h->cursor.emplace(trees_.get(), n->entry.ref, n->ordinal + 1);
+      break;
+    case Node::kLatest:
+      return Status(StatusCode::kInvalidArgument, "not a directory", ENOTDIR);
+  }
+  std::lock_guard<std::mutex> lock(handles_mu_);
+  uint64_t id = next_handle_++;
+  dirs_[id] = std::move(h);
+  return id;
+}
+
+void View::ReleaseDir(uint64_t handle) {
+  std::lock_guard<std::mutex> lock(handles_mu_);
+  dirs_.erase(handle);
+}
+
+Status View::ReadDir(uint64_t handle, uint64_t offset, bool plus, const DirFiller& fill) {
+  std::shared_ptr<DirHandle> h;
+  {
+    std::lock_guard<std::mutex> lock(handles_mu_);
+    auto it = dirs_.find(handle);
+    if (it == dirs_.end()) return Status(StatusCode::kInvalidArgument, "bad handle", EBADF);
+    h = it->second;
+  }
+  std::lock_guard<std::mutex> lock(h->mu);
+  const Node& dir = *h->node;
+  if (offset < 1) {
+    EntryOut self = Reply(dir);
+    if (!fill(".", self, 1)) return Status::OK();
+  }
+  if (offset < kFirstEntryOffset) {
+    EntryOut up;
+    up.attr.ino = dir.parent ? dir.parent : kRootIno;
+    up.attr.mode = S_IFDIR | 0755;
+    if (!fill("..", up, kFirstEntryOffset)) return Status::OK();
+  }
+  // The first entry not yet returned (entry i continues at offset i + 3).
+  uint64_t index = offset <= kFirstEntryOffset ? 0 : offset - kFirstEntryOffset;
+  if (!h->cursor) {
+    for (uint64_t i = index; i < h->virtual_entries.size(); ++i) {
+      const auto& v = h->virtual_entries[i];
+      EntryOut e = Reply(*v.node);
+      if (!fill(v.name, e, i + kFirstEntryOffset + 1)) return Status::OK();
+      if (plus) Remember(v.node);
+    }
+    return Status::OK();
+  }
+  DirCursor& cur = *h->cursor;
+  Status s = cur.AtEnd() || cur.index() != index ? cur.Seek(index) : Status::OK();
+  while (s.ok() && !cur.AtEnd()) {
+    auto node = EntryNode(dir, cur.entry(), cur.ordinal());
+    if (!node.ok()) return node.status();
+    EntryOut e = Reply(**node);
+    if (!fill(cur.entry().name, e, cur.index() + kFirstEntryOffset + 1)) return Status::OK();
+    if (plus) Remember(std::move(*node));
+    s = cur.Next();
+  }
+  if (!s.ok()) {
+    spdlog::error("{}: listing: {}", PathOf(dir), s.message());
+    return Status(StatusCode::kCorruption, s.message(), EIO);
+  }
+  return Status::OK();
+}
+
+}  // namespace keepfs::fs

@@ -1,0 +1,317 @@
+// Real FUSE mounts: fidelity through the mount, access between two real uids,
+// snapshots appearing while mounted, EIO, EROFS, parallel readers during a
+// backup, and the keepfs binary's mount/umount.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "snapshot/ingest.h"
+#include "store/file_util.h"
+#include "tests/testing/every_kind_tree.h"
+#include "tests/testing/mount_util.h"
+#include "tests/testing/test_util.h"
+
+namespace keepfs::testing {
+namespace {
+
+constexpr int64_t kTime = 1790823600;  // 2026-10-01T03:00:00Z
+
+class MountTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Other uids must be able to reach the mount point.
+    ASSERT_EQ(::chmod(tmp_.path().c_str(), 0755), 0);
+    mnt_ = tmp_.Join("mnt");
+    ASSERT_OK(MakeDirs(mnt_));
+    ASSERT_OK_AND_ASSIGN(store_, InitAndOpen(tmp_.Join("store")));
+  }
+  void TearDown() override { mount_.Stop(); }
+
+  snapshot::SnapshotRecord Backup(const std::string& user, const std::string& src, int64_t t) {
+    snapshot::BackupOptions o;
+    o.user = user;
+    o.source = src;
+    o.time_sec = t;
+    o.workers = 2;
+    auto r = snapshot::Backup(store_.get(), o, nullptr);
+    EXPECT_OK(r);
+    return r.ok() ? *r : snapshot::SnapshotRecord{};
+  }
+
+  TempDir tmp_;
+  std::string mnt_;
+  std::unique_ptr<Store> store_;
+  TestMount mount_;
+};
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST_F(MountTest, TreeThroughTheMountIsIdenticalToTheSource) {
+  KEEPFS_REQUIRE_FUSE_OR_SKIP();
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root for chown and mknod";
+  int code = 0;
+  Shell("command -v rsync setfacl >/dev/null", &code);
+  if (code != 0) GTEST_SKIP() << "needs rsync and setfacl (apt-get install rsync acl)";
+  std::string src = tmp_.Join("src");
+  BuildEveryKindTree(src);
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(::chown(src.c_str(), 4321, 4322), 0);
+  ASSERT_EQ(::chmod(src.c_str(), 0750), 0);
+  ASSERT_EQ(::setxattr(src.c_str(), "user.root", "r", 1, 0), 0);
+  Backup("alice", src, kTime);
+  ASSERT_OK(mount_.Start(store_.get(), mnt_));
+  std::string latest = mnt_ + "/alice/latest";
+  std::string diff = Shell("rsync -aHAXn --numeric-ids --checksum --itemize-changes --exclude=/deep " +
+                               src + "/ " + latest + "/ 2>&1",
+                           &code);
+  EXPECT_EQ(code, 0) << diff;
+  EXPECT_TRUE(diff.empty()) << "rsync found differences through the mount:\n" << diff;
+  EXPECT_EQ(ReadDeepFile(latest), "deep") << "paths beyond PATH_MAX work step by step";
+  struct stat a, h, sp;
+  ASSERT_EQ(::stat((latest + "/medium.bin").c_str(), &a), 0);
+  ASSERT_EQ(::stat((latest + "/hardlink2").c_str(), &h), 0);
+  EXPECT_EQ(a.st_ino, h.st_ino);
+  EXPECT_EQ(a.st_nlink, 3u);
+  ASSERT_EQ(::stat((latest + "/sparse").c_str(), &sp), 0);
+  EXPECT_EQ(sp.st_size, 1ll << 30);
+  EXPECT_LT(sp.st_blocks * 512, 1ll << 20) << "real block count of a sparse file";
+  int fd = ::open((latest + "/sparse").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  off_t data = ::lseek(fd, 0, SEEK_DATA);
+  EXPECT_GT(data, 0);
+  EXPECT_LE(data, 512 << 20);
+  EXPECT_GE(::lseek(fd, data, SEEK_HOLE), (512 << 20) + 8192);
+  ::close(fd);
+  char value[16];
+  EXPECT_EQ(::getxattr((latest + "/small.txt").c_str(), "user.note", value, sizeof value), 4);
+  EXPECT_EQ(std::string(value, 4), "kept");
+  struct stat st;
+  ASSERT_EQ(::lstat((latest + "/null-dev").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  ASSERT_EQ(::lstat((latest + "/socket").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  ASSERT_EQ(::lstat(latest.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  ASSERT_EQ(::stat(latest.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 4321u) << "the snapshot root carries the source root's owner";
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
+  struct statvfs vfs;
+  ASSERT_EQ(::statvfs(mnt_.c_str(), &vfs), 0);
+  EXPECT_GT(vfs.f_blocks, 0u);
+  EXPECT_GT((vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize, 9u << 20) << "used = the store's packs";
+}
+
+// Runs cmd as uid:gid with no supplementary groups; returns the exit code and
+// sets *err to its stderr.
+int RunAs(uint32_t uid, const std::string& cmd, std::string* err) {
+  int code = 0;
+  *err = Shell("setpriv --reuid=" + std::to_string(uid) + " --regid=" + std::to_string(uid) +
+                   " --clear-groups sh -c '" + cmd + "' 2>&1",
+               &code);
+  return WIFEXITED(code) ? WEXITSTATUS(code) : -1;
+}
+
+TEST_F(MountTest, EachUserEntersOnlyTheirOwnNamespace) {
+  KEEPFS_REQUIRE_FUSE_OR_SKIP();
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch uids";
+  std::string src_a = tmp_.Join("a"), src_b = tmp_.Join("b");
+  ASSERT_OK(MakeDirs(src_a + "/that"));
+  ASSERT_OK(MakeDirs(src_b));
+  ASSERT_OK(WriteFile(src_a + "/that/file", "alice's secret\n", 0640));
+  ASSERT_EQ(::chown((src_a + "/that/file").c_str(), 1234, 1234), 0);
+  ASSERT_OK(WriteFile(src_b + "/mine", "bob's\n", 0600));
+  ASSERT_OK(store_->SetUser("alice", {2001, 2001}));
+  ASSERT_OK(store_->SetUser("bob", {2002, 2002}));
+  auto snap = Backup("alice", src_a, kTime);
+  Backup("bob", src_b, kTime);
+  ASSERT_OK(mount_.Start(store_.get(), mnt_));
+  std::string file = mnt_ + "/alice/" + snap.name + "/that/file", out;
+  EXPECT_EQ(RunAs(2001, "cat " + file, &out), 0) << out;
+  EXPECT_EQ(out, "alice's secret\n") << "stored as uid 1234 mode 0640, read by its owner";
+  // alice just walked there, so the kernel has the path cached: bob must
+  // still be refused, by full path and by listing.
+  EXPECT_NE(RunAs(2002, "cat " + file, &out), 0);
+  EXPECT_NE(out.find("Permission denied"), std::string::npos) << out;
+  EXPECT_NE(RunAs(2002, "ls " + mnt_ + "/alice", &out), 0);
+  EXPECT_NE(out.find("Permission denied"), std::string::npos) << out;
+  EXPECT_NE(RunAs(2002, "cat " + mnt_ + "/alice/latest/that/file", &out), 0);
+  EXPECT_NE(RunAs(2002, "stat " + file, &out), 0) << "not even the attributes: " << out;
+  EXPECT_EQ(RunAs(2002, "cat " + mnt_ + "/bob/latest/mine", &out), 0) << out;
+  EXPECT_EQ(out, "bob's\n");
+  struct stat st;
+  ASSERT_EQ(::stat((mnt_ + "/alice").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 2001u);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+}
+
+TEST_F(MountTest, NewSnapshotsAppearAndLatestMoves) {
+  KEEPFS_REQUIRE_FUSE_OR_SKIP();
+  std::string src = tmp_.Join("src");
+  ASSERT_OK(MakeDirs(src));
+  ASSERT_OK(WriteFile(src + "/v", "one"));
+  auto first = Backup("alice", src, kTime);
+  ASSERT_OK(mount_.Start(store_.get(), mnt_));
+  EXPECT_EQ(Slurp(mnt_ + "/alice/latest/v"), "one");
+  ASSERT_OK(WriteFile(src + "/v", "two"));
+  auto second = Backup("alice", src, kTime + 86400);
+  // Within a second of the commit, with no remount.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  std::string target;
+  do {
+    std::error_code ec;
+    target = std::filesystem::read_symlink(mnt_ + "/alice/latest", ec).string();
+  } while (target != second.name && std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(target, second.name);
+  EXPECT_EQ(Slurp(mnt_ + "/alice/latest/v"), "two");
+  EXPECT_EQ(Slurp(mnt_ + "/alice/" + first.name + "/v"), "one");
+  std::set<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(mnt_ + "/alice")) {
+    names.insert(e.path().filename().string());
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"latest", first.name, second.name}));
+  // A user's first backup appears as a new folder.
+  Backup("carol", src, kTime);
+  EXPECT_TRUE(std::filesystem::exists(mnt_ + "/carol/latest/v"));
+}
+
+TEST_F(MountTest, DamagedPackIsEio) {
+  KEEPFS_REQUIRE_FUSE_OR_SKIP();
+  std::string src = tmp_.Join("src");
+  ASSERT_OK(MakeDirs(src));
+  std::string data = RandomBytes(2 << 20, 4);
+  ASSERT_OK(WriteFile(src + "/big", data));
+  ASSERT_OK(WriteFile(src + "/small", "inline data is in the metadata"));
+  Backup("alice", src, kTime);
+  for (const auto& e : std::filesystem::recursive_directory_iterator(store_->dir() + "/packs")) {
+    if (e.path().extension() == ".pack") ASSERT_OK(FlipByte(e.path().string(), 5000));
+  }
+  ASSERT_OK(mount_.Start(store_.get(), mnt_));
+  int fd = ::open((mnt_ + "/alice/latest/big").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  // Bytes of intact chunks may come first (a short read); then EIO. Nothing
+  // read may differ from the source.
+  std::string got;
+  std::vector<char> buf(1 << 20);
+  ssize_t n;
+  while ((n = ::read(fd, buf.data(), buf.size())) > 0) got.append(buf.data(), static_cast<size_t>(n));
+  int err = errno;
+  ::close(fd);
+  EXPECT_EQ(n, -1);
+  EXPECT_EQ(err, EIO);
+  EXPECT_LT(got.size(), data.size());
+  EXPECT_EQ(got, data.substr(0, got.size())) << "never wrong bytes";
+  EXPECT_EQ(Slurp(mnt_ + "/alice/latest/small"), "inline data is in the metadata")
+      << "what is intact is still served";
+}
+
+TEST_F(MountTest, EveryWriteIsErofs) {
+  KEEPFS_REQUIRE_FUSE_OR_SKIP();
+  std::string src = tmp_.Join("src");
+  ASSERT_OK(MakeDirs(src + "/d"));
+  ASSERT_OK(WriteFile(src + "/f", "x"));
+  Backup("alice", src, kTime);
+  ASSERT_OK(mount_.Start(store_.get(), mnt_));
+  std::string snap = mnt_ + "/alice/latest";
+  auto expect_erofs = [](int rc, const char* what) {
+    int err = errno;
+    EXPECT_EQ(rc, -1) << what;
+    EXPECT_EQ(err, EROFS) << what << ": " << std::strerror(err);
+  };
+  expect_erofs(::open((snap + "/f").c_str(), O_WRONLY), "open for writing");
+  expect_erofs(::open((snap + "/new").c_str(), O_WRONLY | O_CREAT, 0644), "create");
+  expect_erofs(::mkdir((snap + "/newdir").c_str(), 0755), "mkdir");
+  expect_erofs(::unlink((snap + "/f").c_str()), "unlink");
+  expect_erofs(::rmdir((snap + "/d").c_str()), "rmdir");
+  expect_erofs(::rename((snap + "/f").c_str(), (snap + "/g").c_str()), "rename");
+  expect_erofs(::chmod((snap + "/f").c_str(), 0777), "chmod");
+  expect_erofs(::truncate((snap + "/f").c_str(), 0), "truncate");
+  expect_erofs(::symlink("x", (snap + "/l").c_str()), "symlink");
+  expect_erofs(::link((snap + "/f").c_str(), (snap + "/h").c_str()), "link");
+  expect_erofs(::setxattr((snap + "/f").c_str(), "user.x", "1", 1, 0), "setxattr");
+  expect_erofs(::mkdir((mnt_ + "/mallory").c_str(), 0755), "mkdir at the top");
+  EXPECT_EQ(Slurp(snap + "/f"), "x") << "nothing changed";
+}
+
+TEST_F(MountTest, SixteenReadersWhileABackupRuns) {
+  KEEPFS_REQUIRE_FUSE_OR_SKIP();
+  std::string src = tmp_.Join("src");
+  ASSERT_OK(MakeDirs(src));
+  std::vector<std::string> contents;
+  for (int i = 0; i < 16; ++i) {
+    contents.push_back(RandomBytes((1 << 20) + i * 4099, 100 + static_cast<uint64_t>(i)));
+    ASSERT_OK(WriteFile(src + "/f" + std::to_string(i), contents.back()));
+  }
+  Backup("alice", src, kTime);
+  ASSERT_OK(mount_.Start(store_.get(), mnt_));
+  std::string src2 = tmp_.Join("src2");
+  ASSERT_OK(MakeDirs(src2));
+  for (int i = 0; i < 64; ++i) {
+    ASSERT_OK(WriteFile(src2 + "/g" + std::to_string(i), RandomBytes(256 << 10, 500 + i)));
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<int> reads{0}, bad{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 16; ++t) {
+    readers.emplace_back([&, t] {
+      while (!stop) {
+        int i = (t + reads.load()) % 16;
+        std::string got = Slurp(mnt_ + "/alice/2026-10-01_030000/f" + std::to_string(i));
+        if (got != contents[static_cast<size_t>(i)]) ++bad;
+        ++reads;
+      }
+    });
+  }
+  for (int round = 0; round < 3; ++round) Backup("bob", src2, kTime + round);
+  while (reads < 64) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  stop = true;
+  for (auto& r : readers) r.join();
+  EXPECT_EQ(bad.load(), 0) << "of " << reads.load() << " reads";
+  EXPECT_TRUE(std::filesystem::exists(mnt_ + "/bob/latest/g63"));
+}
+
+#ifdef KEEPFS_BINARY
+TEST_F(MountTest, BinaryMountsInTheBackgroundAndUnmountsCleanly) {
+  KEEPFS_REQUIRE_FUSE_OR_SKIP();
+  std::string src = tmp_.Join("src");
+  ASSERT_OK(MakeDirs(src));
+  ASSERT_OK(WriteFile(src + "/hello", "hello\n"));
+  Backup("alice", src, kTime);
+  std::string store = store_->dir();
+  store_.reset();  // the mount process opens it
+  std::string bin = KEEPFS_BINARY;
+  int code = 0;
+  std::string out = Shell(bin + " --store " + store + " mount " + mnt_ + " 2>&1", &code);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("keepfs umount"), std::string::npos) << "says how to unmount: " << out;
+  EXPECT_EQ(Slurp(mnt_ + "/alice/latest/hello"), "hello\n");
+  out = Shell(bin + " --store " + store + " mount " + mnt_ + " 2>&1", &code);
+  EXPECT_NE(code, 0) << "a second mount of the same store is refused: " << out;
+  EXPECT_NE(out.find("in use"), std::string::npos) << out;
+  out = Shell(bin + " umount " + mnt_ + " 2>&1", &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_FALSE(std::filesystem::exists(mnt_ + "/alice")) << "unmounted";
+  // umount waits for the mount process to close the store.
+  ASSERT_OK_AND_ASSIGN(store_, Store::Open(store, OpenMode::kReadWrite));
+  out = Shell(bin + " umount " + mnt_ + " 2>&1", &code);
+  EXPECT_NE(code, 0) << "not mounted any more: " << out;
+}
+#endif
+
+}  // namespace
+}  // namespace keepfs::testing

@@ -1,0 +1,49 @@
+// TestMount: a real FUSE mount of a View, served by threads of the test
+// process, so a test can back up into the same open store while it is
+// mounted. FuseUnavailable() says why a FUSE test must skip; with
+// KEEPFS_REQUIRE_FUSE=1 (as in .ci/run) such a test fails instead.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "fs/view.h"
+#include "store/status.h"
+#include "store/store.h"
+
+namespace keepfs::testing {
+
+// Empty when FUSE mounts work here; otherwise the reason.
+std::string FuseUnavailable();
+
+// Use at the top of a FUSE test.
+#define KEEPFS_REQUIRE_FUSE_OR_SKIP()                                                    \
+  do {                                                                                   \
+    std::string why_ = ::keepfs::testing::FuseUnavailable();                             \
+    if (!why_.empty()) {                                                                 \
+      const char* req_ = std::getenv("KEEPFS_REQUIRE_FUSE");                             \
+      if (req_ && std::string(req_) == "1") FAIL() << "FUSE is required here: " << why_; \
+      GTEST_SKIP() << "no FUSE: " << why_;                                               \
+    }                                                                                    \
+  } while (0)
+
+class TestMount {
+ public:
+  TestMount() = default;
+  ~TestMount();  // Stop()
+  // Mounts a View of store at mountpoint (an existing dir) and waits until served.
+  Status Start(Store* store, const std::string& mountpoint);
+  // Unmounts and waits for the serving threads. Idempotent.
+  void Stop();
+  fs::View& view() { return *view_; }
+  const std::string& mountpoint() const { return mountpoint_; }
+
+ private:
+  std::unique_ptr<fs::View> view_;
+  std::string mountpoint_;
+  std::thread thread_;
+  Status served_;
+};
+
+}  // namespace keepfs::testing
