@@ -40,23 +40,7 @@ Status Denied() { return Status(StatusCode::kPermissionDenied, "not your namespa
 Status Stale() { return Status(StatusCode::kNotFound, "inode is not known", ESTALE); }
 }  // namespace
 
-int ErrnoOf(const Status& s) {
-  if (s.saved_errno() != 0) return s.saved_errno();
-  switch (s.code()) {
-    case StatusCode::kOk: return 0;
-    case StatusCode::kNotFound: return ENOENT;
-    case StatusCode::kAlreadyExists: return EEXIST;
-    case StatusCode::kInvalidArgument: return EINVAL;
-    case StatusCode::kNoSpace: return ENOSPC;
-    case StatusCode::kBusy: return EBUSY;
-    case StatusCode::kPermissionDenied: return EACCES;
-    case StatusCode::kNotSupported: return EOPNOTSUPP;
-    case StatusCode::kCorruption:
-    case StatusCode::kIoError:
-    case StatusCode::kInternal: return EIO;
-  }
-  return EIO;
-}
+int ErrnoOf(const Status& s) { return s.saved_errno() != 0 ? s.saved_errno() : s.ToErrno(); }
 
 View::View(Store* store) : store_(store), repo_(std::make_unique<snapshot::Repo>(store)) {
   config_ = store->config();

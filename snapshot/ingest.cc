@@ -272,6 +272,9 @@ Result<ObjectId> Walker::WalkDir(SourceDir& dir, const std::string& key, const s
     }
   } wait_all{jobs};
   for (size_t i = 0; i < names.size(); ++i) {
+    if (options_.cancel && options_.cancel->load()) {
+      return fatal_ = Status::Cancelled("backup cancelled; nothing was committed");
+    }
     std::string child_key = key.empty() ? names[i] : key + '\0' + names[i];
     std::string child_path = path.empty() ? names[i] : path + "/" + names[i];
     Status s = VisitChild(dir, names[i], child_key, child_path, depth, &entries[i], &jobs[i]);
@@ -381,6 +384,9 @@ Result<SnapshotRecord> Walker::Run() {
     rec.errors = errors_;
   }
   rec.finished_ns = NowNs();
+  if (options_.cancel && options_.cancel->load()) {
+    return Status::Cancelled("backup cancelled; nothing was committed");
+  }
   KEEPFS_RETURN_IF_ERROR(EnsureUser(store_, rec.user).status());
   KEEPFS_ASSIGN_OR_RETURN(rec.number, store_->AllocateNumber());
   MetaBuffer::Records last;

@@ -14,6 +14,7 @@
 // writer process).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -33,6 +34,8 @@ struct BackupOptions {
   int workers = 0;                  // 0: one per core, at least 2
   bool use_files_cache = true;
   SourceFs* source_fs = nullptr;    // what to read; null: the real file system
+  // When it becomes true the backup stops and commits nothing (Cancelled).
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // Live view of a running backup, for progress display. Safe to read from

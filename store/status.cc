@@ -57,6 +57,7 @@ const char* StatusCodeName(StatusCode code) {
     case StatusCode::kPermissionDenied: return "permission denied";
     case StatusCode::kNotSupported: return "not supported";
     case StatusCode::kInternal: return "internal error";
+    case StatusCode::kCancelled: return "cancelled";
   }
   return "unknown";
 }
@@ -87,6 +88,7 @@ int Status::ToErrno() const {
     case StatusCode::kPermissionDenied: return EACCES;
     case StatusCode::kNotSupported: return ENOTSUP;
     case StatusCode::kInternal: return EIO;
+    case StatusCode::kCancelled: return EINTR;
   }
   return EIO;
 }

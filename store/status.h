@@ -30,6 +30,7 @@ enum class StatusCode : int {
   kPermissionDenied,
   kNotSupported,
   kInternal,  // a broken invariant; a bug
+  kCancelled,  // the caller asked to stop; nothing was committed
 };
 
 class [[nodiscard]] Status {
@@ -51,6 +52,7 @@ class [[nodiscard]] Status {
     return {StatusCode::kNotSupported, std::move(msg)};
   }
   static Status Internal(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }
+  static Status Cancelled(std::string msg) { return {StatusCode::kCancelled, std::move(msg)}; }
   // An OS error: the code is derived from err (ENOSPC -> kNoSpace, ENOENT ->
   // kNotFound, EACCES/EPERM -> kPermissionDenied, else kIoError).
   static Status FromErrno(int err, std::string_view context);

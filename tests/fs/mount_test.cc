@@ -5,12 +5,14 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <cstring>
 #include <fstream>
@@ -303,9 +305,59 @@ TEST_F(MountTest, BinaryMountsInTheBackgroundAndUnmountsCleanly) {
   out = Shell(bin + " --store " + store + " mount " + mnt_ + " 2>&1", &code);
   EXPECT_NE(code, 0) << "a second mount of the same store is refused: " << out;
   EXPECT_NE(out.find("in use"), std::string::npos) << out;
+  // One writer: while mounted, other commands run inside the mount process.
+  out = Shell(bin + " --store " + store + " snapshots --user alice 2>&1", &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("2026-10-01_030000"), std::string::npos) << out;
+  ASSERT_OK(WriteFile(src + "/second", "2"));
+  out = Shell("cd " + tmp_.path() + " && " + bin + " --store " + store +
+                  " backup --user alice --time 2026-10-02T03:00:00Z src 2>&1",
+              &code);
+  EXPECT_EQ(code, 0) << "a relative SOURCE is the client's: " << out;
+  EXPECT_EQ(Slurp(mnt_ + "/alice/latest/second"), "2") << "the forwarded backup is visible";
+  out = Shell(bin + " --store " + store + " snapshots --user nobody 2>&1", &code);
+  EXPECT_EQ(WEXITSTATUS(code), 1) << "errors and exit codes come back: " << out;
+  EXPECT_NE(out.find("nobody"), std::string::npos) << out;
+  if (::geteuid() == 0) {
+    out = Shell("setpriv --reuid=2001 --regid=2001 --clear-groups " + bin + " --store " + store +
+                    " snapshots 2>&1",
+                &code);
+    EXPECT_NE(code, 0);
+    EXPECT_NE(out.find("only root"), std::string::npos) << "[" << out << "]";
+  }
+  // Ctrl-C in the client cancels the forwarded backup cleanly: no snapshot.
+  std::string big = tmp_.Join("big");
+  ASSERT_OK(MakeDirs(big));
+  for (int i = 0; i < 400; ++i) {
+    ASSERT_OK(WriteFile(big + "/f" + std::to_string(i), RandomBytes(512 << 10, 900 + i)));
+  }
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl(bin.c_str(), bin.c_str(), "--store", store.c_str(), "-q", "backup", "--user", "dave",
+            big.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    std::printf("note: the backup finished before the interrupt arrived\n");
+  } else {
+    // 130: the server stopped the backup and said so. Killed by SIGINT: the
+    // client had not connected yet (nothing was sent).
+    EXPECT_TRUE((WIFEXITED(status) && WEXITSTATUS(status) == 130) ||
+                (WIFSIGNALED(status) && WTERMSIG(status) == SIGINT))
+        << "status " << status;
+    EXPECT_FALSE(std::filesystem::exists(mnt_ + "/dave/latest")) << "nothing committed";
+  }
+  out = Shell(bin + " --store " + store + " snapshots --user alice 2>&1", &code);
+  EXPECT_EQ(code, 0) << "the mount keeps serving commands: " << out;
+
   out = Shell(bin + " umount " + mnt_ + " 2>&1", &code);
   EXPECT_EQ(code, 0) << out;
   EXPECT_FALSE(std::filesystem::exists(mnt_ + "/alice")) << "unmounted";
+  EXPECT_FALSE(std::filesystem::exists(store + "/control.sock")) << "socket removed";
   // umount waits for the mount process to close the store.
   ASSERT_OK_AND_ASSIGN(store_, Store::Open(store, OpenMode::kReadWrite));
   out = Shell(bin + " umount " + mnt_ + " 2>&1", &code);

@@ -8,14 +8,19 @@
 #include <new>
 
 #include "tools/cli/common.h"
+#include "tools/cli/control.h"
 
 namespace keepfs::cli {
 
 namespace {
 constexpr const char* kVersion = "keepfs 0.1.0 (store format 1)";
 
-int Parse(const std::vector<std::string>& args, Io& io) {
+int Parse(const std::vector<std::string>& args, Io& io, const Hosted* hosted) {
   Context ctx{io};
+  ctx.hosted = hosted;
+  if (!hosted) {
+    ctx.forward = [&args, &io](const std::string& store_dir) { return Forward(store_dir, args, io); };
+  }
   CLI::App app{
       "keepfs: a versioned, deduplicated backup store.\n"
       "Every command works on one store directory, given by --store DIR or KEEPFS_STORE.\n"
@@ -56,9 +61,20 @@ int KeepfsMain(const std::vector<std::string>& args, Io& io) {
     spdlog::set_pattern("keepfs: %l: %v");
     spdlog::set_level(spdlog::level::warn);
     if (const char* lvl = std::getenv("KEEPFS_LOG")) spdlog::set_level(spdlog::level::from_str(lvl));
-    return Parse(args, io);
+    return Parse(args, io, nullptr);
   } catch (const std::bad_alloc&) {
     io.err << "keepfs: out of memory\n";
+  } catch (const std::exception& e) {
+    io.err << "keepfs: internal error: " << e.what() << "\n";
+  } catch (...) {
+    io.err << "keepfs: internal error\n";
+  }
+  return kExitError;
+}
+
+int RunHosted(const std::vector<std::string>& args, Io& io, const Hosted& hosted) {
+  try {
+    return Parse(args, io, &hosted);
   } catch (const std::exception& e) {
     io.err << "keepfs: internal error: " << e.what() << "\n";
   } catch (...) {

@@ -17,6 +17,7 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitError = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitPartial = 3;
+inline constexpr int kExitCancelled = 130;  // Ctrl-C: stopped cleanly, nothing committed
 
 struct Io {
   std::ostream& out;

@@ -61,11 +61,12 @@ int RunBackup(Context& ctx, const BackupArgs& a) {
       KEEPFS_ASSIGN_OR_RETURN(o.time_sec, snapshot::ParseUtcTime(a.time));
     }
     char resolved[PATH_MAX];
-    if (!::realpath(a.source.c_str(), resolved)) {
+    if (!::realpath(ctx.Abs(a.source).c_str(), resolved)) {
       return Status::FromErrno(errno, "source " + a.source).WithContext("cannot back up");
     }
     o.source = resolved;
-    KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(ctx, OpenMode::kReadWrite));
+    if (ctx.hosted) o.cancel = ctx.hosted->cancel;
+    KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadWrite));
     snapshot::BackupProgress progress;
     Progress display(ctx.io.err, ctx.io.err_is_tty, !ctx.quiet,
                      [&](double t) { return ProgressLine(progress, t); });

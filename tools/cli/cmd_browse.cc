@@ -57,7 +57,7 @@ void PrintSnapshot(std::ostream& out, const SnapshotRecord& r, bool json, bool f
 
 int RunSnapshots(Context& ctx, const BrowseArgs& a) {
   return Run(ctx, [&]() -> Status {
-    KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(ctx, OpenMode::kReadOnly));
+    KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadOnly));
     Repo repo(store.get());
     std::vector<SnapshotRecord> snaps;
     if (!a.user.empty()) {
@@ -119,7 +119,7 @@ Status ListDir(Context& ctx, const Repo& repo, const ObjectId& tree, const std::
 
 int RunLs(Context& ctx, const BrowseArgs& a) {
   return Run(ctx, [&]() -> Status {
-    KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(ctx, OpenMode::kReadOnly));
+    KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadOnly));
     Repo repo(store.get());
     KEEPFS_ASSIGN_OR_RETURN(SnapshotRecord snap, repo.FindSnapshot(a.user, a.snap));
     KEEPFS_ASSIGN_OR_RETURN(Entry e, repo.ResolvePath(snap, a.path));
@@ -141,7 +141,7 @@ int RunLs(Context& ctx, const BrowseArgs& a) {
 
 int RunCat(Context& ctx, const BrowseArgs& a) {
   return Run(ctx, [&]() -> Status {
-    KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(ctx, OpenMode::kReadOnly));
+    KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadOnly));
     Repo repo(store.get());
     KEEPFS_ASSIGN_OR_RETURN(SnapshotRecord snap, repo.FindSnapshot(a.user, a.snap));
     KEEPFS_ASSIGN_OR_RETURN(Entry e, repo.ResolvePath(snap, a.path));
@@ -171,7 +171,7 @@ int RunCat(Context& ctx, const BrowseArgs& a) {
 
 int RunDiff(Context& ctx, const BrowseArgs& a) {
   return Run(ctx, [&]() -> Status {
-    KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(ctx, OpenMode::kReadOnly));
+    KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadOnly));
     Repo repo(store.get());
     KEEPFS_ASSIGN_OR_RETURN(SnapshotRecord sa, repo.FindSnapshot(a.user, a.snap));
     KEEPFS_ASSIGN_OR_RETURN(SnapshotRecord sb, repo.FindSnapshot(a.user, a.snap_b));

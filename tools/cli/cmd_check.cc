@@ -19,7 +19,7 @@ int RunCheck(Context& ctx, const CheckArgs& a) {
   return Run(ctx, [&]() -> Status {
     // Read-write so that sealed packs left by an interrupted backup are
     // adopted first instead of being reported as unknown.
-    KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(ctx, OpenMode::kReadWrite));
+    KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadWrite));
     snapshot::Repo repo(store.get());
     snapshot::CheckOptions o;
     o.verify_data = a.verify_data;
@@ -57,7 +57,7 @@ int RunCheck(Context& ctx, const CheckArgs& a) {
 
 int RunStats(Context& ctx, bool json) {
   return Run(ctx, [&]() -> Status {
-    KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(ctx, OpenMode::kReadOnly));
+    KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadOnly));
     snapshot::Repo repo(store.get());
     KEEPFS_ASSIGN_OR_RETURN(gc::StoreStats s, gc::ComputeStoreStats(repo));
     if (json) {

@@ -17,6 +17,7 @@
 #include "fs/fuse/fuse_mount.h"
 #include "fs/view.h"
 #include "tools/cli/common.h"
+#include "tools/cli/control.h"
 
 namespace keepfs::cli {
 
@@ -41,8 +42,11 @@ Status Serve(Context& ctx, const MountArgs& a, const std::string& mountpoint,
              const std::function<void(const std::string&)>& ready) {
   KEEPFS_ASSIGN_OR_RETURN(std::string store_dir, RealDir(ctx.store_dir, "store"));
   ctx.store_dir = store_dir;
-  KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(ctx, OpenMode::kReadWrite));
+  // Opened directly, never forwarded: a second mount of a store is "in use".
+  KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(store_dir, OpenMode::kReadWrite));
   fs::View view(store.get());
+  // Commands of other keepfs processes run here while mounted (one writer).
+  KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<ControlServer> control, ControlServer::Start(store.get()));
   fs::MountOptions o;
   o.mountpoint = mountpoint;
   o.fsname = "keepfs:" + store_dir;
@@ -52,10 +56,16 @@ Status Serve(Context& ctx, const MountArgs& a, const std::string& mountpoint,
     ready("mounted store " + store_dir + " at " + mountpoint + " (pid " +
           std::to_string(::getpid()) + "); unmount with 'keepfs umount " + mountpoint + "'");
   };
-  return fs::ServeMount(&view, o);
+  Status served = fs::ServeMount(&view, o);
+  control->Stop();  // finishes (or cancels) forwarded commands before the store closes
+  return served;
 }
 
 int RunMount(Context& ctx, const MountArgs& a) {
+  if (ctx.hosted) {
+    return Fail(ctx, Status::Busy("this store is already mounted (by the process running this "
+                                  "command); unmount it first with 'keepfs umount'"));
+  }
   auto mp = RealDir(a.mountpoint, "mount point");
   if (!mp.ok()) {
     return Fail(ctx, mp.status().WithContext("cannot mount (create the directory first)"));

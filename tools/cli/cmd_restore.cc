@@ -24,7 +24,7 @@ int RunRestore(Context& ctx, const RestoreArgs& a) {
       snap_name = a.spec.substr(0, colon);
       path = a.spec.substr(colon + 1);
     }
-    KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(ctx, OpenMode::kReadOnly));
+    KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadOnly));
     snapshot::Repo repo(store.get());
     KEEPFS_ASSIGN_OR_RETURN(snapshot::SnapshotRecord snap, repo.FindSnapshot(a.user, snap_name));
     snapshot::RestoreOptions o;
@@ -38,7 +38,7 @@ int RunRestore(Context& ctx, const RestoreArgs& a) {
         << "/s";
       return s.str();
     });
-    auto r = snapshot::Restore(repo, snap, path, a.dest, o, &progress);
+    auto r = snapshot::Restore(repo, snap, path, ctx.Abs(a.dest), o, &progress);
     display.Stop();
     KEEPFS_RETURN_IF_ERROR(r.status());
     for (const auto& e : r->errors) {

@@ -20,7 +20,7 @@ struct UserAddArgs {
 int RunUserAdd(Context& ctx, const UserAddArgs& a) {
   return Run(ctx, [&]() -> Status {
     KEEPFS_RETURN_IF_ERROR(snapshot::ValidateUserName(a.name));
-    KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(ctx, OpenMode::kReadWrite));
+    KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadWrite));
     UserMapping m{static_cast<uint32_t>(a.uid),
                   static_cast<uint32_t>(a.gid >= 0 ? a.gid : a.uid)};
     KEEPFS_RETURN_IF_ERROR(snapshot::EnsureUser(store.get(), a.name).status());
@@ -35,7 +35,7 @@ int RunUserAdd(Context& ctx, const UserAddArgs& a) {
 
 int RunUserList(Context& ctx, bool json) {
   return Run(ctx, [&]() -> Status {
-    KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(ctx, OpenMode::kReadOnly));
+    KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadOnly));
     snapshot::Repo repo(store.get());
     KEEPFS_ASSIGN_OR_RETURN(std::vector<std::string> users, repo.ListUsers());
     StoreConfig config = store->config();

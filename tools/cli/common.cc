@@ -5,15 +5,40 @@
 
 namespace keepfs::cli {
 
-Result<std::unique_ptr<Store>> OpenStore(Context& ctx, OpenMode mode) {
+std::string Context::Abs(const std::string& path) const {
+  if (path.empty() || path[0] == '/' || !hosted) return path;
+  return hosted->cwd + "/" + path;
+}
+
+bool Context::Cancelled() const {
+  return hosted && hosted->cancel && hosted->cancel->load();
+}
+
+Result<StoreHandle> OpenStore(Context& ctx, OpenMode mode) {
+  if (ctx.hosted) {
+    std::unique_lock<std::mutex> writer;
+    if (mode == OpenMode::kReadWrite) writer = std::unique_lock<std::mutex>(*ctx.hosted->writer_mu);
+    return StoreHandle(ctx.hosted->store, std::move(writer));
+  }
   if (ctx.store_dir.empty()) {
     return Status::InvalidArgument("no store given: pass --store DIR or set KEEPFS_STORE");
   }
-  return Store::Open(ctx.store_dir, mode);
+  auto store = Store::Open(ctx.store_dir, mode);
+  if (store.ok()) return StoreHandle(std::move(*store));
+  if (store.status().code() == StatusCode::kBusy && ctx.forward) {
+    // A mount process holds the store: it runs the command for us.
+    if (std::optional<int> code = ctx.forward(ctx.store_dir)) {
+      ctx.forwarded_exit = *code;
+      return Status::Busy("forwarded to the mount process");
+    }
+  }
+  return store.status();
 }
 
 int Fail(Context& ctx, const Status& status) {
+  if (ctx.forwarded_exit) return *ctx.forwarded_exit;
   ctx.io.err << "keepfs: " << status.message() << "\n";
+  if (status.code() == StatusCode::kCancelled) return kExitCancelled;
   if (status.code() == StatusCode::kNoSpace) {
     // Every write path keeps the store consistent on ENOSPC (docs/commit.md).
     ctx.io.err << "keepfs: the store's disk is full; nothing committed was changed. Free space "
@@ -24,6 +49,7 @@ int Fail(Context& ctx, const Status& status) {
 
 int Run(Context& ctx, const std::function<Status()>& fn) {
   Status s = fn();
+  if (s.ok() && ctx.Cancelled()) return kExitCancelled;
   return s.ok() ? ctx.exit_code : Fail(ctx, s);
 }
 

@@ -2,7 +2,10 @@
 // store with a helpful error, printing errors once, formatting sizes.
 #pragma once
 
+#include <atomic>
 #include <functional>
+#include <mutex>
+#include <optional>
 #include <memory>
 #include <string>
 
@@ -16,12 +19,55 @@ class App;
 
 namespace keepfs::cli {
 
+struct Hosted {
+  Store* store;                      // the mount process's open store
+  std::mutex* writer_mu;             // one writing command at a time in the process
+  std::string cwd;                   // the client's working directory
+  const std::atomic<bool>* cancel;   // set when the client asks to stop
+};
+
 struct Context {
   Io& io;
   std::string store_dir;  // --store or KEEPFS_STORE
   bool quiet = false;
   int exit_code = kExitOk;
+  // Set when this command runs inside a mount process for a client of its
+  // control socket (tools/cli/control.h): the store to use, and the client's
+  // working directory and cancel flag.
+  const Hosted* hosted = nullptr;
+  // Set when OpenStore handed the whole command to a running mount process:
+  // its exit code. Fail() then returns it without printing anything.
+  std::optional<int> forwarded_exit;
+  // Sends this command to the mount process that holds store_dir and returns
+  // its exit code; nullopt when no mount process answers. Unset in tests.
+  std::function<std::optional<int>(const std::string& store_dir)> forward;
+
+  // path made absolute against the caller's working directory.
+  std::string Abs(const std::string& path) const;
+  // True once the caller asked to stop (Ctrl-C of a forwarded command).
+  bool Cancelled() const;
 };
+
+// The open store of a command: its own, or the mount process's (borrowed,
+// with the process's writer lock held while the command writes).
+class StoreHandle {
+ public:
+  StoreHandle() = default;
+  explicit StoreHandle(std::unique_ptr<Store> owned) : owned_(std::move(owned)), ptr_(owned_.get()) {}
+  StoreHandle(Store* borrowed, std::unique_lock<std::mutex> writer)
+      : ptr_(borrowed), writer_(std::move(writer)) {}
+  Store* get() const { return ptr_; }
+  Store* operator->() const { return ptr_; }
+  Store& operator*() const { return *ptr_; }
+
+ private:
+  std::unique_ptr<Store> owned_;
+  Store* ptr_ = nullptr;
+  std::unique_lock<std::mutex> writer_;
+};
+
+// Runs a command inside the mount process for a control-socket client.
+int RunHosted(const std::vector<std::string>& args, Io& io, const Hosted& hosted);
 
 // Registers one subcommand on app; its callback sets ctx.exit_code.
 using Registrar = void (*)(CLI::App& app, Context& ctx);
@@ -38,8 +84,10 @@ void RegisterMount(CLI::App& app, Context& ctx);  // mount and umount
 void RegisterUser(CLI::App& app, Context& ctx);
 
 // Opens the store named by ctx.store_dir; a missing --store is an error
-// that says how to give one.
-Result<std::unique_ptr<Store>> OpenStore(Context& ctx, OpenMode mode);
+// that says how to give one. When a mount process holds the store, the whole
+// command is sent to it over the control socket instead: then the result is
+// an error status and ctx.forwarded_exit holds the command's exit code.
+Result<StoreHandle> OpenStore(Context& ctx, OpenMode mode);
 // Prints "keepfs: <message>" once and returns the exit code for status.
 int Fail(Context& ctx, const Status& status);
 // Runs fn and converts a non-OK status with Fail.
