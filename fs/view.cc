@@ -155,6 +155,7 @@ Attr View::AttrOf(const Node& n) {
     case Node::kRoot:
       a.mode = S_IFDIR | 0755;
       a.nlink = 2;
+      a.mtime_sec = store_->meta().created_unix;
       return a;
     case Node::kUserDir: {
       Owner o = OwnerOf(n.user);

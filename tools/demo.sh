@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: build keepfs, create a local store,
 # back up sample data twice (the second run reads nothing new), list and
-# restore it, and check the store.
+# restore it, check the store, and leave it mounted at $DEMO_DIR/mnt.
 #   bash tools/demo.sh            (DEMO_DIR=/tmp/keepfs-demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,9 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKEEPFS_TESTS=OF
 ninja -C build keepfs
 K="$PWD/build/tools/keepfs"
 DEMO="${DEMO_DIR:-/tmp/keepfs-demo}"
-rm -rf "$DEMO"; mkdir -p "$DEMO/alice"
+# A mount left by an earlier run of the demo goes first.
+if mountpoint -q "$DEMO/mnt" 2>/dev/null; then "$K" umount --lazy "$DEMO/mnt" || true; fi
+rm -rf "$DEMO"; mkdir -p "$DEMO/alice" "$DEMO/mnt"
 cp -a /usr/share/doc/. "$DEMO/alice/doc" 2>/dev/null || true
 cp -a /usr/share/common-licenses "$DEMO/alice/licenses"
 export KEEPFS_STORE="$DEMO/store"
@@ -26,3 +28,19 @@ echo "a new note" > "$DEMO/alice/note.txt"
 "$K" restore --user alice latest "$DEMO/restored"
 "$K" check --verify-data
 "$K" stats
+"$K" user add alice --uid "$(id -u)"
+"$K" mount "$DEMO/mnt"
+ls -l "$DEMO/mnt/alice"
+# While mounted, commands run inside the mount process: this backup shows up at once.
+echo "another note" > "$DEMO/alice/note2.txt"
+"$K" backup --user alice "$DEMO/alice"
+ls "$DEMO/mnt/alice/latest/"
+set +x
+cat <<EOF
+
+The store is mounted at $DEMO/mnt: every snapshot of every user, read-only.
+  browse:   ls $DEMO/mnt/alice/   (latest -> the newest snapshot)
+            cp -a $DEMO/mnt/alice/latest/licenses/GPL-3 /tmp/   copies a file back
+  commands: KEEPFS_STORE=$DEMO/store $K snapshots   (runs inside the mount process)
+  unmount:  $K umount $DEMO/mnt
+EOF

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "snapshot/catalog.h"
 #include "snapshot/ingest.h"
 #include "store/file_util.h"
 #include "tests/testing/every_kind_tree.h"
@@ -190,6 +191,25 @@ TEST_F(MountTest, NewSnapshotsAppearAndLatestMoves) {
   // A user's first backup appears as a new folder.
   Backup("carol", src, kTime);
   EXPECT_TRUE(std::filesystem::exists(mnt_ + "/carol/latest/v"));
+
+  // A snapshot that is deleted (as prune will) disappears at once, while a
+  // process that has one of its files open reads it to the end.
+  std::string big(3 << 20, 'b');
+  ASSERT_OK(WriteFile(src + "/big", big));
+  auto third = Backup("alice", src, kTime + 2 * 86400);
+  std::ifstream open_file(mnt_ + "/alice/" + third.name + "/big", std::ios::binary);
+  ASSERT_TRUE(open_file.good());
+  char first_byte = 0;
+  open_file.read(&first_byte, 1);
+  WriteBatch del;
+  del.Delete(snapshot::SnapshotKey("alice", third.name));
+  ASSERT_OK(store_->kv().Write(del, /*sync=*/true));
+  EXPECT_FALSE(std::filesystem::exists(mnt_ + "/alice/" + third.name));
+  std::error_code ec;
+  EXPECT_EQ(std::filesystem::read_symlink(mnt_ + "/alice/latest", ec).string(), second.name)
+      << "latest moves back";
+  std::string rest(std::istreambuf_iterator<char>(open_file), {});
+  EXPECT_EQ(first_byte + rest, big) << "the open file reads to its end";
 }
 
 TEST_F(MountTest, DamagedPackIsEio) {
