@@ -54,6 +54,7 @@ View::View(Store* store) : store_(store), repo_(std::make_unique<snapshot::Repo>
   auto root = std::make_shared<Node>();
   root->kind = Node::kRoot;
   root->ino = kRootIno;
+  nodes_.reserve(1 << 16);
   nodes_[kRootIno] = {root, 1};
 }
 
@@ -226,7 +227,11 @@ EntryOut View::Reply(const Node& n) {
     case Node::kRoot:
     case Node::kUserDir: out.entry_timeout = kUserListTimeout; break;
     case Node::kLatest:
-    case Node::kSnapRoot: out.entry_timeout = 0; break;
+    case Node::kSnapRoot: {
+      std::lock_guard<std::mutex> lock(config_mu_);
+      out.entry_timeout = config_.mount.path_cache_seconds;
+      break;
+    }
     case Node::kEntry: out.entry_timeout = kImmutableTimeout; break;
   }
   return out;

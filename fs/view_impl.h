@@ -14,9 +14,9 @@
 namespace keepfs::fs {
 
 // How long the kernel may cache what it learns. Inside a snapshot nothing
-// ever changes, so a day. The user's folder (new snapshots, 'latest') is
-// asked again every time: its entries' timeouts are 0, which also makes every
-// path walk into a snapshot pass the access check in Lookup (docs/mount.md).
+// ever changes, so a day. The entries of a user's folder ('latest', the
+// snapshots) get [mount] path_cache_seconds, 0 by default: every path walk
+// into a snapshot then passes the access check in Lookup (docs/mount.md).
 inline constexpr double kImmutableTimeout = 86400;
 inline constexpr double kUserListTimeout = 1;
 

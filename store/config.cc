@@ -78,6 +78,11 @@ Result<StoreConfig> ParseStoreConfig(std::string_view text, const std::string& p
     if (!v || *v < 0 || *v > 64) return Bad(path, "mount.readahead_chunks must be 0-64");
     c.mount.readahead_chunks = static_cast<uint32_t>(*v);
   }
+  if (auto n = m["path_cache_seconds"]; n) {
+    auto v = n.value<double>();
+    if (!v || *v < 0 || *v > 3600) return Bad(path, "mount.path_cache_seconds must be 0-3600");
+    c.mount.path_cache_seconds = *v;
+  }
   if (auto n = m["owner_view"]; n) {
     auto v = n.value<bool>();
     if (!n.is_boolean() || !v) return Bad(path, "mount.owner_view must be true or false");

@@ -28,6 +28,13 @@ struct MountConfig {
   uint32_t readahead_chunks = 2;        // chunks fetched ahead of a sequential reader
   std::optional<uint32_t> admin_gid;    // members may enter every namespace
   bool owner_view = false;  // show every file inside a snapshot as owned by the namespace owner
+  // How long the kernel may reuse a path walk into a snapshot without asking
+  // the daemon (the entry timeout of /MOUNT/USER/*). 0 checks every walk, so
+  // no other user can even stat a path inside a namespace; more speeds up
+  // tools that stat absolute paths, at the cost that for that long after the
+  // owner's last walk another local user who knows an exact path could read
+  // its attributes (never its data, listing, link target or xattrs).
+  double path_cache_seconds = 0;
 };
 
 struct StoreConfig {

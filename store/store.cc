@@ -87,7 +87,11 @@ std::string RenderConfig(const StoreMeta& m) {
     << "# Members of this group may enter every user's snapshots, as root may.\n"
     << "# admin_group = \"keepfs-admin\"\n"
     << "# true: files inside snapshots show as owned by the namespace's user, not the stored "
-       "owner.\nowner_view = false\n\n"
+       "owner.\nowner_view = false\n"
+    << "# Seconds the kernel may reuse a path walk into a snapshot without an access check.\n"
+    << "# 0: every walk is checked. More is faster for 'ls -lR /mount/...' but lets another\n"
+    << "# user stat an exact path for that long after its owner walked it (docs/mount.md).\n"
+    << "path_cache_seconds = 0\n\n"
     << "# Who each store user is on this server ('keepfs user add NAME --uid UID'):\n"
     << "# [users.alice]\n# uid = 1001\n# gid = 1001\n";
   return o.str();

@@ -36,6 +36,7 @@ cache_size = "64MiB"
 readahead_chunks = 4
 admin_group = 27
 owner_view = true
+path_cache_seconds = 1.5
 
 [users.alice]
 uid = 1001
@@ -49,6 +50,9 @@ uid = 1002
   EXPECT_EQ(c.mount.readahead_chunks, 4u);
   EXPECT_EQ(c.mount.admin_gid, 27u);
   EXPECT_TRUE(c.mount.owner_view);
+  EXPECT_EQ(c.mount.path_cache_seconds, 1.5);
+  ASSERT_OK_AND_ASSIGN(StoreConfig whole, ParseStoreConfig("[mount]\npath_cache_seconds = 2\n", "c"));
+  EXPECT_EQ(whole.mount.path_cache_seconds, 2.0) << "an integer is fine too";
   ASSERT_EQ(c.users.size(), 2u);
   EXPECT_EQ(c.users.at("alice").uid, 1001u);
   EXPECT_EQ(c.users.at("alice").gid, 100u);

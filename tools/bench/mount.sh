@@ -7,7 +7,7 @@
 #   tools/bench/mount.sh [--scale S] [--work DIR] [--keepfs PATH] [--runs N] [--only tool,...]
 #                        [--json FILE] [--src DIR] [--seed N] [--keep-src] [--keep-repos]
 #                        [--drop-caches native|all|none] [--native-on disk|tmpfs] [--timeout S]
-#                        [--no-verify]
+#                        [--via-latest] [--no-verify]
 #
 #   --scale S     dataset size, 1.0 = full (alice ~2.0 GB with a 1 GiB file, many/ 100k files;
 #                 ~6.5 GB in /dev/shm in all)
@@ -31,12 +31,16 @@
 #                 many under --work, so dropping the page cache makes it cold) or tmpfs (the
 #                 source itself; never cold)
 #   --timeout S   give up on one step after S seconds (default 900); the cell then shows ">S"
+#   --via-latest  work through the `latest` symlinks (keepfs MP/USER/latest/..., restic
+#                 MP/hosts/HOST/latest/...) instead of the snapshot directories they point to
 #   --no-verify   skip the final correctness check of the keepfs mount against the source
 #
 # Each tool holds two snapshots in one repository: alice (its 1 GiB file big/binaries.img and
 # ~63k entries) and many (100k small files). Restic and borg back up `.` from inside the source
 # dir (as run.sh does), so every tool's snapshot root is the tree itself:
 #   keepfs MP/alice/latest/   restic MP/hosts/alice/latest/   borg MP/alice/   native WORK/native/alice/
+# A mount is usable once that path lists; the steps then work in the directory `latest` points to
+# (`readlink -f`), since `ls -lR` and `cat` look up every path from the top.
 # For each tool, every run measures, each step on a fresh mount (unmount, mount again):
 #   A. mount until `ls` of alice's snapshot root succeeds; `cat big/binaries.img > /dev/null`
 #      (cold) and again on the same mount (warm), as MB/s
@@ -68,6 +72,7 @@ drop_mode=native
 native_on=disk
 step_timeout=900
 verify=1
+via_latest=0
 mount_timeout=300  # seconds a mount may take to become listable
 
 say() { printf '[bench] %s\n' "$*" >&2; }
@@ -90,6 +95,7 @@ while [ $# -gt 0 ]; do
     --native-on) native_on=$2; shift 2 ;;
     --timeout) step_timeout=$2; shift 2 ;;
     --no-verify) verify=0; shift ;;
+    --via-latest) via_latest=1; shift ;;
     -h|--help) usage 0 ;;
     *) printf 'unknown argument: %s\n\n' "$1" >&2; usage 2 ;;
   esac
@@ -143,9 +149,8 @@ for t in keepfs restic borg; do
       command -v fusermount3 >/dev/null 2>&1 || command -v fusermount >/dev/null 2>&1 ||
         skip "fusermount not found (apt-get install fuse3)" restic ;;
     borg)
-      command -v borg >/dev/null 2>&1 || { skip "borg not found (apt-get install borgbackup)" borg; continue; }
-      python3 -c 'import llfuse' 2>/dev/null || python3 -c 'import pyfuse3' 2>/dev/null ||
-        skip "borg has no FUSE module (apt-get install python3-llfuse)" borg ;;
+      # (borg mount also needs python3-llfuse or python3-pyfuse3: without, its mount fails)
+      command -v borg >/dev/null 2>&1 || skip "borg not found (apt-get install borgbackup)" borg ;;
   esac
 done
 [ ${#tools[@]} -gt 0 ] || die "no tool left to measure"
@@ -244,6 +249,7 @@ rss_mib() {  # VmRSS of the mount process in MiB, or nothing
   awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$MOUNT_PID/status" 2>/dev/null || true
 }
 record_rss() { local r; r=$(rss_mib); [ -z "$r" ] || record "rss_$1_mib" "$r"; }
+rss_note() { local r; r=$(rss_mib); [ -z "$r" ] || printf ', RSS %s MiB' "$r"; }
 find_mount_pid() {  # find_mount_pid MP: the process whose command line has "mount" and MP
   python3 - "$1" <<'PY'
 import os, sys
@@ -328,6 +334,7 @@ umount_tool() {  # unmount the current tool and wait for its mount process to en
   MOUNT_PID=''
 }
 
+ROOT=''  # the snapshot root the steps work in, set by fresh
 fresh() {  # fresh NAME: (re)mount and wait until NAME's snapshot root lists; records mount_NAME_s
   local name=$1 root t0 t1 deadline
   root=$("${tool}_root" "$name")
@@ -349,9 +356,11 @@ fresh() {  # fresh NAME: (re)mount and wait until NAME's snapshot root lists; re
     sleep 0.01
   done
   t1=$EPOCHREALTIME
+  # Steps work in the snapshot's own directory, `latest` resolved (unless --via-latest)
+  if [ "$via_latest" = 1 ]; then ROOT=$root; else ROOT=$(readlink -f "$root")/; fi
   record "mount_${name}_s" "$(elapsed "$t0" "$t1")"
   record_rss "mount_$name"
-  say "$tool: mounted, $name root listable after $(elapsed "$t0" "$t1") s, RSS $(rss_mib) MiB"
+  say "$tool: mounted, $name root listable after $(elapsed "$t0" "$t1") s$(rss_note)"
 }
 
 T_S='' T_RC='' T_OUT=''
@@ -385,37 +394,37 @@ measure_tool() {  # one run of steps A-D for $tool
   local a m
   # A. cold and warm read of the 1 GiB file
   if fresh alice; then
-    a=$("${tool}_root" alice)
+    a=$ROOT
     timed read_cold bash -c 'cat "$1" >/dev/null' _ "$a$big_rel"
     result read_cold_s read_cold_mbps "$big_bytes" && record_rss read_cold
-    say "$tool: cold read $T_S s ($(python3 -c "print(round($big_bytes / 1e6 / max($T_S, 1e-3)))") MB/s), RSS $(rss_mib) MiB"
+    say "$tool: cold read $T_S s ($(python3 -c "print(round($big_bytes / 1e6 / max($T_S, 1e-3)))") MB/s)$(rss_note)"
     timed read_warm bash -c 'cat "$1" >/dev/null' _ "$a$big_rel"
     result read_warm_s read_warm_mbps "$big_bytes" && record_rss read_warm
-    say "$tool: warm read $T_S s ($(python3 -c "print(round($big_bytes / 1e6 / max($T_S, 1e-3)))") MB/s), RSS $(rss_mib) MiB"
+    say "$tool: warm read $T_S s ($(python3 -c "print(round($big_bytes / 1e6 / max($T_S, 1e-3)))") MB/s)$(rss_note)"
   else record failed_step mount_alice; fi
   # B. find
   if fresh many; then
-    m=$("${tool}_root" many)
+    m=$ROOT
     timed find bash -c 'set -o pipefail; find "$1" | wc -l' _ "$m"
     if result find_s; then
       record_rss find
       [[ $T_OUT =~ ^[0-9]+$ ]] && record find_entries "$T_OUT"
     fi
-    say "$tool: find | wc -l: $T_OUT entries in $T_S s, RSS $(rss_mib) MiB"
+    say "$tool: find | wc -l: $T_OUT entries in $T_S s$(rss_note)"
   else record failed_step mount_many; fi
   # C. ls -lR
   if fresh many; then
-    m=$("${tool}_root" many)
+    m=$ROOT
     timed lslr bash -c 'ls -lR "$1" >/dev/null' _ "$m"
     result lslr_s && record_rss lslr
-    say "$tool: ls -lR $T_S s, RSS $(rss_mib) MiB"
+    say "$tool: ls -lR $T_S s$(rss_note)"
   else record failed_step mount_many; fi
   # D. tar of alice
   if fresh alice; then
-    a=$("${tool}_root" alice)
+    a=$ROOT
     timed tar bash -c 'set -o pipefail; tar -cf - -C "$1" . | cat >/dev/null' _ "$a"
     result tar_s tar_mbps "$alice_bytes" && record_rss tar
-    say "$tool: tar alice $T_S s, RSS $(rss_mib) MiB"
+    say "$tool: tar alice $T_S s$(rss_note)"
   else record failed_step mount_alice; fi
   umount_tool
 }
@@ -425,7 +434,7 @@ verify_keepfs() {  # the keepfs mount against the source: metadata of every entr
   say "keepfs: verifying the mount against the source ..."
   fresh alice || { record verify_failed 1; return 0; }
   for name in alice many; do
-    root=$(keepfs_root "$name")
+    root=$(readlink -f "$(keepfs_root "$name")")/
     for side in src mnt; do
       local dir=$root; [ $side = src ] && dir=$data/$name/
       # type mode uid gid size(not for dirs) mtime path -> target
@@ -460,7 +469,7 @@ versions() {
       keepfs) local v; v=$("$keepfs" --version 2>/dev/null | head -n1) || true
               printf 'keepfs\t%s (%s)\n' "${v:-keepfs}" "$keepfs" ;;
       native) printf 'native\t%s on %s\n' "$(native_root alice)" \
-                "$(stat -f -c %T "$(native_root alice)" 2>/dev/null || echo '?')" ;;
+                "$(df --output=fstype "$(native_root alice)" 2>/dev/null | tail -n1 || echo '?')" ;;
     esac
   done
 }
@@ -493,7 +502,7 @@ for run in $(seq 1 "$runs"); do
     measure_tool
   done
 done
-run=1
+run=v  # the verification's own mount is not counted among the measurements
 if [ "$verify" = 1 ] && has_tool keepfs && ! grep -q "^0"$'\t'"keepfs"$'\t'"failed_step" "$results"; then
   tool=keepfs
   verify_keepfs
@@ -503,58 +512,62 @@ fi
 versions >"$work/versions.tsv"
 python3 - "$results" "$data/manifest.json" "$work/versions.tsv" "$json_out" "$runs" "$scale" \
   "$(IFS=,; echo "${tools[*]}")" "$work" "$src_root" "$drop_mode" "$native_on" "$big_bytes" \
-  "$step_timeout" <<'PY'
+  "$step_timeout" "$via_latest" <<'PY'
 import json, statistics, sys
 
 (results, manifest_path, versions_path, json_out, runs, scale, tools, work, src, drop_mode,
- native_on, big_bytes, step_timeout) = sys.argv[1:]
+ native_on, big_bytes, step_timeout, via_latest) = sys.argv[1:]
 tools = [t for t in tools.split(",") if t]
 manifest = json.load(open(manifest_path))
 versions = dict(l.rstrip("\n").split("\t", 1) for l in open(versions_path) if "\t" in l)
 
-per_run, failed, setup = {}, {}, {}
+# Every value of a metric counts: mount times and RSS are measured at every fresh mount (two
+# each per run), the rest once per run.
+per_run, failed, setup, verified = {}, {}, {}, {}
 for line in open(results):
     run, tool, metric, value = line.rstrip("\n").split("\t")
     if metric == "failed_step":
         failed.setdefault(tool, []).append(f"run {run}: {value}")
-        continue
-    if run == "0":
+    elif run == "0":
         setup.setdefault(tool, {})[metric] = float(value)
-        continue
-    per_run.setdefault(int(run), {}).setdefault(tool, {})[metric] = float(value)
+    elif run == "v":
+        if metric.startswith("verify_"):
+            verified.setdefault(tool, {})[metric] = float(value)
+    else:
+        per_run.setdefault(int(run), {}).setdefault(tool, {}).setdefault(metric, []).append(float(value))
 
 median = {}
 for t in tools:
     metrics = sorted({m for r in per_run.values() for m in r.get(t, {})})
-    median[t] = {m: statistics.median(r[t][m] for r in per_run.values() if m in r.get(t, {}))
+    median[t] = {m: statistics.median(v for r in per_run.values() for v in r.get(t, {}).get(m, []))
                  for m in metrics}
 
 tr = manifest["trees"]
 many_n, alice_n = tr["many"]["files"], tr["alice"]["files"] + tr["alice"]["symlinks"] + tr["alice"]["dirs"]
 big_mib = int(big_bytes) / 2**20
-# (label, metric, format, better, targets): better "hi" = higher is better;
+# (label, short name, metric, format, better, targets): better "hi" = higher is better;
 # targets: {peer: ratio bound}, keepfs/peer must be <= bound ("lo") or >= bound ("hi")
 rows = [
-    ("mount until alice's root lists, s", "mount_alice_s", "s", "lo", {}),
-    ("mount until many's root lists, s", "mount_many_s", "s", "lo", {}),
-    (f"`find \\| wc -l` on many ({many_n:,} files), cold, s", "find_s", "s", "lo",
+    ("mount until alice's root lists, s", "", "mount_alice_s", "s", "lo", {}),
+    ("mount until many's root lists, s", "", "mount_many_s", "s", "lo", {}),
+    (f"`find \\| wc -l` on many ({many_n:,} files), cold, s", "find, cold", "find_s", "s", "lo",
      {"restic": 0.5, "borg": 0.5, "native": 3.0}),
-    ("`ls -lR` on many, cold, s", "lslr_s", "s", "lo", {"restic": 0.5, "borg": 0.5}),
-    (f"read the {big_mib:,.0f} MiB file, cold, MB/s", "read_cold_mbps", "{:.0f}", "hi",
-     {"restic": 2.0, "borg": 2.0}),
-    (f"read the {big_mib:,.0f} MiB file, warm (2nd read), MB/s", "read_warm_mbps", "{:.0f}", "hi",
-     {"restic": 2.0, "borg": 2.0, "native": 1 / 1.2}),
+    ("`ls -lR` on many, cold, s", "ls -lR, cold", "lslr_s", "s", "lo", {"restic": 0.5, "borg": 0.5}),
+    (f"read the {big_mib:,.0f} MiB file, cold, MB/s", "file read, cold", "read_cold_mbps", "{:.0f}",
+     "hi", {"restic": 2.0, "borg": 2.0}),
+    (f"read the {big_mib:,.0f} MiB file, warm (2nd read), MB/s", "file read, warm",
+     "read_warm_mbps", "{:.0f}", "hi", {"restic": 2.0, "borg": 2.0, "native": 1 / 1.2}),
     (f"`tar c` of alice ({tr['alice']['bytes'] / 1e6:,.0f} MB, {alice_n:,} entries), cold, s",
-     "tar_s", "s", "lo", {"restic": 0.5, "borg": 0.5}),
-    ("`tar c` of alice, MB/s", "tar_mbps", "{:.0f}", "hi", {}),
-    ("entries found by `find` (check)", "find_entries", "{:.0f}", "", {}),
-    ("RSS after mount + alice root listed, MiB", "rss_mount_alice_mib", "{:.0f}", "lo", {}),
-    ("RSS after cold read, MiB", "rss_read_cold_mib", "{:.0f}", "lo", {}),
-    ("RSS after warm read, MiB", "rss_read_warm_mib", "{:.0f}", "lo", {}),
-    ("RSS after mount + many root listed, MiB", "rss_mount_many_mib", "{:.0f}", "lo", {}),
-    ("RSS after find, MiB", "rss_find_mib", "{:.0f}", "lo", {}),
-    ("RSS after ls -lR, MiB", "rss_lslr_mib", "{:.0f}", "lo", {}),
-    ("RSS after tar, MiB", "rss_tar_mib", "{:.0f}", "lo", {}),
+     "tar of alice, cold", "tar_s", "s", "lo", {"restic": 0.5, "borg": 0.5}),
+    ("`tar c` of alice, MB/s", "", "tar_mbps", "{:.0f}", "hi", {}),
+    ("entries found by `find` (check)", "", "find_entries", "{:.0f}", "", {}),
+    ("RSS after mount + alice root listed, MiB", "", "rss_mount_alice_mib", "{:.0f}", "lo", {}),
+    ("RSS after cold read, MiB", "", "rss_read_cold_mib", "{:.0f}", "lo", {}),
+    ("RSS after warm read, MiB", "", "rss_read_warm_mib", "{:.0f}", "lo", {}),
+    ("RSS after mount + many root listed, MiB", "", "rss_mount_many_mib", "{:.0f}", "lo", {}),
+    ("RSS after find, MiB", "", "rss_find_mib", "{:.0f}", "lo", {}),
+    ("RSS after ls -lR, MiB", "", "rss_lslr_mib", "{:.0f}", "lo", {}),
+    ("RSS after tar, MiB", "", "rss_tar_mib", "{:.0f}", "lo", {}),
 ]
 names = {"keepfs": "keepfs mount", "restic": "restic mount", "borg": "borg mount",
          "native": "native (" + ("disk copy" if native_on == "disk" else "tmpfs source") + ")"}
@@ -611,12 +624,15 @@ drops = {"native": "before each cold native step only (a cold FUSE step is a fre
          "none": "never"}[drop_mode]
 print(f"Repositories on disk ({work}); source on tmpfs ({src}); page cache dropped {drops}. "
       + ("Medians of %s runs." % runs if int(runs) > 1 else "One run."))
+print("Steps run in " + ("the `latest` symlinks (MP/USER/latest/, restic MP/hosts/HOST/latest/)."
+                         if via_latest == "1" else
+                         "each snapshot's own directory (`latest` resolved once after mounting)."))
 print("Versions: " + "; ".join(versions[k] for k in ("keepfs", "restic", "borg", "native") if k in versions))
 print()
 head = ["metric"] + [names[t] for t in cols] + [f"keepfs/{p}" for p in peers]
 print("| " + " | ".join(head) + " |")
 print("|" + "---|" * len(head))
-for label, metric, fmt, better, _ in rows:
+for label, _, metric, fmt, better, _ in rows:
     if not any(metric in median.get(t, {}) or timed_out(t, metric) for t in cols):
         continue
     arrow = " (higher is better)" if better == "hi" else ""
@@ -631,7 +647,7 @@ if peers:
 # within 1.2x of native; cold find within 3x of native.
 checks = []
 if "keepfs" in tools:
-    for label, metric, fmt, better, targets in rows:
+    for _, short, metric, fmt, better, targets in rows:
         for peer, bound in targets.items():
             if peer not in tools:
                 continue
@@ -644,8 +660,8 @@ if "keepfs" in tools:
                 ok = r <= bound if better == "lo" else r >= bound
                 shown = f"{r:.2f}x"
             want = (f"<= {bound:g}x" if better == "lo" else f">= {bound:.2f}x")
-            what = {"lo": "time", "hi": "speed"}[better]
-            checks.append((label.split(",")[0] + f" ({what}), keepfs/{peer}", want, shown,
+            what = {"lo": "time", "hi": "MB/s"}[better]
+            checks.append((f"{short}: {what}, keepfs/{peer}", want, shown,
                            {True: "yes", False: "**NO**", None: "?"}[ok]))
 if checks:
     print()
@@ -654,9 +670,8 @@ if checks:
     for c in checks:
         print("| " + " | ".join(c) + " |")
 
-ver = median.get("keepfs", {})
-vkeys = [k for k in ver if k.startswith("verify_")]
-if vkeys:
+ver = verified.get("keepfs", {})
+if ver:
     bad = {k: v for k, v in ver.items() if k.startswith("verify_") and v}
     print()
     if not bad:
@@ -676,10 +691,11 @@ for tl, steps in failed.items():
 if json_out:
     out = {"config": {"scale": float(scale), "runs": int(runs), "tools": tools, "work": work,
                       "source": src, "drop_caches": drop_mode, "native_on": native_on,
-                      "timeout_s": int(step_timeout), "versions": versions},
+                      "timeout_s": int(step_timeout), "via_latest": via_latest == "1",
+                      "versions": versions},
            "dataset": manifest, "setup": setup,
            "runs": [per_run[r] for r in sorted(per_run)],
-           "median": median, "failed": failed,
+           "median": median, "verify": verified, "failed": failed,
            "units": {"_s": "seconds", "_mbps": "1e6 bytes/s", "_mib": "MiB"}}
     with open(json_out, "w") as f:
         json.dump(out, f, indent=1, sort_keys=True)
