@@ -129,6 +129,15 @@ class View {
   Result<uint64_t> Open(const Caller& c, uint64_t ino, int flags);
   // Reads up to size bytes at offset into *out (short only at end of file).
   Status Read(uint64_t handle, uint64_t offset, size_t size, std::string* out);
+  // The same bytes without copying: pieces of cached chunks (each segment
+  // keeps what it points into alive), of the inline data or of a page of zeros.
+  struct Segment {
+    std::shared_ptr<const std::string> chunk;
+    const char* data = nullptr;
+    size_t size = 0;
+    std::shared_ptr<const void> keep;  // the open file, for inline data
+  };
+  Status ReadSegments(uint64_t handle, uint64_t offset, size_t size, std::vector<Segment>* segs);
   // lseek(2) with SEEK_DATA or SEEK_HOLE; ENXIO past the data / end.
   Result<uint64_t> SeekData(uint64_t handle, uint64_t offset, int whence);
   void Release(uint64_t handle);

@@ -65,6 +65,17 @@ void View::Release(uint64_t handle) {
 }
 
 Status View::Read(uint64_t handle, uint64_t offset, size_t size, std::string* out) {
+  std::vector<Segment> segs;
+  out->clear();
+  KEEPFS_RETURN_IF_ERROR(ReadSegments(handle, offset, size, &segs));
+  for (const Segment& s : segs) out->append(s.data, s.size);
+  return Status::OK();
+}
+
+Status View::ReadSegments(uint64_t handle, uint64_t offset, size_t size,
+                          std::vector<Segment>* segs) {
+  // Holes are served from one shared page of zeros.
+  static const std::string* const kZeros = new std::string(1 << 20, '\0');
   std::shared_ptr<FileHandle> h;
   {
     std::lock_guard<std::mutex> lock(handles_mu_);
@@ -72,15 +83,14 @@ Status View::Read(uint64_t handle, uint64_t offset, size_t size, std::string* ou
     if (it == files_.end()) return Status(StatusCode::kInvalidArgument, "bad handle", EBADF);
     h = it->second;
   }
-  out->clear();
+  segs->clear();
   const snapshot::Content& c = h->content;
   if (offset >= c.size || size == 0) return Status::OK();
   uint64_t end = std::min<uint64_t>(c.size, offset + size);
   if (c.is_inline) {
-    out->assign(c.inline_data, offset, end - offset);
+    segs->push_back({nullptr, c.inline_data.data() + offset, static_cast<size_t>(end - offset), h});
     return Status::OK();
   }
-  out->reserve(end - offset);
   size_t i = std::upper_bound(h->starts.begin(), h->starts.end(), offset) - h->starts.begin() - 1;
   uint64_t pos = offset;
   for (; pos < end && i < c.parts.size(); ++i) {
@@ -88,21 +98,26 @@ Status View::Read(uint64_t handle, uint64_t offset, size_t size, std::string* ou
     uint64_t part_end = h->starts[i] + p.length;
     uint64_t take = std::min(end, part_end) - pos;
     if (p.is_hole()) {
-      out->append(take, '\0');
+      for (uint64_t left = take; left > 0;) {
+        size_t n = static_cast<size_t>(std::min<uint64_t>(left, kZeros->size()));
+        segs->push_back({nullptr, kZeros->data(), n, nullptr});
+        left -= n;
+      }
     } else {
       auto chunk = chunks_->Get(p.chunk);
       if (!chunk.ok()) {
         spdlog::error("{}: read at {}: {}", h->path, pos, chunk.status().message());
-        out->clear();
+        segs->clear();
         return Eio(chunk.status().message());
       }
       if ((*chunk)->size() != p.length) {
         spdlog::error("{}: chunk {} has {} bytes, the recipe says {}", h->path,
                       p.chunk.ShortHex(), (*chunk)->size(), p.length);
-        out->clear();
+        segs->clear();
         return Eio("chunk length mismatch");
       }
-      out->append(**chunk, pos - h->starts[i], take);
+      const char* data = (*chunk)->data() + (pos - h->starts[i]);
+      segs->push_back({std::move(*chunk), data, static_cast<size_t>(take), nullptr});
     }
     pos += take;
   }

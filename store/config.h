@@ -34,7 +34,7 @@ struct MountConfig {
   // tools that stat absolute paths, at the cost that for that long after the
   // owner's last walk another local user who knows an exact path could read
   // its attributes (never its data, listing, link target or xattrs).
-  double path_cache_seconds = 0;
+  double path_cache_seconds = 1;
 };
 
 struct StoreConfig {

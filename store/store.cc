@@ -91,7 +91,7 @@ std::string RenderConfig(const StoreMeta& m) {
     << "# Seconds the kernel may reuse a path walk into a snapshot without an access check.\n"
     << "# 0: every walk is checked. More is faster for 'ls -lR /mount/...' but lets another\n"
     << "# user stat an exact path for that long after its owner walked it (docs/mount.md).\n"
-    << "path_cache_seconds = 0\n\n"
+    << "path_cache_seconds = 1\n\n"
     << "# Who each store user is on this server ('keepfs user add NAME --uid UID'):\n"
     << "# [users.alice]\n# uid = 1001\n# gid = 1001\n";
   return o.str();

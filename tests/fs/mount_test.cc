@@ -154,6 +154,9 @@ TEST_F(MountTest, EachUserEntersOnlyTheirOwnNamespace) {
   EXPECT_NE(RunAs(2002, "ls " + mnt_ + "/alice", &out), 0);
   EXPECT_NE(out.find("Permission denied"), std::string::npos) << out;
   EXPECT_NE(RunAs(2002, "cat " + mnt_ + "/alice/latest/that/file", &out), 0);
+  // Attributes: the kernel may reuse alice's walk for [mount] path_cache_seconds
+  // (1 s by default, docs/mount.md); after that bob cannot even stat the path.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
   EXPECT_NE(RunAs(2002, "stat " + file, &out), 0) << "not even the attributes: " << out;
   EXPECT_EQ(RunAs(2002, "cat " + mnt_ + "/bob/latest/mine", &out), 0) << out;
   EXPECT_EQ(out, "bob's\n");
@@ -204,6 +207,12 @@ TEST_F(MountTest, NewSnapshotsAppearAndLatestMoves) {
   WriteBatch del;
   del.Delete(snapshot::SnapshotKey("alice", third.name));
   ASSERT_OK(store_->kv().Write(del, /*sync=*/true));
+  // Gone once the kernel asks again: within [mount] path_cache_seconds (1 s).
+  auto gone_by = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+  while (std::filesystem::exists(mnt_ + "/alice/" + third.name) &&
+         std::chrono::steady_clock::now() < gone_by) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   EXPECT_FALSE(std::filesystem::exists(mnt_ + "/alice/" + third.name));
   std::error_code ec;
   EXPECT_EQ(std::filesystem::read_symlink(mnt_ + "/alice/latest", ec).string(), second.name)

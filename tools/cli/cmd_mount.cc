@@ -1,6 +1,7 @@
 // keepfs mount / umount: serve every snapshot as a read-only tree (docs/mount.md).
 #include <CLI/CLI.hpp>
 #include <fcntl.h>
+#include <malloc.h>
 #include <spdlog/sinks/syslog_sink.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -42,6 +43,11 @@ Status Serve(Context& ctx, const MountArgs& a, const std::string& mountpoint,
              const std::function<void(const std::string&)>& ready) {
   KEEPFS_ASSIGN_OR_RETURN(std::string store_dir, RealDir(ctx.store_dir, "store"));
   ctx.store_dir = store_dir;
+  // Chunk buffers (0.25-4 MiB) come and go with the cache. glibc gives each
+  // of up to 8 x cores threads its own arena, and every arena keeps the pages
+  // it has freed; two arenas let freed chunk buffers be reused by the next
+  // ones, so RSS follows the cache bound (docs/mount.md, "Memory bound").
+  ::mallopt(M_ARENA_MAX, 2);
   // Opened directly, never forwarded: a second mount of a store is "in use".
   KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(store_dir, OpenMode::kReadWrite));
   fs::View view(store.get());
