@@ -248,7 +248,11 @@ rss_mib() {  # VmRSS of the mount process in MiB, or nothing
   [ -n "$MOUNT_PID" ] || return 0
   awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$MOUNT_PID/status" 2>/dev/null || true
 }
-record_rss() { local r; r=$(rss_mib); [ -z "$r" ] || record "rss_$1_mib" "$r"; }
+record_rss() {  # VmRSS for the table; RssAnon (heap, without mapped files) for --json
+  local r; r=$(rss_mib); [ -z "$r" ] || record "rss_$1_mib" "$r"
+  r=$(awk '/^RssAnon:/ {printf "%.1f", $2 / 1024}' "/proc/$MOUNT_PID/status" 2>/dev/null || true)
+  [ -z "$r" ] || record "anon_$1_mib" "$r"
+}
 rss_note() { local r; r=$(rss_mib); [ -z "$r" ] || printf ', RSS %s MiB' "$r"; }
 find_mount_pid() {  # find_mount_pid MP: the process whose command line has "mount" and MP
   python3 - "$1" <<'PY'
