@@ -181,6 +181,10 @@ class View {
                                           uint64_t ordinal);
 
   Status FillVirtual(DirHandle& h, const Caller& c);
+  uint64_t AddHandle(std::shared_ptr<DirHandle> h);
+  uint64_t AddHandle(std::shared_ptr<FileHandle> h);
+  // The open file of handle, or EBADF.
+  Result<std::shared_ptr<FileHandle>> FindFile(uint64_t handle);
 
   Store* store_;
   std::unique_ptr<snapshot::Repo> repo_;

@@ -70,6 +70,10 @@ Result<uint64_t> View::OpenDir(const Caller& c, uint64_t ino) {
     case Node::kLatest:
       return Status(StatusCode::kInvalidArgument, "not a directory", ENOTDIR);
   }
+  return AddHandle(std::move(h));
+}
+
+uint64_t View::AddHandle(std::shared_ptr<DirHandle> h) {
   std::lock_guard<std::mutex> lock(handles_mu_);
   uint64_t id = next_handle_++;
   dirs_[id] = std::move(h);

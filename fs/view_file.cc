@@ -53,10 +53,21 @@ Result<uint64_t> View::Open(const Caller& c, uint64_t ino, int flags) {
     h->starts.push_back(at);
     at += p.length;
   }
+  return AddHandle(std::move(h));
+}
+
+uint64_t View::AddHandle(std::shared_ptr<FileHandle> h) {
   std::lock_guard<std::mutex> lock(handles_mu_);
   uint64_t id = next_handle_++;
   files_[id] = std::move(h);
   return id;
+}
+
+Result<std::shared_ptr<View::FileHandle>> View::FindFile(uint64_t handle) {
+  std::lock_guard<std::mutex> lock(handles_mu_);
+  auto it = files_.find(handle);
+  if (it == files_.end()) return Status(StatusCode::kInvalidArgument, "bad handle", EBADF);
+  return it->second;
 }
 
 void View::Release(uint64_t handle) {
@@ -76,13 +87,7 @@ Status View::ReadSegments(uint64_t handle, uint64_t offset, size_t size,
                           std::vector<Segment>* segs) {
   // Holes are served from one shared page of zeros.
   static const std::string* const kZeros = new std::string(1 << 20, '\0');
-  std::shared_ptr<FileHandle> h;
-  {
-    std::lock_guard<std::mutex> lock(handles_mu_);
-    auto it = files_.find(handle);
-    if (it == files_.end()) return Status(StatusCode::kInvalidArgument, "bad handle", EBADF);
-    h = it->second;
-  }
+  KEEPFS_ASSIGN_OR_RETURN(std::shared_ptr<FileHandle> h, FindFile(handle));
   segs->clear();
   const snapshot::Content& c = h->content;
   if (offset >= c.size || size == 0) return Status::OK();
@@ -145,13 +150,7 @@ Status View::ReadSegments(uint64_t handle, uint64_t offset, size_t size,
 }
 
 Result<uint64_t> View::SeekData(uint64_t handle, uint64_t offset, int whence) {
-  std::shared_ptr<FileHandle> h;
-  {
-    std::lock_guard<std::mutex> lock(handles_mu_);
-    auto it = files_.find(handle);
-    if (it == files_.end()) return Status(StatusCode::kInvalidArgument, "bad handle", EBADF);
-    h = it->second;
-  }
+  KEEPFS_ASSIGN_OR_RETURN(std::shared_ptr<FileHandle> h, FindFile(handle));
   const snapshot::Content& c = h->content;
   Status nxio(StatusCode::kInvalidArgument, "past the end", ENXIO);
   if (offset >= c.size) return nxio;

@@ -259,7 +259,10 @@ Status ChunkStore::Read(const ObjectId& id, std::string* out) const {
   KEEPFS_ASSIGN_OR_RETURN(std::shared_ptr<UniqueFd> fd, rep_->PackFd(loc->pack_id));
   std::string where = "pack " + PackRelPath(loc->pack_id) + " offset " +
                       std::to_string(loc->offset) + " (chunk " + id.ShortHex() + ")";
-  std::string stored(loc->stored_len, '\0');
+  // Reused per thread: the stored bytes are only an input to Decompress, and
+  // a fresh buffer per chunk costs a memset and new pages every time.
+  thread_local std::string stored;
+  stored.resize(loc->stored_len);
   KEEPFS_RETURN_IF_ERROR(PreadAll(fd->get(), stored.data(), stored.size(), loc->offset, where));
   thread_local Decompressor decompressor;
   Status s = decompressor.Decompress(loc->codec, stored, loc->raw_len, out);

@@ -368,17 +368,43 @@ fresh() {  # fresh NAME: (re)mount and wait until NAME's snapshot root lists; re
 }
 
 T_S='' T_RC='' T_OUT=''
+clk_tck=$(getconf CLK_TCK)
+busy_limit=0.3   # cores of other load during a step that mark its figure unreliable
+cpu_busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8; exit}' /proc/stat; }
+mount_cpu_ticks() {  # utime + stime of the mount process (fields after the parenthesised name)
+  if [ -n "$MOUNT_PID" ] && [ -r "/proc/$MOUNT_PID/stat" ]; then
+    sed 's/.*) //' "/proc/$MOUNT_PID/stat" | awk '{print $12 + $13}'
+  else echo 0; fi
+}
 timed() {  # timed LABEL CMD...: runs CMD under `timeout`; sets T_S, T_RC, T_OUT (stdout, trimmed)
   local label=$1 t0 t1 base=$logs/run$run-$tool-$1; shift
   { printf '+'; printf ' %q' "$@"; echo; } >"$base.err"
+  local busy0 busy1 mcpu0 mcpu1 other
+  busy0=$(cpu_busy_ticks); mcpu0=$(mount_cpu_ticks)
+  times >"$work/.times0"  # (in this shell: a subshell would not see this shell's children)
   set +e
   t0=$EPOCHREALTIME
   timeout "$step_timeout" "$@" >"$base.out" 2>>"$base.err"
   T_RC=$?
   t1=$EPOCHREALTIME
   set -e
+  times >"$work/.times1"
+  busy1=$(cpu_busy_ticks); mcpu1=$(mount_cpu_ticks)
   T_S=$(elapsed "$t0" "$t1")
   T_OUT=$(head -c 200 "$base.out" | tr -d ' \n')
+  # Other load: CPU busy on the machine, less the step's own processes and the mount process.
+  other=$(python3 -c "
+def kids(path):
+    u, s = open(path).read().split('\\n')[1].split()
+    return sum(int(x.split('m')[0]) * 60 + float(x.split('m')[1].rstrip('s')) for x in (u, s))
+tck = $clk_tck
+used = ($busy1 - $busy0) / tck - ($mcpu1 - $mcpu0) / tck - (kids('$work/.times1') - kids('$work/.times0'))
+print(f'{max(0.0, used) / max($T_S, 0.01):.2f}')")
+  record "other_cores_$label" "$other"
+  # (CPU times come in 10 ms ticks: too coarse to judge steps shorter than 0.3 s)
+  if python3 -c "import sys; sys.exit(0 if $other > $busy_limit and $T_S >= 0.3 else 1)"; then
+    say "$tool: WARNING: other processes kept $other cores busy during $label: its figure is unreliable"
+  fi
   if [ "$T_RC" = 124 ]; then
     say "$tool: $label timed out after $step_timeout s"
   elif [ "$T_RC" != 0 ]; then
@@ -684,6 +710,17 @@ if ver:
         print("keepfs mount does NOT match the source: "
               + ", ".join(f"{k[7:]} {v:.0f}" for k, v in sorted(bad.items()))
               + f" (see {work}/logs/verify-*)")
+# steps of 0.3 s or more (CPU times come in 10 ms ticks) during which other processes were busy
+step_s = {"read_cold": "read_cold_s", "read_warm": "read_warm_s", "find": "find_s", "lslr": "lslr_s",
+          "tar": "tar_s"}
+busy = [f"{t} {m[len('other_cores_'):]} (run {r}): {v:.2f}"
+        for r in sorted(per_run) for t in cols for m, vs in sorted(per_run[r].get(t, {}).items())
+        if m.startswith("other_cores_") for v in vs
+        if v > 0.3 and max(per_run[r][t].get(step_s.get(m[len("other_cores_"):], ""), [0])) >= 0.3]
+if busy:
+    print()
+    print("Other processes kept the CPUs busy (cores, beyond the benchmark's own processes) during: "
+          + "; ".join(busy) + ". Those figures are unreliable.")
 counts = {t: median[t]["find_entries"] for t in cols if "find_entries" in median.get(t, {})}
 if len(set(counts.values())) > 1:
     print()
