@@ -50,6 +50,9 @@
 #      to /dev/null would skip reading file data)
 # and the mount process's VmRSS (/proc/PID/status) after each step. "Mount" times run from the start
 # of the mount command until the listing succeeds. For native, a "fresh mount" is a page-cache drop.
+# Each timed step also measures the CPU that other processes used meanwhile; above 0.3 cores the
+# step is flagged (a warning, and a note under the table):
+# the machine is shared and FUSE round trips suffer first from a busy CPU.
 # Then (unless --no-verify) the keepfs mount is checked against the source: every entry's type,
 # mode, owner, size, mtime and link target (`find -printf`), and every file's bytes (`diff -r`).
 set -euo pipefail
@@ -370,7 +373,8 @@ fresh() {  # fresh NAME: (re)mount and wait until NAME's snapshot root lists; re
 T_S='' T_RC='' T_OUT=''
 clk_tck=$(getconf CLK_TCK)
 busy_limit=0.3   # cores of other load during a step that mark its figure unreliable
-cpu_busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8; exit}' /proc/stat; }
+cpu_busy_ticks() { awk '/^cpu / {print $2 + $3 + $4; exit}' /proc/stat; }  # user nice system
+cpu_steal_ticks() { awk '/^cpu / {print $9; exit}' /proc/stat; }
 mount_cpu_ticks() {  # utime + stime of the mount process (fields after the parenthesised name)
   if [ -n "$MOUNT_PID" ] && [ -r "/proc/$MOUNT_PID/stat" ]; then
     sed 's/.*) //' "/proc/$MOUNT_PID/stat" | awk '{print $12 + $13}'
@@ -379,8 +383,8 @@ mount_cpu_ticks() {  # utime + stime of the mount process (fields after the pare
 timed() {  # timed LABEL CMD...: runs CMD under `timeout`; sets T_S, T_RC, T_OUT (stdout, trimmed)
   local label=$1 t0 t1 base=$logs/run$run-$tool-$1; shift
   { printf '+'; printf ' %q' "$@"; echo; } >"$base.err"
-  local busy0 busy1 mcpu0 mcpu1 other
-  busy0=$(cpu_busy_ticks); mcpu0=$(mount_cpu_ticks)
+  local busy0 busy1 mcpu0 mcpu1 other steal0 steal1
+  busy0=$(cpu_busy_ticks); mcpu0=$(mount_cpu_ticks); steal0=$(cpu_steal_ticks)
   times >"$work/.times0"  # (in this shell: a subshell would not see this shell's children)
   set +e
   t0=$EPOCHREALTIME
@@ -389,10 +393,11 @@ timed() {  # timed LABEL CMD...: runs CMD under `timeout`; sets T_S, T_RC, T_OUT
   t1=$EPOCHREALTIME
   set -e
   times >"$work/.times1"
-  busy1=$(cpu_busy_ticks); mcpu1=$(mount_cpu_ticks)
+  busy1=$(cpu_busy_ticks); mcpu1=$(mount_cpu_ticks); steal1=$(cpu_steal_ticks)
   T_S=$(elapsed "$t0" "$t1")
   T_OUT=$(head -c 200 "$base.out" | tr -d ' \n')
   # Other load: CPU busy on the machine, less the step's own processes and the mount process.
+  # (Time the hypervisor steals is recorded apart, for --json: it is noisy even on an idle VM.)
   other=$(python3 -c "
 def kids(path):
     u, s = open(path).read().split('\\n')[1].split()
@@ -401,6 +406,7 @@ tck = $clk_tck
 used = ($busy1 - $busy0) / tck - ($mcpu1 - $mcpu0) / tck - (kids('$work/.times1') - kids('$work/.times0'))
 print(f'{max(0.0, used) / max($T_S, 0.01):.2f}')")
   record "other_cores_$label" "$other"
+  record "steal_cores_$label" "$(python3 -c "print(f'{($steal1 - $steal0) / $clk_tck / max($T_S, 0.01):.2f}')")"
   # (CPU times come in 10 ms ticks: too coarse to judge steps shorter than 0.3 s)
   if python3 -c "import sys; sys.exit(0 if $other > $busy_limit and $T_S >= 0.3 else 1)"; then
     say "$tool: WARNING: other processes kept $other cores busy during $label: its figure is unreliable"
