@@ -43,15 +43,16 @@
 # (`readlink -f`), since `ls -lR` and `cat` look up every path from the top.
 # For each tool, every run measures, each step on a fresh mount (unmount, mount again):
 #   A. mount until `ls` of alice's snapshot root succeeds; `cat big/binaries.img > /dev/null`
-#      (cold) and again on the same mount (warm), as MB/s
+#      (cold), then three times more on the same mount (warm: the median of the three), as MB/s
 #   B. mount until `ls` of many's root succeeds; `find ROOT | wc -l` (cold)
 #   C. mount again; `ls -lR ROOT > /dev/null` (cold) on many
 #   D. mount again (alice); `tar -cf - -C ROOT . | cat > /dev/null` (cold; GNU tar writing straight
 #      to /dev/null would skip reading file data)
 # and the mount process's VmRSS (/proc/PID/status) after each step. "Mount" times run from the start
 # of the mount command until the listing succeeds. For native, a "fresh mount" is a page-cache drop.
-# Each timed step also measures the CPU that other processes used meanwhile; above 0.3 cores the
-# step is flagged (a warning, and a note under the table):
+# Each timed step also measures the CPU that other processes used meanwhile, and the time the
+# hypervisor stole from this VM (steal in /proc/stat); either above 0.3 cores flags the step (a
+# warning, and a note under the table):
 # the machine is shared and FUSE round trips suffer first from a busy CPU.
 # Then (unless --no-verify) the keepfs mount is checked against the source: every entry's type,
 # mode, owner, size, mtime and link target (`find -printf`), and every file's bytes (`diff -r`).
@@ -383,7 +384,7 @@ mount_cpu_ticks() {  # utime + stime of the mount process (fields after the pare
 timed() {  # timed LABEL CMD...: runs CMD under `timeout`; sets T_S, T_RC, T_OUT (stdout, trimmed)
   local label=$1 t0 t1 base=$logs/run$run-$tool-$1; shift
   { printf '+'; printf ' %q' "$@"; echo; } >"$base.err"
-  local busy0 busy1 mcpu0 mcpu1 other steal0 steal1
+  local busy0 busy1 mcpu0 mcpu1 other steal0 steal1 steal
   busy0=$(cpu_busy_ticks); mcpu0=$(mount_cpu_ticks); steal0=$(cpu_steal_ticks)
   times >"$work/.times0"  # (in this shell: a subshell would not see this shell's children)
   set +e
@@ -396,8 +397,8 @@ timed() {  # timed LABEL CMD...: runs CMD under `timeout`; sets T_S, T_RC, T_OUT
   busy1=$(cpu_busy_ticks); mcpu1=$(mount_cpu_ticks); steal1=$(cpu_steal_ticks)
   T_S=$(elapsed "$t0" "$t1")
   T_OUT=$(head -c 200 "$base.out" | tr -d ' \n')
-  # Other load: CPU busy on the machine, less the step's own processes and the mount process.
-  # (Time the hypervisor steals is recorded apart, for --json: it is noisy even on an idle VM.)
+  # Other load: CPU busy on the machine, less the step's own processes and the mount process;
+  # and the CPU time the hypervisor stole from this VM (other VMs' load: ~0.1 core when idle).
   other=$(python3 -c "
 def kids(path):
     u, s = open(path).read().split('\\n')[1].split()
@@ -406,10 +407,14 @@ tck = $clk_tck
 used = ($busy1 - $busy0) / tck - ($mcpu1 - $mcpu0) / tck - (kids('$work/.times1') - kids('$work/.times0'))
 print(f'{max(0.0, used) / max($T_S, 0.01):.2f}')")
   record "other_cores_$label" "$other"
-  record "steal_cores_$label" "$(python3 -c "print(f'{($steal1 - $steal0) / $clk_tck / max($T_S, 0.01):.2f}')")"
+  steal=$(python3 -c "print(f'{($steal1 - $steal0) / $clk_tck / max($T_S, 0.01):.2f}')")
+  record "steal_cores_$label" "$steal"
   # (CPU times come in 10 ms ticks: too coarse to judge steps shorter than 0.3 s)
   if python3 -c "import sys; sys.exit(0 if $other > $busy_limit and $T_S >= 0.3 else 1)"; then
     say "$tool: WARNING: other processes kept $other cores busy during $label: its figure is unreliable"
+  fi
+  if python3 -c "import sys; sys.exit(0 if $steal > $busy_limit and $T_S >= 0.3 else 1)"; then
+    say "$tool: WARNING: the hypervisor stole $steal cores during $label: its figure is unreliable"
   fi
   if [ "$T_RC" = 124 ]; then
     say "$tool: $label timed out after $step_timeout s"
@@ -434,9 +439,13 @@ measure_tool() {  # one run of steps A-D for $tool
     timed read_cold bash -c 'cat "$1" >/dev/null' _ "$a$big_rel"
     result read_cold_s read_cold_mbps "$big_bytes" && record_rss read_cold
     say "$tool: cold read $T_S s ($(python3 -c "print(round($big_bytes / 1e6 / max($T_S, 1e-3)))") MB/s)$(rss_note)"
-    timed read_warm bash -c 'cat "$1" >/dev/null' _ "$a$big_rel"
-    result read_warm_s read_warm_mbps "$big_bytes" && record_rss read_warm
-    say "$tool: warm read $T_S s ($(python3 -c "print(round($big_bytes / 1e6 / max($T_S, 1e-3)))") MB/s)$(rss_note)"
+    # Warm: three reads (a page-cache read of 1 GiB takes ~0.25 s, so one is mostly noise)
+    for _ in 1 2 3; do
+      timed read_warm bash -c 'cat "$1" >/dev/null' _ "$a$big_rel"
+      result read_warm_s read_warm_mbps "$big_bytes" && record_rss read_warm
+      say "$tool: warm read $T_S s ($(python3 -c "print(round($big_bytes / 1e6 / max($T_S, 1e-3)))") MB/s)$(rss_note)"
+      [ "$T_RC" != 124 ] || break
+    done
   else record failed_step mount_alice; fi
   # B. find
   if fresh many; then
@@ -558,7 +567,7 @@ manifest = json.load(open(manifest_path))
 versions = dict(l.rstrip("\n").split("\t", 1) for l in open(versions_path) if "\t" in l)
 
 # Every value of a metric counts: mount times and RSS are measured at every fresh mount (two
-# each per run), the rest once per run.
+# each per run), warm reads three times per run, the rest once per run.
 per_run, failed, setup, verified = {}, {}, {}, {}
 for line in open(results):
     run, tool, metric, value = line.rstrip("\n").split("\t")
@@ -591,7 +600,7 @@ rows = [
     ("`ls -lR` on many, cold, s", "ls -lR, cold", "lslr_s", "s", "lo", {"restic": 0.5, "borg": 0.5}),
     (f"read the {big_mib:,.0f} MiB file, cold, MB/s", "file read, cold", "read_cold_mbps", "{:.0f}",
      "hi", {"restic": 2.0, "borg": 2.0}),
-    (f"read the {big_mib:,.0f} MiB file, warm (2nd read), MB/s", "file read, warm",
+    (f"read the {big_mib:,.0f} MiB file, warm (median of 3 more reads), MB/s", "file read, warm",
      "read_warm_mbps", "{:.0f}", "hi", {"restic": 2.0, "borg": 2.0, "native": 1 / 1.2}),
     (f"`tar c` of alice ({tr['alice']['bytes'] / 1e6:,.0f} MB, {alice_n:,} entries), cold, s",
      "tar of alice, cold", "tar_s", "s", "lo", {"restic": 0.5, "borg": 0.5}),
@@ -719,14 +728,19 @@ if ver:
 # steps of 0.3 s or more (CPU times come in 10 ms ticks) during which other processes were busy
 step_s = {"read_cold": "read_cold_s", "read_warm": "read_warm_s", "find": "find_s", "lslr": "lslr_s",
           "tar": "tar_s"}
-busy = [f"{t} {m[len('other_cores_'):]} (run {r}): {v:.2f}"
-        for r in sorted(per_run) for t in cols for m, vs in sorted(per_run[r].get(t, {}).items())
-        if m.startswith("other_cores_") for v in vs
-        if v > 0.3 and max(per_run[r][t].get(step_s.get(m[len("other_cores_"):], ""), [0])) >= 0.3]
-if busy:
+def disturbed(prefix):
+    return [f"{t} {m[len(prefix):]} (run {r}): {v:.2f}"
+            for r in sorted(per_run) for t in cols for m, vs in sorted(per_run[r].get(t, {}).items())
+            if m.startswith(prefix) for v in vs
+            if v > 0.3 and max(per_run[r][t].get(step_s.get(m[len(prefix):], ""), [0])) >= 0.3]
+busy, stolen = disturbed("other_cores_"), disturbed("steal_cores_")
+if busy or stolen:
     print()
-    print("Other processes kept the CPUs busy (cores, beyond the benchmark's own processes) during: "
-          + "; ".join(busy) + ". Those figures are unreliable.")
+    print("Unreliable figures: " + "; ".join(
+        ([f"other processes kept the CPUs busy (cores, beyond the benchmark's own) during "
+          + ", ".join(busy)] if busy else []) +
+        (["the hypervisor stole CPU time (cores) during " + ", ".join(stolen)] if stolen else []))
+          + ".")
 counts = {t: median[t]["find_entries"] for t in cols if "find_entries" in median.get(t, {})}
 if len(set(counts.values())) > 1:
     print()
