@@ -8,18 +8,12 @@ constexpr size_t kMaxQueued = 64;  // read-ahead beyond this is dropped, not que
 
 ChunkReader::ChunkReader(const ChunkStore* chunks, uint64_t cache_bytes, int readahead_threads)
     : chunks_(chunks), cache_(cache_bytes) {
-  for (int i = 0; i < readahead_threads; ++i) workers_.emplace_back([this] { Worker(); });
+  if (readahead_threads > 0) {
+    readahead_ = std::make_unique<ThreadPool>(readahead_threads, kMaxQueued);
+  }
 }
 
-ChunkReader::~ChunkReader() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-    queue_.clear();
-  }
-  cv_.notify_all();
-  for (auto& t : workers_) t.join();
-}
+ChunkReader::~ChunkReader() = default;
 
 Result<ChunkPtr> ChunkReader::Get(const ObjectId& id) {
   if (ChunkPtr hit = cache_.Get(id)) return hit;
@@ -64,27 +58,15 @@ Result<ChunkPtr> ChunkReader::Load(const ObjectId& id) {
 }
 
 void ChunkReader::Prefetch(const ObjectId& id) {
-  if (workers_.empty()) return;
+  if (!readahead_) return;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ || queue_.size() >= kMaxQueued || flights_.count(id)) return;
-    queue_.push_back(id);
+    if (flights_.count(id)) return;
   }
-  cv_.notify_all();
-}
-
-void ChunkReader::Worker() {
-  while (true) {
-    ObjectId id;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
-      id = queue_.front();
-      queue_.pop_front();
-    }
-    if (!cache_.Get(id)) (void)Load(id);  // a failure shows when the reader gets there
-  }
+  // A failure shows when the reader gets there.
+  readahead_->TryPost([this, id] {
+    if (!cache_.Get(id)) (void)Load(id);
+  });
 }
 
 }  // namespace keepfs::fs

@@ -12,13 +12,11 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <unordered_map>
-#include <vector>
-#include <deque>
 
 #include "store/chunk_store.h"
 #include "store/lru_cache.h"
+#include "store/thread_pool.h"
 
 namespace keepfs::fs {
 
@@ -27,7 +25,7 @@ using ChunkPtr = std::shared_ptr<const std::string>;
 class ChunkReader {
  public:
   ChunkReader(const ChunkStore* chunks, uint64_t cache_bytes, int readahead_threads);
-  ~ChunkReader();  // waits for read-ahead in progress
+  ~ChunkReader();  // finishes the read-ahead already queued
 
   // The chunk's plaintext; Corruption / NotFound as ChunkStore::Read, never
   // wrong bytes.
@@ -37,7 +35,6 @@ class ChunkReader {
   void Prefetch(const ObjectId& id);
 
   uint64_t cache_used() { return cache_.used(); }
-  uint64_t cache_capacity() const { return cache_.capacity(); }
 
  private:
   struct Flight {
@@ -46,16 +43,14 @@ class ChunkReader {
   };
   // Reads id, or waits for the read another thread started.
   Result<ChunkPtr> Load(const ObjectId& id);
-  void Worker();
 
   const ChunkStore* chunks_;
   LruCache<ObjectId, std::string, ObjectIdHash> cache_;
   std::mutex mu_;
-  std::condition_variable cv_;  // a flight finished, or prefetch work arrived
+  std::condition_variable cv_;  // a flight finished
   std::unordered_map<ObjectId, std::shared_ptr<Flight>, ObjectIdHash> flights_;  // GUARDED_BY(mu_)
-  std::deque<ObjectId> queue_;  // GUARDED_BY(mu_)
-  bool stopping_ = false;       // GUARDED_BY(mu_)
-  std::vector<std::thread> workers_;
+  // Last member: destroyed (drained and joined) before what its jobs use.
+  std::unique_ptr<ThreadPool> readahead_;  // null without read-ahead
 };
 
 }  // namespace keepfs::fs

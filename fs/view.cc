@@ -23,18 +23,23 @@ using snapshot::EntryType;
 
 constexpr size_t kMaxCachedSnaps = 4096;
 
-uint32_t TypeBits(EntryType t) {
-  switch (t) {
-    case EntryType::kFile: return S_IFREG;
-    case EntryType::kDir: return S_IFDIR;
-    case EntryType::kSymlink: return S_IFLNK;
-    case EntryType::kFifo: return S_IFIFO;
-    case EntryType::kCharDev: return S_IFCHR;
-    case EntryType::kBlockDev: return S_IFBLK;
-    case EntryType::kSocket: return S_IFSOCK;
+}  // namespace
+
+uint32_t ModeBits(const snapshot::Entry& e) {
+  uint32_t type = S_IFREG;
+  switch (e.type) {
+    case EntryType::kFile: type = S_IFREG; break;
+    case EntryType::kDir: type = S_IFDIR; break;
+    case EntryType::kSymlink: type = S_IFLNK; break;
+    case EntryType::kFifo: type = S_IFIFO; break;
+    case EntryType::kCharDev: type = S_IFCHR; break;
+    case EntryType::kBlockDev: type = S_IFBLK; break;
+    case EntryType::kSocket: type = S_IFSOCK; break;
   }
-  return S_IFREG;
+  return type | (e.mode & 07777);
 }
+
+namespace {
 
 Status Denied() { return Status(StatusCode::kPermissionDenied, "not your namespace", EACCES); }
 Status Stale() { return Status(StatusCode::kNotFound, "inode is not known", ESTALE); }
@@ -181,7 +186,7 @@ Attr View::AttrOf(const Node& n) {
       break;
   }
   const Entry& e = n.entry;
-  a.mode = TypeBits(e.type) | (e.mode & 07777);
+  a.mode = ModeBits(e);
   a.nlink = static_cast<uint32_t>(std::min<uint64_t>(n.nlink, UINT32_MAX));
   bool owner_view;
   {
@@ -255,12 +260,18 @@ Result<std::shared_ptr<const View::SnapInfo>> View::LoadSnap(const std::string& 
                                                              const std::string& name) {
   std::string value;
   KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(snapshot::SnapshotKey(user, name), &value));
-  std::string key = user + '/' + name;
   if (!found) {
     std::lock_guard<std::mutex> lock(snaps_mu_);
-    snaps_.erase(key);
+    snaps_.erase(user + '/' + name);
     return Status::NotFound("no such snapshot");
   }
+  return SnapFromValue(user, name, std::move(value));
+}
+
+Result<std::shared_ptr<const View::SnapInfo>> View::SnapFromValue(const std::string& user,
+                                                                  const std::string& name,
+                                                                  std::string value) {
+  std::string key = user + '/' + name;
   {
     std::lock_guard<std::mutex> lock(snaps_mu_);
     auto it = snaps_.find(key);
@@ -310,27 +321,33 @@ Result<std::shared_ptr<View::Node>> View::SnapRootNode(std::shared_ptr<const Sna
   return n;
 }
 
-Result<std::shared_ptr<View::Node>> View::EntryNode(const Node& parent, Entry entry,
-                                                    uint64_t ordinal) {
+Result<uint64_t> View::InoOf(const Node& parent, const Entry& entry, uint64_t ordinal,
+                             uint64_t* nlink) {
   if (ordinal > kMaxOrdinal) {
     return Status(StatusCode::kNotSupported, "snapshot has too many entries", EOVERFLOW);
   }
-  auto n = std::make_shared<Node>();
-  n->kind = Node::kEntry;
-  n->user = parent.user;
-  n->snap = parent.snap;
-  n->ordinal = ordinal;
-  n->parent = parent.ino;
   uint64_t local = ordinal;
+  *nlink = 1;
   if (entry.link_id != 0) {
     const auto& links = parent.snap->record.links;
     auto it = std::lower_bound(links.begin(), links.end(), std::make_pair(entry.link_id, uint64_t{0}));
     if (it != links.end() && it->first == entry.link_id) {
       local = kLinkFlag | static_cast<uint64_t>(it - links.begin());
-      n->nlink = it->second;
+      *nlink = it->second;
     }
   }
-  n->ino = MakeIno(parent.snap->record.number, local);
+  return MakeIno(parent.snap->record.number, local);
+}
+
+Result<std::shared_ptr<View::Node>> View::EntryNode(const Node& parent, Entry entry,
+                                                    uint64_t ordinal) {
+  auto n = std::make_shared<Node>();
+  KEEPFS_ASSIGN_OR_RETURN(n->ino, InoOf(parent, entry, ordinal, &n->nlink));
+  n->kind = Node::kEntry;
+  n->user = parent.user;
+  n->snap = parent.snap;
+  n->ordinal = ordinal;
+  n->parent = parent.ino;
   n->entry = std::move(entry);
   return n;
 }
@@ -358,15 +375,16 @@ Result<EntryOut> View::Lookup(const Caller& c, uint64_t parent_ino, std::string_
         KEEPFS_ASSIGN_OR_RETURN(std::optional<std::string> newest,
                                 repo_->NewestSnapshotName(parent->user));
         if (!newest) return negative;
-        auto info = LoadSnap(parent->user, *newest);
-        if (!info.ok()) return info.status();
+        int64_t newest_time;
+        uint32_t newest_seq;
+        KEEPFS_RETURN_IF_ERROR(snapshot::ParseSnapshotName(*newest, &newest_time, &newest_seq));
         found = std::make_shared<Node>();
         found->kind = Node::kLatest;
         found->ino = MakeIno(InoNumber(parent->ino), kLatestLocal);
         found->user = parent->user;
         found->parent = parent->ino;
         found->entry.target = *newest;
-        found->entry.mtime_sec = (*info)->record.time_sec;
+        found->entry.mtime_sec = newest_time;
         break;
       }
       int64_t t;

@@ -175,7 +175,16 @@ class View {
   Result<std::shared_ptr<Node>> UserDirNode(const std::string& user);
   Result<std::shared_ptr<const SnapInfo>> LoadSnap(const std::string& user,
                                                    const std::string& name);
+  // The SnapInfo of a record's stored value: the cached one while the bytes
+  // are the same, else decoded (EIO, logged, if damaged or without a number).
+  Result<std::shared_ptr<const SnapInfo>> SnapFromValue(const std::string& user,
+                                                        const std::string& name,
+                                                        std::string value);
   Result<std::shared_ptr<Node>> SnapRootNode(std::shared_ptr<const SnapInfo> snap);
+  // The inode number (and link count) of entry at ordinal inside the
+  // snapshot directory parent: fs/inode.h.
+  Result<uint64_t> InoOf(const Node& parent, const snapshot::Entry& entry, uint64_t ordinal,
+                         uint64_t* nlink);
   // The node of entry (at ordinal) inside the snapshot directory parent.
   Result<std::shared_ptr<Node>> EntryNode(const Node& parent, snapshot::Entry entry,
                                           uint64_t ordinal);

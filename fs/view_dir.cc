@@ -2,9 +2,13 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <tuple>
+
 #include "fs/inode.h"
 #include "fs/view.h"
 #include "fs/view_impl.h"
+#include "snapshot/catalog.h"
 #include "snapshot/repo.h"
 #include "snapshot/users.h"
 
@@ -27,24 +31,35 @@ Status View::FillVirtual(DirHandle& h, const Caller& c) {
     return Status::OK();
   }
   KEEPFS_RETURN_IF_ERROR(CheckAccess(c, n));
-  KEEPFS_ASSIGN_OR_RETURN(std::vector<snapshot::SnapshotRecord> snaps,
-                          repo_->ListSnapshots(n.user));
+  // One pass over the user's records: each is read and decoded once (or
+  // reused from the SnapInfo cache while its bytes are unchanged).
+  std::vector<std::shared_ptr<const SnapInfo>> snaps;
+  std::string prefix = snapshot::SnapshotPrefix(n.user);
+  auto it = store_->kv().NewIterator(prefix);
+  for (; it->Valid(); it->Next()) {
+    std::string name(it->key().substr(prefix.size()));
+    auto info = SnapFromValue(n.user, name, std::string(it->value()));
+    if (info.ok()) snaps.push_back(std::move(*info));  // a damaged one is logged and left out
+  }
+  KEEPFS_RETURN_IF_ERROR(it->status());
+  std::sort(snaps.begin(), snaps.end(), [](const auto& a, const auto& b) {
+    return std::tie(a->record.time_sec, a->record.seq) < std::tie(b->record.time_sec, b->record.seq);
+  });
   if (!snaps.empty()) {
     auto latest = std::make_shared<Node>();
     latest->kind = Node::kLatest;
     latest->ino = MakeIno(InoNumber(n.ino), kLatestLocal);
     latest->user = n.user;
     latest->parent = n.ino;
-    latest->entry.target = snaps.back().name;
-    latest->entry.mtime_sec = snaps.back().time_sec;
+    latest->entry.target = snaps.back()->name;
+    latest->entry.mtime_sec = snaps.back()->record.time_sec;
     h.virtual_entries.push_back({"latest", std::move(latest)});
   }
-  for (auto& rec : snaps) {
-    auto info = LoadSnap(n.user, rec.name);
-    if (!info.ok()) continue;  // logged by LoadSnap; the others stay listed
-    KEEPFS_ASSIGN_OR_RETURN(std::shared_ptr<Node> root, SnapRootNode(std::move(*info)));
+  for (auto& info : snaps) {
+    std::string name = info->name;
+    KEEPFS_ASSIGN_OR_RETURN(std::shared_ptr<Node> root, SnapRootNode(std::move(info)));
     root->parent = n.ino;
-    h.virtual_entries.push_back({rec.name, std::move(root)});
+    h.virtual_entries.push_back({std::move(name), std::move(root)});
   }
   return Status::OK();
 }
@@ -119,11 +134,20 @@ Status View::ReadDir(uint64_t handle, uint64_t offset, bool plus, const DirFille
   DirCursor& cur = *h->cursor;
   Status s = cur.AtEnd() || cur.index() != index ? cur.Seek(index) : Status::OK();
   while (s.ok() && !cur.AtEnd()) {
-    auto node = EntryNode(dir, cur.entry(), cur.ordinal());
-    if (!node.ok()) return node.status();
-    EntryOut e = Reply(**node);
-    if (!fill(cur.entry().name, e, cur.index() + kFirstEntryOffset + 1)) return Status::OK();
-    if (plus) Remember(std::move(*node));
+    uint64_t next = cur.index() + kFirstEntryOffset + 1;
+    if (plus) {
+      auto node = EntryNode(dir, cur.entry(), cur.ordinal());
+      if (!node.ok()) return node.status();
+      if (!fill(cur.entry().name, Reply(**node), next)) return Status::OK();
+      Remember(std::move(*node));
+    } else {
+      // A plain listing needs only the number and the type: no node.
+      EntryOut e;
+      uint64_t nlink;
+      KEEPFS_ASSIGN_OR_RETURN(e.attr.ino, InoOf(dir, cur.entry(), cur.ordinal(), &nlink));
+      e.attr.mode = ModeBits(cur.entry());
+      if (!fill(cur.entry().name, e, next)) return Status::OK();
+    }
     s = cur.Next();
   }
   if (!s.ok()) {

@@ -20,6 +20,9 @@ namespace keepfs::fs {
 inline constexpr double kImmutableTimeout = 86400;
 inline constexpr double kUserListTimeout = 1;
 
+// S_IFMT type bits | permission bits of a stored entry.
+uint32_t ModeBits(const snapshot::Entry& e);
+
 struct View::SnapInfo {
   std::string user;
   std::string name;

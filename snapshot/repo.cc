@@ -110,12 +110,20 @@ bool NameBefore(std::string_view a, std::string_view b) {
 
 Result<std::optional<std::string>> Repo::NewestName(std::string_view user,
                                                     const std::string& prefix) const {
+  // The newest second is the head of the last key in byte order; only the
+  // names of that second ("_N" suffixes, which byte order gets wrong past 9)
+  // need comparing. So: one seek to the last key, then a scan of its second.
   const size_t name_at = SnapshotPrefix(user).size();
+  constexpr size_t kHead = 17;  // "YYYY-MM-DD_HHMMSS"
   std::optional<std::string> newest;
   auto it = store_->kv().NewIterator(prefix);
-  for (; it->Valid(); it->Next()) {
-    std::string_view name = it->key().substr(name_at);
-    if (!newest || NameBefore(*newest, name)) newest = std::string(name);
+  it->SeekToLast();
+  if (it->Valid()) {
+    std::string second(it->key().substr(0, std::min(it->key().size(), name_at + kHead)));
+    for (it->Seek(second); it->Valid() && it->key().starts_with(second); it->Next()) {
+      std::string_view name = it->key().substr(name_at);
+      if (!newest || NameBefore(*newest, name)) newest = std::string(name);
+    }
   }
   KEEPFS_RETURN_IF_ERROR(it->status());
   int64_t t;

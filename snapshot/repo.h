@@ -33,12 +33,14 @@ class Repo {
   // Like ListSnapshots, but an invalid or unknown user is an error with
   // advice (the users the store has).
   Result<std::vector<SnapshotRecord>> ListUserSnapshots(std::string_view user) const;
-  // Finds "latest" or a snapshot name with one point lookup or a key-only
-  // scan: only the record returned is decoded. NotFound with advice for an
+  // Finds "latest" or a snapshot name with one point lookup, or for "latest"
+  // a seek to the user's last key and a scan of that one second's keys: only
+  // the record returned is decoded. NotFound with advice for an
   // unknown user or snapshot; InvalidArgument for a malformed name.
   Result<SnapshotRecord> FindSnapshot(std::string_view user, std::string_view name) const;
-  // The name of user's newest snapshot by (time, seq), from keys alone;
-  // nullopt when the user has none.
+  // The name of user's newest snapshot by (time, seq), from keys alone (as
+  // FindSnapshot: one seek, whatever the number of snapshots); nullopt when
+  // the user has none.
   Result<std::optional<std::string>> NewestSnapshotName(std::string_view user) const;
   // The _N suffix the next snapshot of user at time_sec gets: 0 when that
   // second is free, else one more than the highest taken.

@@ -40,6 +40,19 @@ class PrefixIterator final : public KvIterator {
     if (key < prefix_) key = prefix_;
     it_->Seek(ToSlice(key));
   }
+  void SeekToLast() override {
+    // The first key after every key with the prefix: the prefix with its last
+    // byte below 0xff incremented (and what follows it dropped).
+    std::string after = prefix_;
+    while (!after.empty() && static_cast<unsigned char>(after.back()) == 0xff) after.pop_back();
+    if (after.empty()) {
+      it_->SeekToLast();
+      return;
+    }
+    after.back() = static_cast<char>(static_cast<unsigned char>(after.back()) + 1);
+    it_->SeekForPrev(ToSlice(after));
+    if (it_->Valid() && it_->key() == ToSlice(after)) it_->Prev();
+  }
   bool Valid() const override { return it_->Valid() && it_->key().starts_with(ToSlice(prefix_)); }
   void Next() override { it_->Next(); }
   std::string_view key() const override { return it_->key().ToStringView(); }

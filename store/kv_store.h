@@ -42,6 +42,7 @@ class KvIterator {
  public:
   virtual ~KvIterator() = default;
   virtual void Seek(std::string_view key) = 0;  // first key >= key within the prefix
+  virtual void SeekToLast() = 0;                 // the last key within the prefix
   virtual bool Valid() const = 0;
   virtual void Next() = 0;
   virtual std::string_view key() const = 0;

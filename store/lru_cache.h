@@ -30,11 +30,7 @@ class LruCache {
     Shard& s = ShardOf(key);
     std::lock_guard<std::mutex> lock(s.mu);
     auto it = s.map.find(key);
-    if (it == s.map.end()) {
-      ++s.misses;
-      return nullptr;
-    }
-    ++s.hits;
+    if (it == s.map.end()) return nullptr;
     s.lru.splice(s.lru.begin(), s.lru, it->second);  // most recent first
     return it->second->value;
   }
@@ -71,15 +67,6 @@ class LruCache {
     }
     return n;
   }
-  std::pair<uint64_t, uint64_t> hits_misses() {
-    uint64_t h = 0, m = 0;
-    for (auto& s : shards_) {
-      std::lock_guard<std::mutex> lock(s.mu);
-      h += s.hits;
-      m += s.misses;
-    }
-    return {h, m};
-  }
 
  private:
   static constexpr size_t kShards = 16;
@@ -94,7 +81,6 @@ class LruCache {
     std::unordered_map<K, typename std::list<Item>::iterator, Hash> map;
     uint64_t capacity = 0;
     uint64_t used = 0;
-    uint64_t hits = 0, misses = 0;
   };
   Shard& ShardOf(const K& key) { return shards_[Hash()(key) % kShards]; }
 

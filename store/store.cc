@@ -133,16 +133,26 @@ Result<int> TakeLock(const std::string& dir, bool exclusive) {
   fl.l_whence = SEEK_SET;
   if (::fcntl(fd, F_SETLK, &fl) == 0) return fd;
   int err = errno;
-  struct flock probe = fl;
-  pid_t holder = 0;
-  if (::fcntl(fd, F_GETLK, &probe) == 0 && probe.l_type != F_UNLCK) holder = probe.l_pid;
   ::close(fd);
   if (err != EACCES && err != EAGAIN) return Status::FromErrno(err, "locking " + path);
+  pid_t holder = Store::LockHolder(dir);
   std::string who = holder > 0 ? "PID " + std::to_string(holder) : "another process";
   return Status::Busy("store " + dir + " is in use by " + who +
                       "; wait for it to finish (or stop it) and try again");
 }
 }  // namespace
+
+pid_t Store::LockHolder(const std::string& dir) {
+  int fd = ::open((dir + "/lock").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  // A write-lock probe conflicts with any lock, so F_GETLK names any holder.
+  struct flock probe {};
+  probe.l_type = F_WRLCK;
+  probe.l_whence = SEEK_SET;
+  pid_t holder = ::fcntl(fd, F_GETLK, &probe) == 0 && probe.l_type != F_UNLCK ? probe.l_pid : 0;
+  ::close(fd);
+  return holder;
+}
 
 Status Store::Init(const std::string& dir, const InitOptions& options) {
   KEEPFS_RETURN_IF_ERROR(ValidateChunkerParams(options.chunker));

@@ -14,6 +14,8 @@
 // ChunkStore document their own guarantees.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -49,6 +51,9 @@ enum class OpenMode { kReadOnly, kReadWrite };
 
 class Store {
  public:
+  // The PID of the process holding dir's store lock (shared or exclusive), or
+  // 0 when nobody holds it.
+  static pid_t LockHolder(const std::string& dir);
   // Creates a new store in dir (which must not exist or be empty).
   static Status Init(const std::string& dir, const InitOptions& options);
   // NotFound with advice when dir is not a store; Busy when locked by another process.

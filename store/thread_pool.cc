@@ -23,6 +23,16 @@ void ThreadPool::Enqueue(std::function<void()> job) {
   not_empty_.notify_one();
 }
 
+bool ThreadPool::TryPost(std::function<void()> job) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ || queue_.size() >= max_queue_) return false;
+    queue_.push_back(std::move(job));
+  }
+  not_empty_.notify_one();
+  return true;
+}
+
 void ThreadPool::Run() {
   for (;;) {
     std::function<void()> job;

@@ -3,7 +3,8 @@
 // can queue ahead of the workers.
 //
 // Thread safety: Submit may be called from any thread except a worker (a
-// worker blocking on a full queue of its own pool would deadlock).
+// worker blocking on a full queue of its own pool would deadlock); TryPost
+// from any thread.
 #pragma once
 
 #include <condition_variable>
@@ -31,6 +32,10 @@ class ThreadPool {
     Enqueue([task] { (*task)(); });
     return fut;
   }
+
+  // Queues job unless the queue is full, and never blocks: for work that may
+  // be dropped, like read-ahead. False: not queued.
+  bool TryPost(std::function<void()> job);
 
   int size() const { return static_cast<int>(threads_.size()); }
 

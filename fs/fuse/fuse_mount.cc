@@ -11,11 +11,12 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "fs/inode.h"
+#include "fs/mountinfo.h"
 
 namespace keepfs::fs {
 
@@ -231,16 +232,9 @@ void OpStatfs(fuse_req_t req, fuse_ino_t) {
 // (128 KiB by default), whatever max_readahead says: sequential reads then
 // arrive as 128 KiB requests. Raise it for our mount (root only; best effort).
 void RaiseReadAhead(const std::string& mountpoint, unsigned kib) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line, dev;
-  while (std::getline(in, line)) {
-    std::istringstream f(line);
-    std::string id, parent, majmin, root, mp;
-    f >> id >> parent >> majmin >> root >> mp;
-    if (mp == mountpoint) dev = majmin;  // the last one is the newest mount
-  }
-  if (dev.empty()) return;
-  std::ofstream out("/sys/class/bdi/" + dev + "/read_ahead_kb");
+  std::optional<MountEntry> mount = FindMount(mountpoint);
+  if (!mount) return;
+  std::ofstream out("/sys/class/bdi/" + mount->device + "/read_ahead_kb");
   out << kib << "\n";
   out.flush();
   if (!out) spdlog::debug("cannot raise read-ahead of {} (not root?)", mountpoint);
@@ -354,7 +348,6 @@ Status ServeMount(View* view, const MountOptions& options) {
   fuse_loop_cfg_set_idle_threads(cfg, 4);
   int rc = fuse_session_loop_mt(se, cfg);
   fuse_loop_cfg_destroy(cfg);
-  if (options.on_stop) options.on_stop();
   if (rc != 0 && rc != SIGINT && rc != SIGTERM && rc != SIGHUP) {
     return Status(StatusCode::kIoError, "the FUSE session ended with an error", rc > 0 ? rc : -rc);
   }

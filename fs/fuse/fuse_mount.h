@@ -22,8 +22,6 @@ struct MountOptions {
   // Called once the file system is mounted and serving, before ServeMount
   // blocks (a daemonizing parent waits for this).
   std::function<void()> on_ready;
-  // Called from the session loop's signal handling; may be null.
-  std::function<void()> on_stop;
 };
 
 // Mounts view at options.mountpoint (nosuid, nodev, allow_other; read-write

@@ -23,6 +23,7 @@
 #include "snapshot/catalog.h"
 #include "snapshot/ingest.h"
 #include "store/file_util.h"
+#include "tests/testing/backup_util.h"
 #include "tests/testing/every_kind_tree.h"
 #include "tests/testing/mount_util.h"
 #include "tests/testing/test_util.h"
@@ -44,14 +45,7 @@ class MountTest : public ::testing::Test {
   void TearDown() override { mount_.Stop(); }
 
   snapshot::SnapshotRecord Backup(const std::string& user, const std::string& src, int64_t t) {
-    snapshot::BackupOptions o;
-    o.user = user;
-    o.source = src;
-    o.time_sec = t;
-    o.workers = 2;
-    auto r = snapshot::Backup(store_.get(), o, nullptr);
-    EXPECT_OK(r);
-    return r.ok() ? *r : snapshot::SnapshotRecord{};
+    return BackupOrFail(store_.get(), user, src, t);
   }
 
   TempDir tmp_;

@@ -15,6 +15,7 @@
 #include "snapshot/ingest.h"
 #include "snapshot/repo.h"
 #include "store/file_util.h"
+#include "tests/testing/backup_util.h"
 #include "tests/testing/test_util.h"
 
 namespace keepfs::fs {
@@ -46,14 +47,7 @@ class ViewTest : public ::testing::Test {
   }
 
   snapshot::SnapshotRecord Backup(const std::string& user, int64_t t) {
-    snapshot::BackupOptions o;
-    o.user = user;
-    o.source = src_;
-    o.time_sec = t;
-    o.workers = 2;
-    auto r = snapshot::Backup(store_.get(), o, nullptr);
-    EXPECT_OK(r);
-    return r.ok() ? *r : snapshot::SnapshotRecord{};
+    return testing::BackupOrFail(store_.get(), user, src_, t);
   }
 
   // Looks path up component by component from the root as caller.

@@ -121,6 +121,28 @@ TEST_F(KvStoreTest, SeekStaysWithinPrefix) {
   EXPECT_OK(it->status());
 }
 
+TEST_F(KvStoreTest, SeekToLastFindsTheLastKeyOfThePrefix) {
+  for (const char* k : {"o9", "p1", "p3", "p5\xff", "q", "q0"}) ASSERT_OK(Put(k, "v"));
+  auto it = kv_->NewIterator("p");
+  it->SeekToLast();
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), "p5\xff") << "not q, the key right after the prefix";
+  it->Next();
+  EXPECT_FALSE(it->Valid());
+  std::string ff_prefix("p5\xff", 3);
+  auto ff = kv_->NewIterator(ff_prefix);  // a prefix ending in 0xff
+  ff->SeekToLast();
+  ASSERT_TRUE(ff->Valid());
+  EXPECT_EQ(ff->key(), ff_prefix);
+  auto none = kv_->NewIterator("r");
+  none->SeekToLast();
+  EXPECT_FALSE(none->Valid()) << "no key in the prefix";
+  auto empty = kv_->NewIterator("n");
+  empty->SeekToLast();
+  EXPECT_FALSE(empty->Valid()) << "keys before but not in the prefix";
+  EXPECT_OK(it->status());
+}
+
 TEST_F(KvStoreTest, IteratorIsASnapshot) {
   ASSERT_OK(Put("s1", "v"));
   auto it = kv_->NewIterator("s");

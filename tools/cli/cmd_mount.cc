@@ -10,12 +10,12 @@
 #include <chrono>
 #include <climits>
 #include <cstdlib>
-#include <fstream>
 #include <ostream>
 #include <sstream>
 #include <thread>
 
 #include "fs/fuse/fuse_mount.h"
+#include "fs/mountinfo.h"
 #include "fs/view.h"
 #include "tools/cli/common.h"
 #include "tools/cli/control.h"
@@ -146,35 +146,13 @@ int RunMount(Context& ctx, const MountArgs& a) {
   std::_Exit(s.ok() ? kExitOk : kExitError);  // the parent already reported
 }
 
-// The store behind a keepfs mount, from /proc/self/mountinfo ("keepfs:STORE").
+// The store behind a keepfs mount: its source is "keepfs:STORE".
 std::string StoreOfMount(const std::string& mountpoint) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream f(line);
-    std::string id, parent, dev, root, mp;
-    f >> id >> parent >> dev >> root >> mp;
-    if (mp != mountpoint) continue;
-    std::string tok;
-    while (f >> tok && tok != "-") {}
-    std::string type, source;
-    f >> type >> source;
-    if (type.find("keepfs") != std::string::npos && source.rfind("keepfs:", 0) == 0) {
-      return source.substr(7);
-    }
+  std::optional<fs::MountEntry> m = fs::FindMount(mountpoint);
+  if (!m || m->fstype.find("keepfs") == std::string::npos || m->source.rfind("keepfs:", 0) != 0) {
+    return "";
   }
-  return "";
-}
-
-bool StoreLocked(const std::string& store) {
-  int fd = ::open((store + "/lock").c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  struct flock fl {};
-  fl.l_type = F_WRLCK;
-  fl.l_whence = SEEK_SET;
-  bool locked = ::fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
-  ::close(fd);
-  return locked;
+  return m->source.substr(7);
 }
 
 int RunUmount(Context& ctx, const std::string& mountpoint, bool lazy) {
@@ -184,7 +162,7 @@ int RunUmount(Context& ctx, const std::string& mountpoint, bool lazy) {
     KEEPFS_RETURN_IF_ERROR(fs::Unmount(mp, lazy));
     // Wait for the mount process to close the store, so the next command can
     // open it at once.
-    for (int i = 0; !store.empty() && !lazy && i < 300 && StoreLocked(store); ++i) {
+    for (int i = 0; !store.empty() && !lazy && i < 300 && Store::LockHolder(store) != 0; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     if (!ctx.quiet) ctx.io.err << "unmounted " << mp << "\n";

@@ -232,7 +232,6 @@ void ControlServer::Serve(int fd) {
       }
     }
   });
-  ++running_;
   int code;
   {
     FrameBuf out_buf(fd, 'O'), err_buf(fd, 'E');
@@ -243,7 +242,6 @@ void ControlServer::Serve(int fd) {
     out.flush();
     err.flush();
   }
-  --running_;
   uint64_t one = 1;
   (void)!::write(stop_fd, &one, sizeof one);
   watcher.join();

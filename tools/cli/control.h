@@ -55,7 +55,6 @@ class ControlServer {
   };
   std::mutex clients_mu_;
   std::vector<Client> clients_;  // GUARDED_BY(clients_mu_); finished ones are joined on the next accept
-  std::atomic<int> running_{0};
 };
 
 // Client side: sends args to the mount process serving store_dir and relays
