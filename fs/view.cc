@@ -412,6 +412,7 @@ Result<EntryOut> View::Lookup(const Caller& c, uint64_t parent_ino, std::string_
         negative.entry_timeout = kImmutableTimeout;
         return negative;
       }
+      if ((*hit)->entry.type != EntryType::kDir) hints_.LookedUp(c.pid);
       KEEPFS_ASSIGN_OR_RETURN(found, EntryNode(*parent, std::move((*hit)->entry), (*hit)->ordinal));
       break;
     }

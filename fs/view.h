@@ -30,6 +30,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "fs/listing_hints.h"
 #include "snapshot/tree.h"
 #include "store/config.h"
 #include "store/status.h"
@@ -50,6 +51,7 @@ struct Caller {
   // Whether the caller is in a supplementary group; asked only to check the
   // admin group. Null: primary group only.
   std::function<bool(uint32_t gid)> in_group;
+  uint32_t pid = 0;  // the requesting thread, for ListingHints
 };
 
 struct Attr {
@@ -71,6 +73,9 @@ struct EntryOut {
   Attr attr;
   double entry_timeout = 0;
   double attr_timeout = 0;
+  // In a plus listing: name, number and type only; the kernel gets no entry
+  // (and holds no reference) for it.
+  bool name_only = false;
 };
 
 struct StatFsOut {
@@ -119,7 +124,9 @@ class View {
   // Offsets: 0 starts the listing; every entry comes with the offset that
   // continues after it. fill returns false when the reply buffer is full (the
   // entry was not taken). With plus, each entry taken other than "." and ".."
-  // counts as a lookup.
+  // counts as a lookup, except name_only ones: entries other than folders,
+  // when ListingHints says the process that opened the folder does not stat
+  // what it lists.
   using DirFiller =
       std::function<bool(std::string_view name, const EntryOut& e, uint64_t next_offset)>;
   Status ReadDir(uint64_t handle, uint64_t offset, bool plus, const DirFiller& fill);
@@ -215,6 +222,8 @@ class View {
   uint64_t next_handle_ = 1;  // GUARDED_BY(handles_mu_)
   std::unordered_map<uint64_t, std::shared_ptr<DirHandle>> dirs_;    // GUARDED_BY(handles_mu_)
   std::unordered_map<uint64_t, std::shared_ptr<FileHandle>> files_;  // GUARDED_BY(handles_mu_)
+
+  ListingHints hints_;
 
   std::mutex statfs_mu_;
   int64_t statfs_at_ = 0;  // GUARDED_BY(statfs_mu_)

@@ -69,6 +69,7 @@ Result<uint64_t> View::OpenDir(const Caller& c, uint64_t ino) {
   if (!n) return Status(StatusCode::kNotFound, "inode is not known", ESTALE);
   auto h = std::make_shared<DirHandle>();
   h->node = n;
+  h->pid = c.pid;
   switch (n->kind) {
     case Node::kRoot:
     case Node::kUserDir:
@@ -132,13 +133,17 @@ Status View::ReadDir(uint64_t handle, uint64_t offset, bool plus, const DirFille
     return Status::OK();
   }
   DirCursor& cur = *h->cursor;
+  // Attributes of entries other than folders only for a process that stats
+  // what it lists (fs/listing_hints.h).
+  const bool all_attrs = plus && hints_.WantsAttrs(h->pid);
+  bool gave_names_only = false;
   Status s = cur.AtEnd() || cur.index() != index ? cur.Seek(index) : Status::OK();
   while (s.ok() && !cur.AtEnd()) {
     uint64_t next = cur.index() + kFirstEntryOffset + 1;
-    if (plus) {
+    if (plus && (all_attrs || cur.entry().type == snapshot::EntryType::kDir)) {
       auto node = EntryNode(dir, cur.entry(), cur.ordinal());
       if (!node.ok()) return node.status();
-      if (!fill(cur.entry().name, Reply(**node), next)) return Status::OK();
+      if (!fill(cur.entry().name, Reply(**node), next)) break;
       Remember(std::move(*node));
     } else {
       // A plain listing needs only the number and the type: no node.
@@ -146,10 +151,13 @@ Status View::ReadDir(uint64_t handle, uint64_t offset, bool plus, const DirFille
       uint64_t nlink;
       KEEPFS_ASSIGN_OR_RETURN(e.attr.ino, InoOf(dir, cur.entry(), cur.ordinal(), &nlink));
       e.attr.mode = ModeBits(cur.entry());
-      if (!fill(cur.entry().name, e, next)) return Status::OK();
+      e.name_only = plus;
+      if (!fill(cur.entry().name, e, next)) break;
+      gave_names_only = plus;
     }
     s = cur.Next();
   }
+  if (gave_names_only) hints_.GaveNamesOnly(h->pid);
   if (!s.ok()) {
     spdlog::error("{}: listing: {}", PathOf(dir), s.message());
     return Status(StatusCode::kCorruption, s.message(), EIO);

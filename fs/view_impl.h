@@ -53,6 +53,7 @@ struct View::DirHandle {
   };
   std::vector<Virtual> virtual_entries;
   std::optional<DirCursor> cursor;  // snapshot directories
+  uint32_t pid = 0;                 // who opened it (ListingHints)
 };
 
 struct View::FileHandle {

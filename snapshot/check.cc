@@ -89,7 +89,7 @@ class Checker {
         continue;
       }
       if (options_.verify_data) {
-        Status s = store.chunks().Read(*id, &buf);
+        Status s = store.chunks().Read(*id, &buf, ChunkStore::Verify::kRehash);
         if (!s.ok()) Problem({name, "corrupt", s.message()});
         summary.bytes_verified += loc->raw_len;
       }

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "snapshot/accounting.h"
 #include "snapshot/catalog.h"
 #include "snapshot/users.h"
 #include "snapshot/posix_meta.h"
@@ -374,6 +376,10 @@ Result<SnapshotRecord> Walker::Run() {
     for (; cache_it_->Valid(); cache_it_->Next()) meta_.Delete(std::string(cache_it_->key()));
   }
   rec.time_sec = options_.time_sec ? *options_.time_sec : rec.started_ns / 1000000000;
+  // Every tree and content record is written before the reference counts
+  // walk them; the counts, the name and the record then commit as one.
+  KEEPFS_RETURN_IF_ERROR(meta_.Flush());
+  std::lock_guard<std::mutex> commit_lock(store_->commit_mu());
   KEEPFS_ASSIGN_OR_RETURN(rec.seq, Repo(store_).NextSeq(rec.user, rec.time_sec));
   rec.name = FormatSnapshotName(rec.time_sec, rec.seq);
   const IngestCounters& c = progress_->counters;
@@ -389,7 +395,10 @@ Result<SnapshotRecord> Walker::Run() {
   }
   KEEPFS_RETURN_IF_ERROR(EnsureUser(store_, rec.user).status());
   KEEPFS_ASSIGN_OR_RETURN(rec.number, store_->AllocateNumber());
-  MetaBuffer::Records last;
+  int64_t refs_start = NowNs();
+  KEEPFS_ASSIGN_OR_RETURN(MetaBuffer::Records last, AddSnapshotRefs(store_, rec.user, rec.root));
+  spdlog::debug("{}: {} reference and usage records in {:.3f} s", rec.user, last.size(),
+                static_cast<double>(NowNs() - refs_start) / 1e9);
   last.emplace_back(SnapshotKey(rec.user, rec.name), EncodeSnapshotRecord(rec));
   KEEPFS_RETURN_IF_ERROR(meta_.Commit(last));
   return rec;

@@ -21,6 +21,11 @@ Status MetaBuffer::MaybeFlush() {
   return FlushLocked({}, /*sync=*/false);
 }
 
+Status MetaBuffer::Flush() {
+  std::lock_guard<std::mutex> flush_lock(flush_mu_);
+  return FlushLocked({}, /*sync=*/false);
+}
+
 Status MetaBuffer::Commit(const Records& last) {
   std::lock_guard<std::mutex> flush_lock(flush_mu_);
   return FlushLocked(last, /*sync=*/true);

@@ -28,6 +28,8 @@ class MetaBuffer {
   void Delete(std::string key);
   // Writes the pending batch if it is over the limit.
   Status MaybeFlush();
+  // Writes everything pending (not synced), so that it can be read back.
+  Status Flush();
   // Seals the open pack, then writes everything pending plus the `last`
   // records (key, value) in one synced batch: the commit point.
   using Records = std::vector<std::pair<std::string, std::string>>;

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "store/blob_check.h"
 #include "store/coding.h"
 #include "store/pack.h"
 
@@ -30,6 +31,7 @@ std::string EncodeLoc(const PackEntry& e, uint64_t pack_id) {
   enc.PutVarint(e.stored_len);
   enc.PutVarint(e.raw_len);
   enc.PutU8(static_cast<uint8_t>(e.codec));
+  enc.PutFixed64(e.check);
   return v;
 }
 
@@ -224,8 +226,8 @@ Result<ChunkLoc> ChunkStore::DecodeLoc(std::string_view value) {
   uint64_t stored = 0, raw = 0;
   uint8_t codec = 0;
   if (!dec.GetVarint(&loc.pack_id) || !dec.GetVarint(&loc.offset) || !dec.GetVarint(&stored) ||
-      !dec.GetVarint(&raw) || !dec.GetU8(&codec) || codec > 1 || stored > UINT32_MAX ||
-      raw > UINT32_MAX) {
+      !dec.GetVarint(&raw) || !dec.GetU8(&codec) || !dec.GetFixed64(&loc.check) ||
+      !dec.empty() || codec > 1 || stored > UINT32_MAX || raw > UINT32_MAX) {
     return Status::Corruption("bad chunk index entry");
   }
   loc.stored_len = static_cast<uint32_t>(stored);
@@ -253,7 +255,7 @@ Result<std::optional<ChunkLoc>> ChunkStore::Lookup(const ObjectId& id) const {
   return std::optional<ChunkLoc>(loc);
 }
 
-Status ChunkStore::Read(const ObjectId& id, std::string* out) const {
+Status ChunkStore::Read(const ObjectId& id, std::string* out, Verify verify) const {
   KEEPFS_ASSIGN_OR_RETURN(std::optional<ChunkLoc> loc, Lookup(id));
   if (!loc) return Status::NotFound("chunk " + id.ShortHex() + " is not in the store");
   KEEPFS_ASSIGN_OR_RETURN(std::shared_ptr<UniqueFd> fd, rep_->PackFd(loc->pack_id));
@@ -264,13 +266,17 @@ Status ChunkStore::Read(const ObjectId& id, std::string* out) const {
   thread_local std::string stored;
   stored.resize(loc->stored_len);
   KEEPFS_RETURN_IF_ERROR(PreadAll(fd->get(), stored.data(), stored.size(), loc->offset, where));
+  if (BlobCheck(id, stored) != loc->check) {
+    out->clear();
+    return Status::Corruption(where + ": stored bytes do not match their checksum");
+  }
   thread_local Decompressor decompressor;
   Status s = decompressor.Decompress(loc->codec, stored, loc->raw_len, out);
   if (!s.ok()) {
     out->clear();  // a failed zstd decode leaves partial, unverified bytes behind
     return s.WithContext(where);
   }
-  if (Sha256::Of(*out) != id) {
+  if (verify == Verify::kRehash && Sha256::Of(*out) != id) {
     out->clear();  // never hand out wrong bytes
     return Status::Corruption(where + ": content does not match its hash");
   }

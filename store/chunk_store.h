@@ -33,6 +33,7 @@ struct ChunkLoc {
   uint32_t stored_len = 0;
   uint32_t raw_len = 0;
   Codec codec = Codec::kRaw;
+  uint64_t check = 0;  // BlobCheck(id, stored bytes): store/blob_check.h
 };
 
 struct PackInfo {
@@ -59,8 +60,12 @@ class ChunkStore {
   static Result<std::unique_ptr<ChunkStore>> Open(KvStore* kv, const ChunkStoreOptions& options);
   ~ChunkStore();
 
+  // How much a read verifies. Either way a damaged chunk is Corruption,
+  // never wrong bytes (store/blob_check.h); kRehash also recomputes the
+  // SHA-256 of the plaintext, as `keepfs check --verify-data` does.
+  enum class Verify { kChecksum, kRehash };
   // Fills *out with the chunk's verified plaintext. NotFound if not indexed.
-  Status Read(const ObjectId& id, std::string* out) const;
+  Status Read(const ObjectId& id, std::string* out, Verify verify = Verify::kChecksum) const;
   Result<std::optional<ChunkLoc>> Lookup(const ObjectId& id) const;
   // True if the chunk is indexed or waiting in this process's open pack.
   Result<bool> Contains(const ObjectId& id) const;

@@ -15,6 +15,38 @@ Status Bad(const std::string& path, const std::string& what) {
   return Status::InvalidArgument(path + ": " + what + "; fix config.toml (docs/usage.md)");
 }
 
+// A rule's value as the command line would give it: 7, "30d", true.
+Status SetRule(RetentionPolicy* p, const std::string& path, const std::string& section,
+               std::string_view rule, const toml::node& n) {
+  std::string text;
+  if (auto i = n.value<int64_t>(); i && n.is_integer()) text = std::to_string(*i);
+  else if (auto s = n.value<std::string>()) text = *s;
+  else if (auto b = n.value<bool>(); b && n.is_boolean()) text = *b ? "true" : "false";
+  else return Bad(path, section + "." + std::string(rule) + " must be a number, string or boolean");
+  Status s = SetRetentionRule(p, rule, text);
+  if (!s.ok()) return Bad(path, section + ": " + s.message());
+  return Status::OK();
+}
+
+// [retention]: rules (those not given are off), and [retention.USER] tables
+// of rules that replace the default's for that user.
+Status ParseRetention(const toml::table& r, const std::string& path, StoreConfig* c) {
+  c->retention = RetentionPolicy{};  // a section given says all that is on
+  for (const auto& [key, node] : r) {
+    if (!node.is_table()) KEEPFS_RETURN_IF_ERROR(SetRule(&c->retention, path, "retention", key.str(), node));
+  }
+  for (const auto& [key, node] : r) {
+    if (!node.is_table()) continue;
+    std::string section = "retention." + std::string(key.str());
+    RetentionPolicy p = c->retention;
+    for (const auto& [rule, value] : *node.as_table()) {
+      KEEPFS_RETURN_IF_ERROR(SetRule(&p, path, section, rule.str(), value));
+    }
+    c->user_retention.emplace(std::string(key.str()), p);
+  }
+  return Status::OK();
+}
+
 template <typename View>
 Result<uint32_t> GetId(const View& v, const std::string& path, const std::string& key) {
   auto n = v.template value<int64_t>();
@@ -115,6 +147,10 @@ Result<StoreConfig> ParseStoreConfig(std::string_view text, const std::string& p
       }
       c.users.emplace(std::string(name.str()), UserMapping{uid, gid});
     }
+  }
+  if (auto n = t["retention"]; n) {
+    if (!n.is_table()) return Bad(path, "retention must be a table of rules");
+    KEEPFS_RETURN_IF_ERROR(ParseRetention(*n.as_table(), path, &c));
   }
   return c;
 }

@@ -37,10 +37,36 @@ struct MountConfig {
   double path_cache_seconds = 1;
 };
 
+// Which snapshots of a user prune keeps (docs/retention.md). Counts of the
+// calendar rules: 0 = rule off, -1 = unlimited.
+struct RetentionPolicy {
+  int64_t keep_within_sec = 0;  // every snapshot younger than this (0 = off)
+  int64_t keep_last = 0;        // the newest N
+  int64_t keep_hourly = 0;      // the newest snapshot of each of the last N hours
+  int64_t keep_daily = 0;       // ... days (UTC)
+  int64_t keep_weekly = 0;      // ... ISO weeks (Monday to Sunday, UTC)
+  int64_t keep_monthly = 0;
+  int64_t keep_yearly = 0;
+  bool keep_first = false;      // the user's oldest snapshot
+  std::optional<uint64_t> quota_bytes;  // soft: prune deletes down to it
+
+  // The shipped default, the school server's rule: every snapshot of the last
+  // 30 days, then one per month; no quota.
+  static RetentionPolicy Default();
+  // "keep-within 30d, keep-monthly unlimited, quota 20 GiB"
+  std::string Describe() const;
+  bool operator==(const RetentionPolicy&) const = default;
+};
+
 struct StoreConfig {
   int compression_level = 3;
   MountConfig mount;
   std::map<std::string, UserMapping, std::less<>> users;  // [users.NAME]
+  RetentionPolicy retention = RetentionPolicy::Default();  // [retention]
+  // [retention.NAME]: the default with the keys given there replaced.
+  std::map<std::string, RetentionPolicy, std::less<>> user_retention;
+
+  const RetentionPolicy& RetentionFor(std::string_view user) const;
 };
 
 // Parses the tunable sections of a config.toml text. InvalidArgument naming
@@ -49,6 +75,14 @@ Result<StoreConfig> ParseStoreConfig(std::string_view toml_text, const std::stri
 
 // "256MiB", "1 GiB", "4096", "10M" (binary units) -> bytes.
 Result<uint64_t> ParseSize(std::string_view text);
+// "30d", "12h", "2w", "1y" (365 days), "90min", "45s", "3600" (seconds) -> seconds.
+Result<int64_t> ParseDuration(std::string_view text);
+// 2592000 -> "30d", 5400 -> "90min": the largest unit that divides it.
+std::string FormatDuration(int64_t seconds);
+// Sets one rule of a policy from its name and text ("keep-daily", "7"), as
+// config.toml and the prune command line give them. InvalidArgument naming
+// the rule on an unknown name or a bad value.
+Status SetRetentionRule(RetentionPolicy* p, std::string_view rule, std::string_view value);
 
 // Rewrites config.toml at path with [users.NAME] set to mapping, keeping the
 // rest of the file (comments included) as it is. Atomic: a crash leaves the

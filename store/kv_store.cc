@@ -1,9 +1,13 @@
 #include "store/kv_store.h"
 
+#include <pthread.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+
+#include <atomic>
+#include <mutex>
 
 namespace keepfs {
 
@@ -95,9 +99,31 @@ struct KvStore::Rep {
   bool read_only = false;
 };
 
+namespace {
+// RocksDB's background threads belong to the process that started them. A
+// child forked after that (tests do; `keepfs mount` forks before opening
+// anything) has none, and a flush there would wait for them forever.
+std::atomic<bool> g_threads_started{false};
+std::atomic<bool> g_threads_lost{false};
+void NoteFork() {
+  if (g_threads_started.load()) g_threads_lost.store(true);
+}
+}  // namespace
+
 KvStore::KvStore(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
 KvStore::~KvStore() {
-  if (rep_->db) rep_->db->Close().PermitUncheckedError();  // best effort; WAL makes it safe
+  if (!rep_->db) return;
+  // Every open replays what the memtables held at the last close: after a
+  // backup of 100,000 files that is a 32 MiB log and 0.6 s for every later
+  // command, `keepfs snapshots` included, and for the first mount. Writing it
+  // out once here is cheaper. Best effort: the WAL already makes it durable.
+  uint64_t unflushed = 0;
+  if (!rep_->read_only && !g_threads_lost.load() &&
+      rep_->db->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &unflushed) &&
+      unflushed >= kFlushOnCloseBytes) {
+    rep_->db->Flush(rocksdb::FlushOptions()).PermitUncheckedError();
+  }
+  rep_->db->Close().PermitUncheckedError();
 }
 
 Result<std::unique_ptr<KvStore>> KvStore::Open(const std::string& dir, const KvOptions& options) {
@@ -123,6 +149,9 @@ Result<std::unique_ptr<KvStore>> KvStore::Open(const std::string& dir, const KvO
 
   auto rep = std::make_unique<Rep>();
   rep->read_only = options.read_only;
+  static std::once_flag atfork;
+  std::call_once(atfork, [] { ::pthread_atfork(nullptr, nullptr, NoteFork); });
+  g_threads_started.store(true);
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = options.read_only ? rocksdb::DB::OpenForReadOnly(opts, dir, &db)
                                         : rocksdb::DB::Open(opts, dir, &db);

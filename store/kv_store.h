@@ -59,6 +59,10 @@ struct KvOptions {
 
 class KvStore {
  public:
+  // Closing a writable store flushes its memtables when they hold at least
+  // this much, so that the next open need not replay the log.
+  static constexpr uint64_t kFlushOnCloseBytes = 1 << 20;
+
   // Opens (or creates) the database in dir.
   static Result<std::unique_ptr<KvStore>> Open(const std::string& dir, const KvOptions& options);
   ~KvStore();

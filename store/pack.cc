@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "store/blob_check.h"
 #include "store/coding.h"
 
 namespace keepfs {
@@ -64,7 +65,8 @@ Result<std::unique_ptr<PackWriter>> PackWriter::Create(uint64_t pack_id, std::st
 Result<PackEntry> PackWriter::Add(const ObjectId& id, Codec codec, std::string_view stored,
                                   uint32_t raw_len) {
   KEEPFS_RETURN_IF_ERROR(WriteAll(fd_.get(), stored.data(), stored.size(), tmp_path_));
-  PackEntry e{id, size_, static_cast<uint32_t>(stored.size()), raw_len, codec};
+  PackEntry e{id, size_, static_cast<uint32_t>(stored.size()), raw_len, codec,
+              BlobCheck(id, stored)};
   size_ += stored.size();
   entries_.push_back(e);
   return e;
@@ -79,6 +81,7 @@ Status PackWriter::Seal() {
     enc.PutFixed32(e.stored_len);
     enc.PutFixed32(e.raw_len);
     enc.PutU8(static_cast<uint8_t>(e.codec));
+    enc.PutFixed64(e.check);
   }
   ObjectId trailer_sum = Sha256::Of(tail);
   enc.PutFixed64(size_);
@@ -148,6 +151,7 @@ Result<std::vector<PackEntry>> ReadPackIndex(int fd, uint64_t file_size, const s
     t.GetFixed32(&e.stored_len);
     t.GetFixed32(&e.raw_len);
     t.GetU8(&codec);
+    t.GetFixed64(&e.check);
     e.codec = static_cast<Codec>(codec);
     if (e.offset < kPackHeaderSize || e.offset + e.stored_len > trailer_offset || codec > 1) {
       return Status::Corruption(what + ": entry " + e.id.ShortHex() + " outside the blob area");

@@ -1,9 +1,10 @@
 // Pack files: append-only containers of compressed chunks, immutable once
 // sealed. Layout (all integers little-endian; see docs/format.md):
 //
-//   header   "KEEPPACK" u32 version=1 u32 reserved=0                (16 bytes)
+//   header   "KEEPPACK" u32 version=2 u32 reserved=0                (16 bytes)
 //   blobs    stored chunk bytes, back to back
-//   trailer  count x { id[32] u64 offset u32 stored_len u32 raw_len u8 codec }
+//   trailer  count x { id[32] u64 offset u32 stored_len u32 raw_len u8 codec
+//                      u64 check }   (check: store/blob_check.h)
 //   footer   u64 trailer_offset u32 count u32 reserved sha256(trailer)[32]
 //            "KEEPEND1"                                              (56 bytes)
 //
@@ -27,9 +28,9 @@ namespace keepfs {
 
 inline constexpr char kPackMagic[8] = {'K', 'E', 'E', 'P', 'P', 'A', 'C', 'K'};
 inline constexpr char kPackEndMagic[8] = {'K', 'E', 'E', 'P', 'E', 'N', 'D', '1'};
-inline constexpr uint32_t kPackVersion = 1;
+inline constexpr uint32_t kPackVersion = 2;
 inline constexpr size_t kPackHeaderSize = 16;
-inline constexpr size_t kPackTrailerEntrySize = 32 + 8 + 4 + 4 + 1;
+inline constexpr size_t kPackTrailerEntrySize = 32 + 8 + 4 + 4 + 1 + 8;
 inline constexpr size_t kPackFooterSize = 8 + 4 + 4 + 32 + 8;
 
 struct PackEntry {
@@ -38,6 +39,7 @@ struct PackEntry {
   uint32_t stored_len = 0;
   uint32_t raw_len = 0;
   Codec codec = Codec::kRaw;
+  uint64_t check = 0;  // BlobCheck(id, stored bytes)
 };
 
 // "packs/2a/000000000000012a.pack" relative to the store directory.
@@ -54,7 +56,7 @@ class PackWriter {
                                                     std::string final_path);
   ~PackWriter();  // an unsealed pack's temporary file is removed
 
-  // Appends one blob and returns its entry.
+  // Appends one blob and returns its entry (with its BlobCheck).
   Result<PackEntry> Add(const ObjectId& id, Codec codec, std::string_view stored,
                         uint32_t raw_len);
   // Writes trailer and footer, fsyncs, renames into place and fsyncs the

@@ -92,6 +92,11 @@ std::string RenderConfig(const StoreMeta& m) {
     << "# 0: every walk is checked. More is faster for 'ls -lR /mount/...' but lets another\n"
     << "# user stat an exact path for that long after its owner walked it (docs/mount.md).\n"
     << "path_cache_seconds = 1\n\n"
+    << "# Which snapshots prune keeps (docs/retention.md). Rules: keep-within, keep-last,\n"
+    << "# keep-hourly/daily/weekly/monthly/yearly (-1 = unlimited), keep-first, quota.\n"
+    << "# Rules not listed are off. [retention.NAME] replaces rules for one user.\n"
+    << "[retention]\nkeep-within = \"30d\"\nkeep-monthly = -1\n\n"
+    << "# [retention.alice]\n# quota = \"20G\"\n\n"
     << "# Who each store user is on this server ('keepfs user add NAME --uid UID'):\n"
     << "# [users.alice]\n# uid = 1001\n# gid = 1001\n";
   return o.str();

@@ -29,7 +29,7 @@
 
 namespace keepfs {
 
-inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kFormatVersion = 2;
 
 // Fixed at init and recorded in the metadata database; see docs/format.md.
 struct StoreMeta {
@@ -76,6 +76,10 @@ class Store {
   // can only skip numbers. Snapshots and users take one each; the mount builds
   // inode numbers from them (docs/mount.md). Needs a writable store.
   Result<uint64_t> AllocateNumber();
+  // Held by whatever commits or deletes snapshots in this process, from
+  // reading the reference counts until the batch that changes them is
+  // written (snapshot/accounting.h).
+  std::mutex& commit_mu() { return commit_mu_; }
 
  private:
   Store() = default;
@@ -87,7 +91,8 @@ class Store {
   std::unique_ptr<ChunkStore> chunks_;
   mutable std::mutex config_mu_;
   StoreConfig config_;  // GUARDED_BY(config_mu_)
-  std::mutex number_mu_;  // serializes AllocateNumber's read-advance-write
+  std::mutex number_mu_;
+  std::mutex commit_mu_;  // serializes AllocateNumber's read-advance-write
 };
 
 }  // namespace keepfs

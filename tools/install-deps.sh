@@ -3,7 +3,7 @@
 # Safe to run again: apt-get skips what is already installed.
 set -euo pipefail
 PKGS=(build-essential cmake ninja-build ccache pkg-config
-      librocksdb-dev libzstd-dev libssl-dev libspdlog-dev libfmt-dev
+      librocksdb-dev libzstd-dev libxxhash-dev libssl-dev libspdlog-dev libfmt-dev
       libcli11-dev libtomlplusplus-dev libgtest-dev libgmock-dev
       libfuse3-dev fuse3 attr acl rsync time zstd python3)
 missing=()

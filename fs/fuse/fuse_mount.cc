@@ -28,6 +28,7 @@ Caller CallerOf(fuse_req_t req) {
   Caller c;
   c.uid = ctx->uid;
   c.gid = ctx->gid;
+  c.pid = static_cast<uint32_t>(ctx->pid);
   c.in_group = [req](uint32_t gid) {
     gid_t groups[256];
     int n = fuse_req_getgroups(req, 256, groups);
@@ -133,6 +134,7 @@ void ReadDirCommon(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi, b
         size_t need;
         if (plus) {
           fuse_entry_param p = ToEntry(e);
+          if (e.name_only) p.ino = 0;  // no entry: the kernel makes no inode
           need = fuse_add_direntry_plus(req, buf.data() + used, size - used, n.c_str(), &p,
                                         static_cast<off_t>(next));
         } else {
@@ -144,7 +146,7 @@ void ReadDirCommon(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi, b
         }
         if (need > size - used) return false;
         used += need;
-        if (plus && n != "." && n != "..") taken.push_back(e.attr.ino);
+        if (plus && !e.name_only && n != "." && n != "..") taken.push_back(e.attr.ino);
         return true;
       });
   if (!s.ok() && used == 0) return ReplyErr(req, s);

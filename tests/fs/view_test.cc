@@ -310,6 +310,67 @@ TEST_F(ViewTest, BigDirectoryListsInBatchesWithStableOffsets) {
   EXPECT_EQ(f5908.attr.ino, f5907.attr.ino + 3);
 }
 
+// A plus listing carries attributes of files only for a process that stats
+// what it lists (fs/listing_hints.h); folders always come complete, and what
+// a listing does carry matches what a lookup answers.
+TEST_F(ViewTest, PlusListingsCarryFileAttributesOnlyForProcessesThatStat) {
+  auto plus_list = [&](uint32_t pid) {
+    std::map<std::string, EntryOut> out;
+    Caller c = kRoot;
+    c.pid = pid;
+    auto docs = Walk(c, "alice/latest/docs");
+    EXPECT_OK(docs);
+    if (!docs.ok()) return out;
+    auto h = view_->OpenDir(c, docs->attr.ino);
+    EXPECT_OK(h);
+    if (!h.ok()) return out;
+    EXPECT_OK(view_->ReadDir(*h, 0, true, [&](std::string_view name, const EntryOut& e, uint64_t) {
+      out.emplace(std::string(name), e);
+      return true;
+    }));
+    view_->ReleaseDir(*h);
+    return out;
+  };
+  auto finder = plus_list(7001);
+  ASSERT_EQ(finder.size(), 5u);  // . .. deep report.txt z-link
+  EXPECT_FALSE(finder["deep"].name_only) << "folders always carry their entry";
+  EXPECT_EQ(finder["deep"].attr.mode & S_IFMT, static_cast<uint32_t>(S_IFDIR));
+  EXPECT_TRUE(finder["report.txt"].name_only);
+  EXPECT_EQ(finder["report.txt"].attr.mode & S_IFMT, static_cast<uint32_t>(S_IFREG));
+  EXPECT_TRUE(finder["z-link"].name_only);
+
+  // Process 7001 now stats a name it was given without attributes.
+  Caller c = kRoot;
+  c.pid = 7001;
+  ASSERT_OK_AND_ASSIGN(EntryOut report, Walk(c, "alice/latest/docs/report.txt"));
+  EXPECT_EQ(report.attr.ino, finder["report.txt"].attr.ino) << "listing and lookup agree";
+  auto stater = plus_list(7001);
+  EXPECT_FALSE(stater["report.txt"].name_only);
+  EXPECT_EQ(stater["report.txt"].attr.size, report.attr.size);
+  EXPECT_EQ(stater["report.txt"].attr.mode, report.attr.mode);
+  EXPECT_EQ(stater["z-link"].attr.nlink, 2u);
+
+  // Another process has shown nothing yet.
+  EXPECT_TRUE(plus_list(7002)["report.txt"].name_only);
+}
+
+TEST(ListingHintsTest, LearnsPerProcessAndStaysBounded) {
+  ListingHints hints;
+  hints.LookedUp(1);
+  EXPECT_FALSE(hints.WantsAttrs(1)) << "a lookup without a names-only listing says nothing";
+  hints.GaveNamesOnly(1);
+  EXPECT_FALSE(hints.WantsAttrs(1));
+  hints.LookedUp(1);
+  EXPECT_TRUE(hints.WantsAttrs(1));
+  for (uint32_t pid = 100; pid < 100 + 3 * ListingHints::kCapacity; ++pid) {
+    hints.GaveNamesOnly(pid);
+    if (pid % 64 == 0) hints.LookedUp(1);  // pid 1 stays recently seen
+    EXPECT_LE(hints.size(), ListingHints::kCapacity);
+  }
+  EXPECT_TRUE(hints.WantsAttrs(1)) << "a recently seen process is kept";
+  EXPECT_FALSE(hints.WantsAttrs(100)) << "the oldest are forgotten";
+}
+
 TEST_F(ViewTest, ForgottenNodesLeaveTheTable) {
   uint64_t before = view_->stats().nodes;
   ASSERT_OK_AND_ASSIGN(EntryOut e, Walk(kRoot, "alice/latest/docs/report.txt"));

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "store/coding.h"
 #include "store/file_util.h"
 #include "store/pack.h"
 #include "store/store.h"
@@ -186,6 +187,52 @@ TEST_F(ChunkStoreTest, FlippedPackBytesAreCorruptionNeverWrongBytes) {
       ASSERT_OK(s->chunks().Read(c.id, &out));
     }
   }
+}
+
+// The check every read verifies is seeded with the wanted id
+// (store/blob_check.h): an index entry that points at another chunk's intact
+// blob, even one of the same length and codec, is Corruption, not its bytes.
+TEST_F(ChunkStoreTest, IndexEntryPointingAtAnotherChunkIsCorruption) {
+  ObjectId a = PutChunk(testing::RandomBytes(50000, 21));
+  ObjectId b = PutChunk(testing::RandomBytes(50000, 22));
+  ASSERT_OK(store_->chunks().Flush());
+  std::string a_value, b_value;
+  ASSERT_OK_AND_ASSIGN(bool found_a, store_->kv().Get(ChunkStore::ChunkKey(a), &a_value));
+  ASSERT_OK_AND_ASSIGN(bool found_b, store_->kv().Get(ChunkStore::ChunkKey(b), &b_value));
+  ASSERT_TRUE(found_a && found_b);
+  ASSERT_OK_AND_ASSIGN(ChunkLoc aloc, ChunkStore::DecodeLoc(a_value));
+  ASSERT_OK_AND_ASSIGN(ChunkLoc bloc, ChunkStore::DecodeLoc(b_value));
+  ASSERT_EQ(aloc.codec, bloc.codec);
+  ASSERT_EQ(aloc.stored_len, bloc.stored_len);
+
+  auto point_a_at = [&](const std::string& value) {
+    WriteBatch batch;
+    batch.Put(ChunkStore::ChunkKey(a), value);
+    ASSERT_OK(store_->kv().Write(batch, true));
+  };
+  // b's whole entry under a's key, and a's entry with b's offset.
+  std::string moved;
+  Encoder enc(&moved);  // docs/format.md, "c chunk location"
+  enc.PutVarint(aloc.pack_id);
+  enc.PutVarint(bloc.offset);
+  enc.PutVarint(aloc.stored_len);
+  enc.PutVarint(aloc.raw_len);
+  enc.PutU8(static_cast<uint8_t>(aloc.codec));
+  enc.PutFixed64(aloc.check);
+  ASSERT_OK_AND_ASSIGN(ChunkLoc mloc, ChunkStore::DecodeLoc(moved));
+  ASSERT_EQ(mloc.offset, bloc.offset);
+  for (const std::string& value : {b_value, moved}) {
+    point_a_at(value);
+    for (auto verify : {ChunkStore::Verify::kChecksum, ChunkStore::Verify::kRehash}) {
+      std::string out = "previous contents";
+      EXPECT_CODE(store_->chunks().Read(a, &out, verify), StatusCode::kCorruption);
+      EXPECT_TRUE(out.empty());
+    }
+  }
+  point_a_at(a_value);
+  std::string out;
+  ASSERT_OK(store_->chunks().Read(a, &out));
+  EXPECT_EQ(Sha256::Of(out), a);
 }
 
 TEST_F(ChunkStoreTest, MissingPackIsCorruption) {
@@ -394,6 +441,15 @@ TEST(ChunkStoreCodingTest, KeysAndDecoders) {
   EXPECT_CODE(ChunkStore::DecodeLoc(""), StatusCode::kCorruption);
   EXPECT_CODE(ChunkStore::DecodeLoc(std::string("\x01\x10\x05\x05\x09", 5)),
               StatusCode::kCorruption);  // codec 9
+  const std::string check(8, '\x07');
+  EXPECT_CODE(ChunkStore::DecodeLoc(std::string("\x01\x10\x05\x05\x01", 5)),
+              StatusCode::kCorruption);  // no check
+  ASSERT_OK_AND_ASSIGN(ChunkLoc loc,
+                       ChunkStore::DecodeLoc(std::string("\x01\x10\x05\x05\x01", 5) + check));
+  EXPECT_EQ(loc.check, 0x0707070707070707u);
+  EXPECT_EQ(loc.codec, Codec::kZstd);
+  EXPECT_CODE(ChunkStore::DecodeLoc(std::string("\x01\x10\x05\x05\x01", 5) + check + "x"),
+              StatusCode::kCorruption);  // trailing bytes
   EXPECT_CODE(ChunkStore::DecodePackInfo("\x80"), StatusCode::kCorruption);
 }
 

@@ -29,6 +29,47 @@ TEST(ConfigTest, DefaultsWhenSectionsAreMissing) {
   EXPECT_TRUE(c.users.empty());
 }
 
+TEST(ConfigTest, RetentionDefaultSectionAndUserOverrides) {
+  ASSERT_OK_AND_ASSIGN(StoreConfig none, ParseStoreConfig("", "c.toml"));
+  EXPECT_EQ(none.retention, RetentionPolicy::Default()) << "no section: the shipped default";
+  EXPECT_EQ(none.RetentionFor("alice"), RetentionPolicy::Default());
+
+  ASSERT_OK_AND_ASSIGN(StoreConfig c, ParseStoreConfig(R"(
+[retention]
+keep-daily = 7
+keep-yearly = -1
+
+[retention.alice]
+quota = "20G"
+keep-first = true
+
+[retention.bob]
+keep-daily = 0
+keep-within = "2w"
+)", "c.toml"));
+  RetentionPolicy d;
+  d.keep_daily = 7;
+  d.keep_yearly = -1;
+  EXPECT_EQ(c.retention, d) << "a section given says all that is on";
+  RetentionPolicy alice = d;
+  alice.quota_bytes = 20ull << 30;
+  alice.keep_first = true;
+  EXPECT_EQ(c.RetentionFor("alice"), alice);
+  RetentionPolicy bob = d;
+  bob.keep_daily = 0;
+  bob.keep_within_sec = 14 * 86400;
+  EXPECT_EQ(c.RetentionFor("bob"), bob);
+  EXPECT_EQ(c.RetentionFor("carol"), d);
+
+  for (const char* bad : {"[retention]\nkeep-montly = 3\n", "[retention]\nkeep-daily = -2\n",
+                          "[retention]\nkeep-within = \"6m\"\n", "[retention]\nquota = \"lots\"\n",
+                          "[retention.alice]\nkeep-weekly = \"some\"\n", "retention = 3\n"}) {
+    auto r = ParseStoreConfig(bad, "c.toml");
+    EXPECT_CODE(r, StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find("retention"), std::string::npos) << r.status().ToString();
+  }
+}
+
 TEST(ConfigTest, MountAndUsers) {
   ASSERT_OK_AND_ASSIGN(StoreConfig c, ParseStoreConfig(R"(
 [mount]

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -176,6 +178,33 @@ TEST_F(KvStoreTest, DataSurvivesReopenAndFlush) {
   ASSERT_OK(kv_->Flush());
   Open(/*read_only=*/false);
   EXPECT_EQ(GetOrMissing("durable"), "yes");
+}
+
+// A writable close writes big memtables out, so that the next open (every
+// command, and the mount) need not replay a long log.
+TEST_F(KvStoreTest, CloseAfterManyWritesLeavesNoLogToReplay) {
+  auto log_bytes = [&] {
+    uint64_t total = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir_.Join("db"))) {
+      if (e.path().extension() == ".log") total += e.file_size();
+    }
+    return total;
+  };
+  WriteBatch b;
+  for (int i = 0; i < 2000; ++i) b.Put("big" + std::to_string(i), std::string(1000, 'x'));
+  ASSERT_OK(kv_->Write(b, true));
+  EXPECT_GE(log_bytes(), KvStore::kFlushOnCloseBytes) << "the batch is in the log before close";
+  Open(/*read_only=*/true);  // closes the writer
+  EXPECT_LT(log_bytes(), 4096u) << "what the log held is now in a table file";
+  EXPECT_EQ(GetOrMissing("big1999"), std::string(1000, 'x'));
+
+  // A few small writes (most commands) leave the log for the next open to
+  // replay rather than write a table file each time.
+  Open(/*read_only=*/false);
+  ASSERT_OK(Put("small", "v"));
+  Open(/*read_only=*/true);
+  EXPECT_GT(log_bytes(), 0u) << "a tiny log is not flushed on close";
+  EXPECT_EQ(GetOrMissing("small"), "v");
 }
 
 TEST_F(KvStoreTest, ReadOnlyRefusesWrites) {

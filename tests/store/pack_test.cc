@@ -135,7 +135,7 @@ TEST_F(PackTest, BadHeaderMagicIsCorruption) {
 
 TEST_F(PackTest, NewerPackVersionIsRefusedWithAdvice) {
   WritePack();
-  ASSERT_OK(testing::FlipByte(final_, 8, 0x02));  // version 1 -> 3
+  ASSERT_OK(testing::FlipByte(final_, 8, 0x01));  // version 2 -> 3
   auto r = ReadIndex(final_);
   EXPECT_CODE(r, StatusCode::kNotSupported);
   EXPECT_NE(r.status().message().find("version 3"), std::string::npos) << r.status().ToString();

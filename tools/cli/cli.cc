@@ -7,13 +7,14 @@
 #include <iostream>
 #include <new>
 
+#include "store/store.h"
 #include "tools/cli/common.h"
 #include "tools/cli/control.h"
 
 namespace keepfs::cli {
 
 namespace {
-constexpr const char* kVersion = "keepfs 0.1.0 (store format 1)";
+const std::string kVersion = "keepfs 0.1.0 (store format " + std::to_string(kFormatVersion) + ")";
 
 int Parse(const std::vector<std::string>& args, Io& io, const Hosted* hosted) {
   Context ctx{io};
@@ -35,7 +36,7 @@ int Parse(const std::vector<std::string>& args, Io& io, const Hosted* hosted) {
   app.add_flag("-q,--quiet", ctx.quiet, "No progress or summary on stderr");
   for (Registrar r : {RegisterInit, RegisterBackup, RegisterSnapshots, RegisterLs, RegisterCat,
                       RegisterDiff, RegisterRestore, RegisterCheck, RegisterStats, RegisterMount,
-                      RegisterUser}) {
+                      RegisterUser, RegisterUsage}) {
     r(app, ctx);
   }
   std::vector<const char*> argv;

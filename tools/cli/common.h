@@ -82,6 +82,7 @@ void RegisterCheck(CLI::App& app, Context& ctx);
 void RegisterStats(CLI::App& app, Context& ctx);
 void RegisterMount(CLI::App& app, Context& ctx);  // mount and umount
 void RegisterUser(CLI::App& app, Context& ctx);
+void RegisterUsage(CLI::App& app, Context& ctx);
 
 // Opens the store named by ctx.store_dir; a missing --store is an error
 // that says how to give one. When a mount process holds the store, the whole

@@ -1,0 +1,187 @@
+#include "gc/retention.h"
+
+#include <cstdio>
+#include <functional>
+
+namespace keepfs::gc {
+
+namespace {
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+// Days since 1970-01-01 -> civil date (proleptic Gregorian; H. Hinnant's algorithm).
+void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
+  z += 719468;
+  const int64_t era = FloorDiv(z, 146097);
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = static_cast<int64_t>(yoe) + era * 400 + (*m <= 2);
+}
+
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = FloorDiv(y, 400);
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+// A calendar rule's bucket: a key that is equal for two times in the same
+// period, and the period's label.
+struct Bucket {
+  int64_t key;
+  std::string label;
+};
+
+std::string Printf(const char* fmt, int64_t a, unsigned b = 0, unsigned c = 0, unsigned d = 0) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, static_cast<long long>(a), b, c, d);
+  return buf;
+}
+
+Bucket Hourly(int64_t t) {
+  int64_t y;
+  unsigned m, d;
+  int64_t day = FloorDiv(t, 86400);
+  CivilFromDays(day, &y, &m, &d);
+  unsigned h = static_cast<unsigned>(FloorDiv(t, 3600) - day * 24);
+  return {FloorDiv(t, 3600), Printf("hourly %04lld-%02u-%02u %02uh", y, m, d, h)};
+}
+Bucket Daily(int64_t t) {
+  int64_t y;
+  unsigned m, d;
+  int64_t day = FloorDiv(t, 86400);
+  CivilFromDays(day, &y, &m, &d);
+  return {day, Printf("daily %04lld-%02u-%02u", y, m, d)};
+}
+Bucket Weekly(int64_t t) {
+  // ISO 8601: weeks run Monday to Sunday and belong to the year of their Thursday.
+  int64_t day = FloorDiv(t, 86400);
+  int64_t weekday = (day + 3) - FloorDiv(day + 3, 7) * 7;  // 1970-01-01 was a Thursday; Monday = 0
+  int64_t thursday = day - weekday + 3;
+  int64_t y;
+  unsigned m, d;
+  CivilFromDays(thursday, &y, &m, &d);
+  unsigned week = static_cast<unsigned>((thursday - DaysFromCivil(y, 1, 1)) / 7 + 1);
+  return {thursday, Printf("weekly %04lld-W%02u", y, week)};
+}
+Bucket Monthly(int64_t t) {
+  int64_t y;
+  unsigned m, d;
+  CivilFromDays(FloorDiv(t, 86400), &y, &m, &d);
+  return {y * 12 + m, Printf("monthly %04lld-%02u", y, m)};
+}
+Bucket Yearly(int64_t t) {
+  int64_t y;
+  unsigned m, d;
+  CivilFromDays(FloorDiv(t, 86400), &y, &m, &d);
+  return {y, Printf("yearly %04lld", y)};
+}
+
+std::string Pinned(uint64_t pins) {
+  return "pinned: " + std::to_string(pins) + (pins == 1 ? " path" : " paths");
+}
+
+}  // namespace
+
+const char* FateName(Fate f) {
+  switch (f) {
+    case Fate::kKeep: return "keep";
+    case Fate::kForget: return "forget";
+    case Fate::kHusk: return "husk";
+  }
+  return "?";
+}
+
+Result<RetentionPlan> PlanRetention(const std::vector<RetentionSnapshot>& snaps,
+                                    const RetentionPolicy& policy, int64_t now_sec,
+                                    ChargeModel* charge) {
+  for (size_t i = 1; i < snaps.size(); ++i) {
+    const auto& a = snaps[i - 1];
+    const auto& b = snaps[i];
+    if (a.time_sec > b.time_sec || (a.time_sec == b.time_sec && a.name >= b.name)) {
+      return Status::InvalidArgument("retention: snapshots are not sorted oldest first at " +
+                                     b.name);
+    }
+  }
+  RetentionPlan plan;
+  plan.quota_bytes = policy.quota_bytes;
+  plan.decisions.resize(snaps.size());
+  // Whole snapshots, newest first; husks have been pruned already.
+  std::vector<size_t> live;
+  for (size_t i = snaps.size(); i-- > 0;) {
+    if (!snaps[i].husk) live.push_back(i);
+  }
+  std::vector<bool> is_protected(snaps.size(), false);  // never taken for quota
+  auto keep = [&](size_t i, std::string reason, bool protect) {
+    plan.decisions[i].reasons.push_back(std::move(reason));
+    if (protect) is_protected[i] = true;
+  };
+
+  if (!live.empty()) keep(live.front(), "newest", true);
+  if (policy.keep_first && !live.empty()) keep(live.back(), "first", true);
+  for (size_t k = 0; k < live.size(); ++k) {
+    size_t i = live[k];
+    if (policy.keep_last > 0 && k < static_cast<size_t>(policy.keep_last)) {
+      keep(i, "last " + std::to_string(policy.keep_last), true);
+    }
+    if (policy.keep_within_sec > 0 && snaps[i].time_sec > now_sec - policy.keep_within_sec) {
+      keep(i, "within " + FormatDuration(policy.keep_within_sec), true);
+    }
+  }
+  const std::pair<int64_t, std::function<Bucket(int64_t)>> calendar[] = {
+      {policy.keep_hourly, Hourly},   {policy.keep_daily, Daily},   {policy.keep_weekly, Weekly},
+      {policy.keep_monthly, Monthly}, {policy.keep_yearly, Yearly}};
+  for (const auto& [count, bucket_of] : calendar) {
+    if (count == 0) continue;
+    int64_t used = 0;
+    std::optional<int64_t> last;
+    for (size_t i : live) {  // newest first: each period keeps its newest
+      if (count > 0 && used >= count) break;
+      Bucket b = bucket_of(snaps[i].time_sec);
+      if (last && *last == b.key) continue;
+      last = b.key;
+      ++used;
+      keep(i, b.label, false);
+    }
+  }
+
+  auto let_go = [&](size_t i, const std::string& why) {
+    RetentionDecision& d = plan.decisions[i];
+    d.reasons = {why};
+    d.fate = snaps[i].pins > 0 ? Fate::kHusk : Fate::kForget;
+    if (snaps[i].pins > 0) d.reasons.push_back(Pinned(snaps[i].pins));
+  };
+  if (charge) plan.charged_before = charge->Charged();
+  for (size_t i = 0; i < snaps.size(); ++i) {  // oldest first
+    if (snaps[i].husk) {
+      let_go(i, snaps[i].pins > 0 ? "husk" : "husk with no pins left");
+      // A husk that keeps pins stays; it frees nothing more.
+      if (snaps[i].pins == 0 && charge) charge->Forget(i);
+      continue;
+    }
+    if (!plan.decisions[i].reasons.empty()) continue;
+    let_go(i, "no rule keeps it");
+    if (charge) charge->Forget(i);
+  }
+  if (charge) {
+    plan.charged_after = charge->Charged();
+    if (policy.quota_bytes && plan.charged_after > *policy.quota_bytes) {
+      for (size_t i = 0; i < snaps.size() && plan.charged_after > *policy.quota_bytes; ++i) {
+        if (snaps[i].husk || is_protected[i] || plan.decisions[i].fate != Fate::kKeep) continue;
+        let_go(i, "over quota");
+        charge->Forget(i);
+        plan.charged_after = charge->Charged();
+      }
+      plan.over_quota_after = plan.charged_after > *policy.quota_bytes;
+    }
+  }
+  return plan;
+}
+
+}  // namespace keepfs::gc

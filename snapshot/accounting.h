@@ -1,0 +1,66 @@
+// Accounting: per-user reference counts over the DAG snapshot -> tree ->
+// content -> chunk, and per-user usage, kept exact and transactional: a
+// commit's increments go in the same synced WriteBatch as its snapshot record
+// (docs/accounting.md has the rule and a worked example; docs/format.md the
+// keys).
+//
+//   r USER 0x00 KIND ID   varint: references to the object from USER's DAG
+//                         (KIND 't' tree node, 'o' content, 'c' chunk). A
+//                         snapshot's root counts one; a tree node counts one
+//                         per child node and entry; a content one per chunk
+//                         part. An object is expanded (its children counted)
+//                         only when its count goes 0 -> 1, so an unchanged
+//                         subtree costs one increment.
+//   h KIND ID             the users that hold this charged object (a chunk,
+//                         or a content with inline data): varint n, n x lp
+//                         user, in the order they came. One point lookup.
+//   a USER                the user's held stored bytes by holder count:
+//                         varint k, k x { varint holders, varint bytes }.
+//                         holders = 1 is the user's exclusive data.
+//
+// charged(USER) = sum over held objects of stored / holders: exclusive bytes
+// plus each shared object's share, so shared data is never charged twice.
+//
+// Thread safety: AddSnapshotRefs must run under the store's commit lock
+// (Store::commit_mu) from computing the records until they are written.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "store/object_id.h"
+#include "store/status.h"
+#include "store/store.h"
+
+namespace keepfs::snapshot {
+
+// The user's held bytes by holder count (the `a` record).
+struct UserHoldings {
+  std::map<uint64_t, uint64_t> bytes_by_holders;
+
+  uint64_t exclusive() const;
+  uint64_t shared() const;   // held bytes that other users hold too
+  uint64_t charged() const;  // exclusive + sum of shared / holders (rounded down)
+};
+
+std::string RefKey(std::string_view user, char kind, const ObjectId& id);
+std::string HolderKey(char kind, const ObjectId& id);
+std::string EncodeHolders(const std::vector<std::string>& users);
+Result<std::vector<std::string>> DecodeHolders(std::string_view bytes);
+std::string AccountKey(std::string_view user);
+std::string EncodeHoldings(const UserHoldings& h);
+Result<UserHoldings> DecodeHoldings(std::string_view bytes);
+
+Result<UserHoldings> LoadHoldings(Store* store, std::string_view user);
+
+// The records that add one reference from user to the snapshot root tree
+// (and, for every object that becomes referenced by user, to its children),
+// with the holder and account records that change. Reads the store; writes
+// nothing. Corruption if an object of the DAG is missing or damaged.
+Result<std::vector<std::pair<std::string, std::string>>> AddSnapshotRefs(
+    Store* store, std::string_view user, const ObjectId& root);
+
+}  // namespace keepfs::snapshot

@@ -1,0 +1,193 @@
+// Reference counts and usage accounts, checked against a recount from
+// scratch after every backup, and the charging rule on data two users share.
+#include "snapshot/accounting.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "snapshot/catalog.h"
+#include "snapshot/content.h"
+#include "snapshot/repo.h"
+#include "snapshot/tree.h"
+#include "store/chunk_store.h"
+#include "store/coding.h"
+#include "store/file_util.h"
+#include "tests/testing/backup_util.h"
+#include "tests/testing/test_util.h"
+
+namespace keepfs::snapshot {
+namespace {
+
+constexpr int64_t kTime = 1790823600;  // 2026-10-01T03:00:00Z
+
+class AccountingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(store_, testing::InitAndOpen(tmp_.Join("store")));
+  }
+
+  std::string Src(const std::string& name) {
+    std::string d = tmp_.Join(name);
+    EXPECT_OK(MakeDirs(d + "/sub"));
+    return d;
+  }
+
+  // Every `r` key of the store.
+  std::map<std::string, uint64_t> StoredCounts() {
+    std::map<std::string, uint64_t> out;
+    auto it = store_->kv().NewIterator("r");
+    for (; it->Valid(); it->Next()) {
+      Decoder dec(it->value());
+      uint64_t n = 0;
+      EXPECT_TRUE(dec.GetVarint(&n));
+      out[std::string(it->key())] = n;
+    }
+    return out;
+  }
+
+  // The counts recomputed from scratch by the rule of accounting.h, and the
+  // charged objects each user holds (kind+id -> stored bytes).
+  std::map<std::string, uint64_t> Recount(
+      std::map<std::string, std::map<std::string, uint64_t>>* held) {
+    std::map<std::string, uint64_t> counts;
+    Repo repo(store_.get());
+    auto users = repo.ListUsers();
+    EXPECT_OK(users);
+    for (const auto& user : *users) {
+      auto snaps = repo.ListSnapshots(user);
+      EXPECT_OK(snaps);
+      std::vector<std::pair<char, ObjectId>> stack;
+      for (const auto& s : *snaps) stack.push_back({'t', s.root});
+      while (!stack.empty()) {
+        auto [kind, id] = stack.back();
+        stack.pop_back();
+        if (id.IsZero()) continue;
+        if (counts[RefKey(user, kind, id)]++ > 0) continue;
+        if (kind == 't') {
+          auto node = repo.GetTreeNode(id);
+          EXPECT_OK(node);
+          for (const auto& c : node->children) stack.push_back({'t', c.id});
+          for (const auto& e : node->entries) {
+            if (e.type == EntryType::kDir) stack.push_back({'t', e.ref});
+            if (e.type == EntryType::kFile) stack.push_back({'o', e.ref});
+          }
+        } else if (kind == 'o') {
+          auto c = repo.GetContent(id);
+          EXPECT_OK(c);
+          if (c->is_inline) {
+            std::string v;
+            EXPECT_OK(store_->kv().Get(ContentKey(id), &v));
+            (*held)[user]["o" + id.ToHex()] = v.size();
+          }
+          for (const auto& p : c->parts) {
+            if (!p.is_hole()) stack.push_back({'c', p.chunk});
+          }
+        } else {
+          auto loc = store_->chunks().Lookup(id);
+          EXPECT_OK(loc);
+          (*held)[user]["c" + id.ToHex()] = (*loc)->stored_len;
+        }
+      }
+    }
+    return counts;
+  }
+
+  // Checks the stored counts and accounts against a recount; returns the
+  // recomputed holdings per user.
+  std::map<std::string, UserHoldings> ExpectConsistent() {
+    std::map<std::string, std::map<std::string, uint64_t>> held;
+    EXPECT_EQ(StoredCounts(), Recount(&held));
+    std::map<std::string, int> holders;
+    for (const auto& [user, objs] : held) {
+      for (const auto& [obj, bytes] : objs) ++holders[obj];
+    }
+    std::map<std::string, UserHoldings> want;
+    for (const auto& [user, objs] : held) {
+      for (const auto& [obj, bytes] : objs) want[user].bytes_by_holders[holders[obj]] += bytes;
+      auto got = LoadHoldings(store_.get(), user);
+      EXPECT_OK(got);
+      EXPECT_EQ(got->bytes_by_holders, want[user].bytes_by_holders) << user;
+    }
+    return want;
+  }
+
+  testing::TempDir tmp_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(AccountingTest, SharedDataIsChargedOnceSplitBetweenItsHolders) {
+  std::string a = Src("a"), b = Src("b");
+  std::string shared = testing::RandomBytes(300000, 1);  // incompressible: stored = raw
+  ASSERT_OK(testing::WriteFile(a + "/shared.bin", shared));
+  ASSERT_OK(testing::WriteFile(b + "/sub/copy.bin", shared));
+  ASSERT_OK(testing::WriteFile(a + "/mine.bin", testing::RandomBytes(200000, 2)));
+  ASSERT_OK(testing::WriteFile(b + "/theirs.bin", testing::RandomBytes(100000, 3)));
+  ASSERT_OK(testing::WriteFile(a + "/small.txt", "the same small file"));
+  ASSERT_OK(testing::WriteFile(b + "/small.txt", "the same small file"));
+
+  testing::BackupOrFail(store_.get(), "alice", a, kTime);
+  auto alone = ExpectConsistent();
+  EXPECT_EQ(alone["alice"].shared(), 0u);
+  EXPECT_GE(alone["alice"].exclusive(), 500000u);
+
+  testing::BackupOrFail(store_.get(), "bob", b, kTime);
+  auto both = ExpectConsistent();
+  ASSERT_OK_AND_ASSIGN(UserHoldings alice, LoadHoldings(store_.get(), "alice"));
+  ASSERT_OK_AND_ASSIGN(UserHoldings bob, LoadHoldings(store_.get(), "bob"));
+  // The shared file's chunk(s) and the shared inline file are held by two.
+  EXPECT_EQ(alice.shared(), bob.shared());
+  EXPECT_GE(alice.shared(), 300000u);
+  EXPECT_EQ(alice.exclusive(), alone["alice"].exclusive() - alice.shared());
+  EXPECT_EQ(alice.charged(), alice.exclusive() + alice.shared() / 2);
+  EXPECT_EQ(bob.charged(), bob.exclusive() + bob.shared() / 2);
+  // Never charged twice: the charges add up to what the two hold (less at
+  // most one byte of rounding per holder count).
+  uint64_t distinct = alice.exclusive() + bob.exclusive() + alice.shared();
+  EXPECT_LE(alice.charged() + bob.charged(), distinct);
+  EXPECT_GE(alice.charged() + bob.charged() + 2, distinct);
+}
+
+TEST_F(AccountingTest, AnUnchangedTreeCostsOneIncrement) {
+  std::string a = Src("a");
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_OK(testing::WriteFile(a + "/sub/f" + std::to_string(i), testing::RandomBytes(9000, i)));
+  }
+  auto first = testing::BackupOrFail(store_.get(), "alice", a, kTime);
+  size_t keys_after_first = StoredCounts().size();
+  EXPECT_GT(keys_after_first, 100u);  // trees, 50 contents, 50 chunks
+  // The next snapshot of the same tree: only the root's count changes.
+  ASSERT_OK_AND_ASSIGN(auto records, AddSnapshotRefs(store_.get(), "alice", first.root));
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].first, RefKey("alice", 't', first.root));
+  auto second = testing::BackupOrFail(store_.get(), "alice", a, kTime + 86400);
+  EXPECT_EQ(second.root, first.root);
+  EXPECT_EQ(StoredCounts().size(), keys_after_first);
+  EXPECT_EQ(StoredCounts()[RefKey("alice", 't', first.root)], 2u);
+  ExpectConsistent();
+
+  // One changed file: the path to it and its new data, not the whole tree.
+  ASSERT_OK(testing::WriteFile(a + "/sub/f7", testing::RandomBytes(9000, 777)));
+  testing::BackupOrFail(store_.get(), "alice", a, kTime + 2 * 86400);
+  EXPECT_LE(StoredCounts().size(), keys_after_first + 6);
+  ExpectConsistent();
+}
+
+TEST_F(AccountingTest, HoldingsRecordsRoundTripAndRejectDamage) {
+  UserHoldings h;
+  h.bytes_by_holders = {{1, 1000}, {2, 500}, {3, 300}};
+  ASSERT_OK_AND_ASSIGN(UserHoldings back, DecodeHoldings(EncodeHoldings(h)));
+  EXPECT_EQ(back.bytes_by_holders, h.bytes_by_holders);
+  EXPECT_EQ(h.exclusive(), 1000u);
+  EXPECT_EQ(h.shared(), 800u);
+  EXPECT_EQ(h.charged(), 1000u + 250 + 100);
+  std::string enc = EncodeHoldings(h);
+  EXPECT_CODE(DecodeHoldings(enc.substr(0, enc.size() - 1)), StatusCode::kCorruption);
+  EXPECT_CODE(DecodeHoldings(enc + "x"), StatusCode::kCorruption);
+  EXPECT_CODE(DecodeHoldings(std::string("\x01\x00\x05", 3)), StatusCode::kCorruption)
+      << "zero holders";
+}
+
+}  // namespace
+}  // namespace keepfs::snapshot
