@@ -1,9 +1,11 @@
 #include "snapshot/accounting.h"
 
+#include <algorithm>
 #include <unordered_map>
 
 #include "snapshot/catalog.h"
 #include "snapshot/content.h"
+#include "snapshot/repo.h"
 #include "snapshot/tree.h"
 #include "store/chunk_store.h"
 #include "store/coding.h"
@@ -13,148 +15,208 @@ namespace keepfs::snapshot {
 namespace {
 constexpr char kTree = 't', kContent = 'o', kChunk = 'c';
 
-// The reference changes of one commit, over what the store holds: counts,
-// holder lists and accounts are read once and then kept here.
-class RefDelta {
- public:
-  RefDelta(Store* store, std::string_view user) : store_(store), user_(user) {}
+}  // namespace
 
-  Status AddRoot(const ObjectId& root) {
-    stack_.push_back({kTree, root});
-    while (!stack_.empty()) {
-      auto [kind, id] = stack_.back();
-      stack_.pop_back();
-      KEEPFS_RETURN_IF_ERROR(Increment(kind, id));
+RefChanges::RefChanges(Store* store, std::string_view user) : store_(store), user_(user) {}
+RefChanges::~RefChanges() = default;
+
+Status RefChanges::AddRoot(const ObjectId& root) { return Walk(root, +1); }
+Status RefChanges::RemoveRoot(const ObjectId& root) { return Walk(root, -1); }
+
+Status RefChanges::Walk(const ObjectId& root, int step) {
+  stack_.push_back({kTree, root});
+  while (!stack_.empty()) {
+    auto [kind, id] = stack_.back();
+    stack_.pop_back();
+    Status s = Step(kind, id, step);
+    if (!s.ok()) {
+      stack_.clear();
+      return s;
     }
-    return Status::OK();
   }
+  return Status::OK();
+}
 
-  Result<std::vector<std::pair<std::string, std::string>>> Records() {
-    std::vector<std::pair<std::string, std::string>> out;
-    out.reserve(counts_.size() + holders_.size() + accounts_.size());
-    for (const auto& [key, count] : counts_) {
+void RefChanges::AddTo(WriteBatch* batch) const {
+  for (const auto& [key, count] : counts_) {
+    if (count == 0) {
+      batch->Delete(key);
+    } else {
       std::string v;
       Encoder(&v).PutVarint(count);
-      out.emplace_back(key, std::move(v));
+      batch->Put(key, v);
     }
-    for (auto& kv : holders_) out.push_back(std::move(kv));
-    for (const auto& [user, h] : accounts_) out.emplace_back(AccountKey(user), EncodeHoldings(h));
-    return out;
   }
-
- private:
-  Status Increment(char kind, const ObjectId& id) {
-    if (id.IsZero()) return Status::OK();
-    std::string key = RefKey(user_, kind, id);
-    auto it = counts_.find(key);
-    if (it == counts_.end()) {
-      std::string v;
-      KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(key, &v));
-      uint64_t n = 0;
-      if (found) {
-        Decoder dec(v);
-        if (!dec.GetVarint(&n) || !dec.empty()) {
-          return Status::Corruption("reference count of " + id.ShortHex() + " is damaged");
-        }
-      }
-      it = counts_.emplace(std::move(key), n).first;
+  for (const auto& [key, users] : holders_) {
+    if (users.empty()) {
+      batch->Delete(key);
+    } else {
+      batch->Put(key, EncodeHolders(users));
     }
+  }
+  for (const auto& [user, h] : accounts_) batch->Put(AccountKey(user), EncodeHoldings(h));
+}
+
+std::vector<std::pair<std::string, std::string>> RefChanges::Puts() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [key, count] : counts_) {
+    std::string v;
+    Encoder(&v).PutVarint(count);
+    out.emplace_back(key, std::move(v));
+  }
+  for (const auto& [key, users] : holders_) out.emplace_back(key, EncodeHolders(users));
+  for (const auto& [user, h] : accounts_) out.emplace_back(AccountKey(user), EncodeHoldings(h));
+  return out;
+}
+
+Result<UserHoldings> RefChanges::Holdings(const std::string& user) {
+  KEEPFS_ASSIGN_OR_RETURN(UserHoldings * h, Account(user));
+  return *h;
+}
+
+Status RefChanges::Step(char kind, const ObjectId& id, int step) {
+  if (id.IsZero()) return Status::OK();
+  std::string key = RefKey(user_, kind, id);
+  auto it = counts_.find(key);
+  if (it == counts_.end()) {
+    std::string v;
+    KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(key, &v));
+    uint64_t n = 0;
+    if (found) {
+      Decoder dec(v);
+      if (!dec.GetVarint(&n) || !dec.empty()) {
+        return Status::Corruption("reference count of " + id.ShortHex() + " is damaged");
+      }
+    }
+    it = counts_.emplace(std::move(key), n).first;
+  }
+  if (step > 0) {
     if (it->second++ > 0) return Status::OK();  // already in the user's DAG
-    switch (kind) {
-      case kTree: return ExpandTree(id);
-      case kContent: return ExpandContent(id);
-      case kChunk: {
-        KEEPFS_ASSIGN_OR_RETURN(std::optional<ChunkLoc> loc, store_->chunks().Lookup(id));
-        if (!loc) return Status::Corruption("chunk " + id.ShortHex() + " is missing");
-        return Hold(kChunk, id, loc->stored_len);
-      }
+  } else {
+    if (it->second == 0) {
+      return Status::Corruption("reference count of " + id.ShortHex() + " for " + user_ +
+                                " would go negative; run 'keepfs check'");
     }
-    return Status::Internal("unknown object kind");
+    if (--it->second > 0) return Status::OK();  // still referenced
   }
-
-  Status ExpandTree(const ObjectId& id) {
-    std::string value;
-    KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(TreeKey(id), &value));
-    if (!found) return Status::Corruption("tree " + id.ShortHex() + " is missing");
-    if (Sha256::Of(value) != id) return Status::Corruption("tree " + id.ShortHex() + " is damaged");
-    auto node = DecodeTreeNode(value);
-    if (!node.ok()) return node.status().WithContext("tree " + id.ShortHex());
-    for (const auto& c : node->children) stack_.push_back({kTree, c.id});
-    for (const auto& e : node->entries) {
-      if (e.type == EntryType::kDir) stack_.push_back({kTree, e.ref});
-      if (e.type == EntryType::kFile) stack_.push_back({kContent, e.ref});
+  // The object enters (or leaves) the user's DAG: so do its children.
+  switch (kind) {
+    case kTree: return ExpandTree(id);
+    case kContent: return ExpandContent(id, step);
+    case kChunk: {
+      KEEPFS_ASSIGN_OR_RETURN(std::optional<ChunkLoc> loc, store_->chunks().Lookup(id));
+      if (!loc) return Status::Corruption("chunk " + id.ShortHex() + " is missing");
+      return step > 0 ? Hold(kChunk, id, loc->stored_len) : Release(kChunk, id, loc->stored_len);
     }
-    return Status::OK();
   }
+  return Status::Internal("unknown object kind");
+}
 
-  Status ExpandContent(const ObjectId& id) {
-    std::string value;
-    KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(ContentKey(id), &value));
-    if (!found) return Status::Corruption("content " + id.ShortHex() + " is missing");
-    auto content = DecodeContent(value);
-    if (!content.ok()) return content.status().WithContext("content " + id.ShortHex());
-    if (content->is_inline) return Hold(kContent, id, value.size());
-    for (const auto& p : content->parts) {
-      if (!p.is_hole()) stack_.push_back({kChunk, p.chunk});
-    }
-    return Status::OK();
+Status RefChanges::ExpandTree(const ObjectId& id) {
+  KEEPFS_ASSIGN_OR_RETURN(TreeNode node, Repo(store_).GetTreeNode(id));
+  for (const auto& c : node.children) stack_.push_back({kTree, c.id});
+  for (const auto& e : node.entries) {
+    if (e.type == EntryType::kDir) stack_.push_back({kTree, e.ref});
+    if (e.type == EntryType::kFile) stack_.push_back({kContent, e.ref});
   }
+  return Status::OK();
+}
 
-  // user_ starts holding a charged object: every holder's bytes move from
-  // "held by k" to "held by k+1".
-  Status Hold(char kind, const ObjectId& id, uint64_t bytes) {
-    std::string key = HolderKey(kind, id);
+// Read here rather than through Repo::GetContent: an inline content is
+// charged by the size of its record.
+Status RefChanges::ExpandContent(const ObjectId& id, int step) {
+  std::string value;
+  KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(ContentKey(id), &value));
+  if (!found) return Status::Corruption("content " + id.ShortHex() + " is missing");
+  auto content = DecodeContent(value);
+  if (!content.ok()) return content.status().WithContext("content " + id.ShortHex());
+  if (content->is_inline) {
+    return step > 0 ? Hold(kContent, id, value.size()) : Release(kContent, id, value.size());
+  }
+  for (const auto& p : content->parts) {
+    if (!p.is_hole()) stack_.push_back({kChunk, p.chunk});
+  }
+  return Status::OK();
+}
+
+Result<std::vector<std::string>*> RefChanges::Holders(char kind, const ObjectId& id) {
+  std::string key = HolderKey(kind, id);
+  auto it = holders_.find(key);
+  if (it == holders_.end()) {
     std::string value;
     KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(key, &value));
-    std::vector<std::string> holders;
+    std::vector<std::string> users;
     if (found) {
       auto h = DecodeHolders(value);
       if (!h.ok()) return h.status().WithContext("holders of " + id.ShortHex());
-      holders = std::move(*h);
+      users = std::move(*h);
     }
-    const uint64_t k = holders.size();
-    for (const auto& other : holders) {
-      if (other == user_) return Status::Corruption("holder record of " + id.ShortHex() +
-                                                    " without a reference count");
-      KEEPFS_ASSIGN_OR_RETURN(UserHoldings * h, Account(other));
-      KEEPFS_RETURN_IF_ERROR(Move(h, k, k + 1, bytes, id));
-    }
-    KEEPFS_ASSIGN_OR_RETURN(UserHoldings * mine, Account(user_));
-    mine->bytes_by_holders[k + 1] += bytes;
-    holders.push_back(user_);
-    holders_.emplace_back(std::move(key), EncodeHolders(holders));
-    return Status::OK();
+    it = holders_.emplace(std::move(key), std::move(users)).first;
   }
+  return &it->second;
+}
 
-  static Status Move(UserHoldings* h, uint64_t from, uint64_t to, uint64_t bytes,
-                     const ObjectId& id) {
-    auto it = h->bytes_by_holders.find(from);
-    if (it == h->bytes_by_holders.end() || it->second < bytes) {
-      return Status::Corruption("usage account does not cover " + id.ShortHex() +
-                                "; run 'keepfs check'");
+// user_ starts holding a charged object: every holder's bytes move from
+// "held by k" to "held by k+1".
+Status RefChanges::Hold(char kind, const ObjectId& id, uint64_t bytes) {
+  KEEPFS_ASSIGN_OR_RETURN(std::vector<std::string> * holders, Holders(kind, id));
+  const uint64_t k = holders->size();
+  for (const auto& other : *holders) {
+    if (other == user_) {
+      return Status::Corruption("holder record of " + id.ShortHex() +
+                                " without a reference count; run 'keepfs check'");
     }
-    if ((it->second -= bytes) == 0) h->bytes_by_holders.erase(it);
-    h->bytes_by_holders[to] += bytes;
-    return Status::OK();
+    KEEPFS_ASSIGN_OR_RETURN(UserHoldings * h, Account(other));
+    KEEPFS_RETURN_IF_ERROR(Move(h, k, k + 1, bytes, id));
   }
+  KEEPFS_ASSIGN_OR_RETURN(UserHoldings * mine, Account(user_));
+  mine->bytes_by_holders[k + 1] += bytes;
+  holders->push_back(user_);
+  return Status::OK();
+}
 
-  Result<UserHoldings*> Account(const std::string& user) {
-    auto it = accounts_.find(user);
-    if (it == accounts_.end()) {
-      KEEPFS_ASSIGN_OR_RETURN(UserHoldings h, LoadHoldings(store_, user));
-      it = accounts_.emplace(user, std::move(h)).first;
-    }
-    return &it->second;
+// user_ stops holding it: the others' bytes move from k to k-1. When nobody
+// holds it any more, its bytes are what deleting frees store-wide.
+Status RefChanges::Release(char kind, const ObjectId& id, uint64_t bytes) {
+  KEEPFS_ASSIGN_OR_RETURN(std::vector<std::string> * holders, Holders(kind, id));
+  auto me = std::find(holders->begin(), holders->end(), user_);
+  if (me == holders->end()) {
+    return Status::Corruption("user " + user_ + " is not listed as holding " + id.ShortHex() +
+                              "; run 'keepfs check'");
   }
+  const uint64_t k = holders->size();
+  holders->erase(me);
+  KEEPFS_ASSIGN_OR_RETURN(UserHoldings * mine, Account(user_));
+  KEEPFS_RETURN_IF_ERROR(Move(mine, k, 0, bytes, id));
+  for (const auto& other : *holders) {
+    KEEPFS_ASSIGN_OR_RETURN(UserHoldings * h, Account(other));
+    KEEPFS_RETURN_IF_ERROR(Move(h, k, k - 1, bytes, id));
+  }
+  if (holders->empty()) freed_ += bytes;
+  return Status::OK();
+}
 
-  Store* store_;
-  std::string user_;
-  std::vector<std::pair<char, ObjectId>> stack_;
-  std::unordered_map<std::string, uint64_t> counts_;  // RefKey -> new count
-  std::vector<std::pair<std::string, std::string>> holders_;  // each object once per commit
-  std::map<std::string, UserHoldings> accounts_;
-};
-}  // namespace
+// Moves bytes from the "held by from" group to "held by to" (to = 0: gone).
+Status RefChanges::Move(UserHoldings* h, uint64_t from, uint64_t to, uint64_t bytes,
+                        const ObjectId& id) {
+  auto it = h->bytes_by_holders.find(from);
+  if (it == h->bytes_by_holders.end() || it->second < bytes) {
+    return Status::Corruption("usage account does not cover " + id.ShortHex() +
+                              "; run 'keepfs check'");
+  }
+  if ((it->second -= bytes) == 0) h->bytes_by_holders.erase(it);
+  if (to > 0) h->bytes_by_holders[to] += bytes;
+  return Status::OK();
+}
+
+Result<UserHoldings*> RefChanges::Account(const std::string& user) {
+  auto it = accounts_.find(user);
+  if (it == accounts_.end()) {
+    KEEPFS_ASSIGN_OR_RETURN(UserHoldings h, LoadHoldings(store_, user));
+    it = accounts_.emplace(user, std::move(h)).first;
+  }
+  return &it->second;
+}
 
 uint64_t UserHoldings::exclusive() const {
   auto it = bytes_by_holders.find(1);
@@ -251,9 +313,9 @@ Result<UserHoldings> LoadHoldings(Store* store, std::string_view user) {
 
 Result<std::vector<std::pair<std::string, std::string>>> AddSnapshotRefs(
     Store* store, std::string_view user, const ObjectId& root) {
-  RefDelta delta(store, user);
-  KEEPFS_RETURN_IF_ERROR(delta.AddRoot(root));
-  return delta.Records();
+  RefChanges changes(store, user);
+  KEEPFS_RETURN_IF_ERROR(changes.AddRoot(root));
+  return changes.Puts();
 }
 
 }  // namespace keepfs::snapshot

@@ -28,10 +28,12 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "store/object_id.h"
+#include "store/kv_store.h"
 #include "store/status.h"
 #include "store/store.h"
 
@@ -55,6 +57,56 @@ std::string EncodeHoldings(const UserHoldings& h);
 Result<UserHoldings> DecodeHoldings(std::string_view bytes);
 
 Result<UserHoldings> LoadHoldings(Store* store, std::string_view user);
+
+// Reference count changes of one user over what the store holds. Counts,
+// holder lists and accounts are read once, then kept and changed here, so
+// several snapshots can be added or removed in turn (a prune plan asks what
+// each next one would free). Nothing is written until AddTo's batch is.
+class RefChanges {
+ public:
+  RefChanges(Store* store, std::string_view user);
+  ~RefChanges();
+  RefChanges(const RefChanges&) = delete;
+  RefChanges& operator=(const RefChanges&) = delete;
+
+  // One more (or one fewer) reference from a snapshot of the user to root;
+  // objects entering (leaving) the user's DAG take their children with them.
+  // RemoveRoot is Corruption if a count would go negative. After an error
+  // the object must not be used.
+  Status AddRoot(const ObjectId& root);
+  Status RemoveRoot(const ObjectId& root);
+
+  // Stored bytes that no user holds any more after the removals so far:
+  // what deleting them frees once the garbage collector has run.
+  uint64_t freed() const { return freed_; }
+  // The user's (or another user's) account with the changes so far.
+  Result<UserHoldings> Holdings(const std::string& user);
+
+  // Puts (and deletes, for counts and holder lists that reached zero).
+  void AddTo(WriteBatch* batch) const;
+  // The same as records to put; only for changes that delete nothing (adds).
+  std::vector<std::pair<std::string, std::string>> Puts() const;
+
+ private:
+  Status Walk(const ObjectId& root, int step);
+  Status Step(char kind, const ObjectId& id, int step);
+  Status ExpandTree(const ObjectId& id);
+  Status ExpandContent(const ObjectId& id, int step);
+  Result<std::vector<std::string>*> Holders(char kind, const ObjectId& id);
+  Status Hold(char kind, const ObjectId& id, uint64_t bytes);
+  Status Release(char kind, const ObjectId& id, uint64_t bytes);
+  static Status Move(UserHoldings* h, uint64_t from, uint64_t to, uint64_t bytes,
+                     const ObjectId& id);
+  Result<UserHoldings*> Account(const std::string& user);
+
+  Store* store_;
+  std::string user_;
+  std::vector<std::pair<char, ObjectId>> stack_;
+  std::unordered_map<std::string, uint64_t> counts_;                   // RefKey -> count
+  std::unordered_map<std::string, std::vector<std::string>> holders_;  // HolderKey -> users
+  std::map<std::string, UserHoldings> accounts_;
+  uint64_t freed_ = 0;
+};
 
 // The records that add one reference from user to the snapshot root tree
 // (and, for every object that becomes referenced by user, to its children),

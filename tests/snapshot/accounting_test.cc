@@ -15,6 +15,7 @@
 #include "store/coding.h"
 #include "store/file_util.h"
 #include "tests/testing/backup_util.h"
+#include "tests/testing/refs_oracle.h"
 #include "tests/testing/test_util.h"
 
 namespace keepfs::snapshot {
@@ -34,83 +35,9 @@ class AccountingTest : public ::testing::Test {
     return d;
   }
 
-  // Every `r` key of the store.
-  std::map<std::string, uint64_t> StoredCounts() {
-    std::map<std::string, uint64_t> out;
-    auto it = store_->kv().NewIterator("r");
-    for (; it->Valid(); it->Next()) {
-      Decoder dec(it->value());
-      uint64_t n = 0;
-      EXPECT_TRUE(dec.GetVarint(&n));
-      out[std::string(it->key())] = n;
-    }
-    return out;
-  }
-
-  // The counts recomputed from scratch by the rule of accounting.h, and the
-  // charged objects each user holds (kind+id -> stored bytes).
-  std::map<std::string, uint64_t> Recount(
-      std::map<std::string, std::map<std::string, uint64_t>>* held) {
-    std::map<std::string, uint64_t> counts;
-    Repo repo(store_.get());
-    auto users = repo.ListUsers();
-    EXPECT_OK(users);
-    for (const auto& user : *users) {
-      auto snaps = repo.ListSnapshots(user);
-      EXPECT_OK(snaps);
-      std::vector<std::pair<char, ObjectId>> stack;
-      for (const auto& s : *snaps) stack.push_back({'t', s.root});
-      while (!stack.empty()) {
-        auto [kind, id] = stack.back();
-        stack.pop_back();
-        if (id.IsZero()) continue;
-        if (counts[RefKey(user, kind, id)]++ > 0) continue;
-        if (kind == 't') {
-          auto node = repo.GetTreeNode(id);
-          EXPECT_OK(node);
-          for (const auto& c : node->children) stack.push_back({'t', c.id});
-          for (const auto& e : node->entries) {
-            if (e.type == EntryType::kDir) stack.push_back({'t', e.ref});
-            if (e.type == EntryType::kFile) stack.push_back({'o', e.ref});
-          }
-        } else if (kind == 'o') {
-          auto c = repo.GetContent(id);
-          EXPECT_OK(c);
-          if (c->is_inline) {
-            std::string v;
-            EXPECT_OK(store_->kv().Get(ContentKey(id), &v));
-            (*held)[user]["o" + id.ToHex()] = v.size();
-          }
-          for (const auto& p : c->parts) {
-            if (!p.is_hole()) stack.push_back({'c', p.chunk});
-          }
-        } else {
-          auto loc = store_->chunks().Lookup(id);
-          EXPECT_OK(loc);
-          (*held)[user]["c" + id.ToHex()] = (*loc)->stored_len;
-        }
-      }
-    }
-    return counts;
-  }
-
-  // Checks the stored counts and accounts against a recount; returns the
-  // recomputed holdings per user.
+  std::map<std::string, uint64_t> StoredCounts() { return testing::StoredRefCounts(store_.get()); }
   std::map<std::string, UserHoldings> ExpectConsistent() {
-    std::map<std::string, std::map<std::string, uint64_t>> held;
-    EXPECT_EQ(StoredCounts(), Recount(&held));
-    std::map<std::string, int> holders;
-    for (const auto& [user, objs] : held) {
-      for (const auto& [obj, bytes] : objs) ++holders[obj];
-    }
-    std::map<std::string, UserHoldings> want;
-    for (const auto& [user, objs] : held) {
-      for (const auto& [obj, bytes] : objs) want[user].bytes_by_holders[holders[obj]] += bytes;
-      auto got = LoadHoldings(store_.get(), user);
-      EXPECT_OK(got);
-      EXPECT_EQ(got->bytes_by_holders, want[user].bytes_by_holders) << user;
-    }
-    return want;
+    return testing::ExpectRefsConsistent(store_.get());
   }
 
   testing::TempDir tmp_;
@@ -147,6 +74,24 @@ TEST_F(AccountingTest, SharedDataIsChargedOnceSplitBetweenItsHolders) {
   uint64_t distinct = alice.exclusive() + bob.exclusive() + alice.shared();
   EXPECT_LE(alice.charged() + bob.charged(), distinct);
   EXPECT_GE(alice.charged() + bob.charged() + 2, distinct);
+
+  // Removing bob's snapshot subtracts along the same edges: the counts match
+  // a recount of what is left, and alice holds the shared data alone again.
+  ASSERT_OK_AND_ASSIGN(auto bobs, Repo(store_.get()).ListSnapshots("bob"));
+  ASSERT_EQ(bobs.size(), 1u);
+  RefChanges changes(store_.get(), "bob");
+  ASSERT_OK(changes.RemoveRoot(bobs[0].root));
+  EXPECT_EQ(changes.freed(), bob.exclusive()) << "what only bob held";
+  WriteBatch batch;
+  changes.AddTo(&batch);
+  batch.Delete(SnapshotKey("bob", bobs[0].name));
+  ASSERT_OK(store_->kv().Write(batch, true));
+  ExpectConsistent();
+  ASSERT_OK_AND_ASSIGN(alice, LoadHoldings(store_.get(), "alice"));
+  EXPECT_EQ(alice.bytes_by_holders, alone["alice"].bytes_by_holders);
+  // A count can never go negative: removing the same root again is refused.
+  RefChanges again(store_.get(), "bob");
+  EXPECT_CODE(again.RemoveRoot(bobs[0].root), StatusCode::kCorruption);
 }
 
 TEST_F(AccountingTest, AnUnchangedTreeCostsOneIncrement) {

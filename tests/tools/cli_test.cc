@@ -154,6 +154,48 @@ TEST_F(CliTest, UsageSplitsSharedDataAndShowsTheQuota) {
   EXPECT_EQ(RunCli({"usage", "--store", store_, "--user", "carol"}).code, 1);
 }
 
+// prune --dry-run prints exactly what the real run then does; forget removes
+// named snapshots; errors name what is wrong.
+TEST_F(CliTest, PruneDryRunMatchesTheRealRunAndForgetRemovesByName) {
+  for (int d = 1; d <= 5; ++d) {
+    ASSERT_OK(WriteFile(src_ + "/day.bin", RandomBytes(100000, static_cast<uint64_t>(d))));
+    std::string t = "2026-10-0" + std::to_string(d) + "T03:00:00Z";
+    ASSERT_EQ(RunCli({"backup", "--store", store_, "--user", "alice", "--time", t, src_}).code, 0);
+  }
+  std::vector<std::string> prune = {"prune", "--store", store_, "--json", "--keep-last", "2",
+                                    "--keep-within", "0", "--keep-monthly", "0",
+                                    "--now", "2026-11-22T00:00:00Z"};
+  std::vector<std::string> dry = prune;
+  dry.push_back("--dry-run");
+  CliRun plan = RunCli(dry);
+  ASSERT_EQ(plan.code, 0) << plan.err;
+  EXPECT_NE(plan.out.find("{\"name\":\"2026-10-03_030000\",\"fate\":\"forget\",\"reasons\":"
+                          "[\"no rule keeps it\"],\"frees\":"),
+            std::string::npos)
+      << plan.out;
+  EXPECT_NE(plan.out.find("\"fate\":\"keep\",\"reasons\":[\"newest\",\"last 2\"]"),
+            std::string::npos)
+      << plan.out;
+  CliRun real = RunCli(prune);
+  ASSERT_EQ(real.code, 0) << real.err;
+  EXPECT_EQ(real.out, plan.out) << "a dry run and a real run agree exactly";
+  CliRun left = RunCli({"snapshots", "--store", store_, "--json"});
+  EXPECT_EQ(left.out.find("2026-10-03_030000"), std::string::npos) << left.out;
+  EXPECT_NE(left.out.find("2026-10-04_030000"), std::string::npos) << left.out;
+
+  CliRun forget = RunCli({"forget", "--store", store_, "--user", "alice", "latest"});
+  ASSERT_EQ(forget.code, 0) << forget.err;
+  EXPECT_NE(forget.err.find("forgot alice latest"), std::string::npos) << forget.err;
+  CliRun one = RunCli({"snapshots", "--store", store_, "--user", "alice"});
+  EXPECT_EQ(one.out.find("2026-10-05_030000"), std::string::npos) << one.out;
+  EXPECT_NE(one.out.find("2026-10-04_030000"), std::string::npos) << one.out;
+  CliRun missing = RunCli({"forget", "--store", store_, "--user", "alice", "2026-10-05_030000"});
+  EXPECT_EQ(missing.code, 1);
+  CliRun bad_rule = RunCli({"prune", "--store", store_, "-n", "--keep-daily", "lots"});
+  EXPECT_EQ(bad_rule.code, 1);
+  EXPECT_NE(bad_rule.err.find("keep-daily"), std::string::npos) << bad_rule.err;
+}
+
 TEST_F(CliTest, SecondWriterIsToldWhoHoldsTheStore) {
   int pipefd[2];
   ASSERT_EQ(::pipe(pipefd), 0);

@@ -1,0 +1,106 @@
+// Forget and prune on a real store: a dry run and a real run agree exactly,
+// the counts go back to what the remaining snapshots need, and forgetting
+// everything leaves no count, holder or charge behind.
+#include "gc/prune.h"
+
+#include <gtest/gtest.h>
+
+#include "snapshot/accounting.h"
+#include "snapshot/repo.h"
+#include "store/file_util.h"
+#include "tests/testing/backup_util.h"
+#include "tests/testing/refs_oracle.h"
+#include "tests/testing/test_util.h"
+
+namespace keepfs::gc {
+namespace {
+
+constexpr int64_t kDay = 86400;
+constexpr int64_t kNov1 = 1793491200;  // 2026-11-01T00:00:00Z
+
+class PruneTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(store_, testing::InitAndOpen(tmp_.Join("store")));
+    src_ = tmp_.Join("src");
+    ASSERT_OK(MakeDirs(src_));
+  }
+
+  // One snapshot a day for `days` days before Nov 1; each replaces the
+  // previous day's 100 kB file, so forgetting a day frees its file.
+  void DailyBackups(const std::string& user, int days) {
+    for (int d = days; d >= 1; --d) {
+      std::string prev = src_ + "/day" + std::to_string(d + 1);
+      ::unlink(prev.c_str());
+      ASSERT_OK(testing::WriteFile(src_ + "/day" + std::to_string(d),
+                                   testing::RandomBytes(100000, static_cast<uint64_t>(d))));
+      testing::BackupOrFail(store_.get(), user, src_, kNov1 - d * kDay);
+    }
+  }
+
+  size_t Keys(const std::string& prefix) {
+    size_t n = 0;
+    for (auto it = store_->kv().NewIterator(prefix); it->Valid(); it->Next()) ++n;
+    return n;
+  }
+
+  testing::TempDir tmp_;
+  std::string src_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(PruneTest, DryRunAndRealRunAgreeAndFreeWhatOnlyTheForgottenHeld) {
+  DailyBackups("alice", 10);  // Oct 22 .. Oct 31
+  RetentionPolicy p;
+  p.keep_last = 3;
+  ASSERT_OK_AND_ASSIGN(UserPrune dry, PruneUser(store_.get(), "alice", p, kNov1, true));
+  ASSERT_EQ(dry.snapshots.size(), 10u);
+  for (size_t i = 0; i < 10; ++i) {
+    EXPECT_EQ(dry.snapshots[i].decision.fate, i < 7 ? Fate::kForget : Fate::kKeep) << i;
+    if (i < 7) EXPECT_GE(dry.snapshots[i].frees, 100000u) << "its own random file";
+  }
+  EXPECT_EQ(dry.plan.charged_before - dry.plan.charged_after, dry.frees)
+      << "alice alone: what she stops being charged is what nobody holds any more";
+  ASSERT_OK_AND_ASSIGN(auto still, snapshot::Repo(store_.get()).ListSnapshots("alice"));
+  EXPECT_EQ(still.size(), 10u) << "a dry run changes nothing";
+
+  ASSERT_OK_AND_ASSIGN(UserPrune real, PruneUser(store_.get(), "alice", p, kNov1, false));
+  EXPECT_EQ(real.frees, dry.frees);
+  for (size_t i = 0; i < 10; ++i) {
+    EXPECT_EQ(real.snapshots[i].decision.reasons, dry.snapshots[i].decision.reasons);
+    EXPECT_EQ(real.snapshots[i].frees, dry.snapshots[i].frees);
+  }
+  ASSERT_OK_AND_ASSIGN(auto left, snapshot::Repo(store_.get()).ListSnapshots("alice"));
+  ASSERT_EQ(left.size(), 3u);
+  EXPECT_EQ(left.front().name, "2026-10-29_000000");
+  ASSERT_OK_AND_ASSIGN(snapshot::UserHoldings h, snapshot::LoadHoldings(store_.get(), "alice"));
+  EXPECT_EQ(h.charged(), dry.plan.charged_after);
+  testing::ExpectRefsConsistent(store_.get());
+
+  // Forgetting the rest leaves nothing behind.
+  for (const auto& s : left) ASSERT_OK(ForgetSnapshot(store_.get(), "alice", s.name).status());
+  EXPECT_EQ(Keys("r"), 0u);
+  EXPECT_EQ(Keys("h"), 0u);
+  ASSERT_OK_AND_ASSIGN(h, snapshot::LoadHoldings(store_.get(), "alice"));
+  EXPECT_TRUE(h.bytes_by_holders.empty());
+}
+
+TEST_F(PruneTest, ForgettingOneUsersCopyMovesTheWholeChargeToTheOther) {
+  ASSERT_OK(testing::WriteFile(src_ + "/shared", testing::RandomBytes(200000, 5)));
+  auto a = testing::BackupOrFail(store_.get(), "alice", src_, kNov1);
+  auto b = testing::BackupOrFail(store_.get(), "bob", src_, kNov1);
+  ASSERT_OK_AND_ASSIGN(snapshot::UserHoldings alice, snapshot::LoadHoldings(store_.get(), "alice"));
+  uint64_t half = alice.charged();
+  ASSERT_OK_AND_ASSIGN(uint64_t freed, ForgetSnapshot(store_.get(), "bob", b.name));
+  EXPECT_EQ(freed, 0u) << "alice still holds it";
+  ASSERT_OK_AND_ASSIGN(alice, snapshot::LoadHoldings(store_.get(), "alice"));
+  EXPECT_GE(alice.charged(), 2 * half);
+  EXPECT_EQ(alice.shared(), 0u);
+  testing::ExpectRefsConsistent(store_.get());
+  ASSERT_OK_AND_ASSIGN(freed, ForgetSnapshot(store_.get(), "alice", a.name));
+  EXPECT_GE(freed, 200000u);
+  EXPECT_CODE(ForgetSnapshot(store_.get(), "alice", a.name), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace keepfs::gc

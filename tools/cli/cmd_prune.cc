@@ -1,0 +1,170 @@
+// keepfs forget / prune: remove named snapshots, or apply the retention
+// policy (docs/retention.md). Both run in the mount process while mounted.
+#include <CLI/CLI.hpp>
+
+#include <ctime>
+#include <ostream>
+
+#include "gc/prune.h"
+#include "snapshot/catalog.h"
+#include "snapshot/repo.h"
+#include "tools/cli/common.h"
+
+namespace keepfs::cli {
+
+namespace {
+struct ForgetArgs {
+  std::string user;
+  std::vector<std::string> snapshots;
+};
+
+int RunForget(Context& ctx, const ForgetArgs& a) {
+  return Run(ctx, [&]() -> Status {
+    KEEPFS_RETURN_IF_ERROR(snapshot::ValidateUserName(a.user));
+    KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadWrite));
+    for (const auto& name : a.snapshots) {
+      KEEPFS_ASSIGN_OR_RETURN(uint64_t freed, gc::ForgetSnapshot(store.get(), a.user, name));
+      if (!ctx.quiet) {
+        ctx.io.err << "forgot " << a.user << " " << name << " (" << HumanBytes(freed)
+                   << " no longer held by anyone; reclaimed by garbage collection)\n";
+      }
+    }
+    return Status::OK();
+  });
+}
+
+// The retention rules as command-line flags: each one given replaces the
+// configured rule for this run.
+constexpr const char* kRules[] = {"keep-within", "keep-last",    "keep-hourly", "keep-daily",
+                                  "keep-weekly", "keep-monthly", "keep-yearly", "keep-first",
+                                  "quota"};
+
+struct PruneArgs {
+  std::string user;
+  bool dry_run = false;
+  bool json = false;
+  std::string now;
+  std::map<std::string, std::string> rules;  // rule -> value, from the flags
+};
+
+std::string Reasons(const gc::RetentionDecision& d) {
+  std::string s;
+  for (const auto& r : d.reasons) s += (s.empty() ? "" : ", ") + r;
+  return s;
+}
+
+void PrintText(Context& ctx, const gc::UserPrune& p, bool dry_run) {
+  ctx.io.out << p.user << " (" << p.policy.Describe() << "):\n";
+  for (const auto& s : p.snapshots) {
+    std::string fate = gc::FateName(s.decision.fate);
+    fate.resize(7, ' ');
+    ctx.io.out << "  " << s.name << "  " << fate << Reasons(s.decision);
+    if (s.decision.fate != gc::Fate::kKeep) ctx.io.out << "  [frees " << HumanBytes(s.frees) << "]";
+    ctx.io.out << "\n";
+  }
+  ctx.io.out << "  " << (dry_run ? "would free " : "freed ") << HumanBytes(p.frees)
+             << " (reclaimed by garbage collection); charged " << HumanBytes(p.plan.charged_before)
+             << " -> " << HumanBytes(p.plan.charged_after);
+  if (p.plan.quota_bytes) {
+    ctx.io.out << " of " << HumanBytes(*p.plan.quota_bytes) << " quota"
+               << (p.plan.over_quota_after ? ": STILL OVER (the rest is protected)" : "");
+  }
+  ctx.io.out << "\n";
+}
+
+void PrintJson(Context& ctx, const gc::UserPrune& p, bool first) {
+  ctx.io.out << (first ? "" : ",") << "{\"user\":" << JsonString(p.user)
+             << ",\"policy\":" << JsonString(p.policy.Describe()) << ",\"snapshots\":[";
+  for (size_t i = 0; i < p.snapshots.size(); ++i) {
+    const auto& s = p.snapshots[i];
+    ctx.io.out << (i ? "," : "") << "{\"name\":" << JsonString(s.name)
+               << ",\"fate\":" << JsonString(gc::FateName(s.decision.fate)) << ",\"reasons\":[";
+    for (size_t j = 0; j < s.decision.reasons.size(); ++j) {
+      ctx.io.out << (j ? "," : "") << JsonString(s.decision.reasons[j]);
+    }
+    ctx.io.out << "],\"frees\":" << s.frees << "}";
+  }
+  ctx.io.out << "],\"frees\":" << p.frees << ",\"charged_before\":" << p.plan.charged_before
+             << ",\"charged_after\":" << p.plan.charged_after << ",\"quota\":";
+  if (p.plan.quota_bytes) {
+    ctx.io.out << *p.plan.quota_bytes;
+  } else {
+    ctx.io.out << "null";
+  }
+  ctx.io.out << ",\"over_quota\":" << (p.plan.over_quota_after ? "true" : "false") << "}";
+}
+
+int RunPrune(Context& ctx, const PruneArgs& a) {
+  return Run(ctx, [&]() -> Status {
+    int64_t now = std::time(nullptr);
+    if (!a.now.empty()) {
+      KEEPFS_ASSIGN_OR_RETURN(now, snapshot::ParseUtcTime(a.now));
+    }
+    KEEPFS_ASSIGN_OR_RETURN(StoreHandle store,
+                            OpenStore(ctx, a.dry_run ? OpenMode::kReadOnly : OpenMode::kReadWrite));
+    std::vector<std::string> users;
+    if (a.user.empty()) {
+      KEEPFS_ASSIGN_OR_RETURN(users, snapshot::Repo(store.get()).ListUsers());
+    } else {
+      users.push_back(a.user);
+    }
+    StoreConfig config = store->config();
+    if (a.json) ctx.io.out << "[";
+    for (size_t i = 0; i < users.size(); ++i) {
+      RetentionPolicy policy = config.RetentionFor(users[i]);
+      for (const auto& [rule, value] : a.rules) {
+        KEEPFS_RETURN_IF_ERROR(SetRetentionRule(&policy, rule, value));
+      }
+      KEEPFS_ASSIGN_OR_RETURN(gc::UserPrune p,
+                              gc::PruneUser(store.get(), users[i], policy, now, a.dry_run));
+      if (a.json) {
+        PrintJson(ctx, p, i == 0);
+      } else {
+        PrintText(ctx, p, a.dry_run);
+      }
+    }
+    if (a.json) ctx.io.out << "]\n";
+    return Status::OK();
+  });
+}
+}  // namespace
+
+void RegisterPrune(CLI::App& app, Context& ctx) {
+  auto fa = std::make_shared<ForgetArgs>();
+  CLI::App* f = app.add_subcommand(
+      "forget",
+      "Remove the named snapshots of --user now, each atomically. Their data stays in the\n"
+      "store until garbage collection reclaims what no snapshot references any more.");
+  f->add_option("--user", fa->user, "Whose snapshots")->required();
+  f->add_option("SNAPSHOT", fa->snapshots, "Snapshot names (or 'latest')")->required();
+  f->callback([&ctx, fa] { ctx.exit_code = RunForget(ctx, *fa); });
+
+  auto pa = std::make_shared<PruneArgs>();
+  CLI::App* p = app.add_subcommand(
+      "prune",
+      "Apply the retention policy of config.toml ([retention], docs/retention.md) to every user\n"
+      "or one: list each snapshot as keep or forget with the rules that decided it and the\n"
+      "bytes it frees, then remove the forgotten ones, oldest first, each atomically. A dry\n"
+      "run reports exactly what a real run does. Rule flags replace the configured rule for\n"
+      "this run.");
+  p->add_option("--user", pa->user, "Only this user");
+  p->add_flag("--dry-run,-n", pa->dry_run, "Only report; change nothing");
+  p->add_flag("--json", pa->json,
+              "One JSON array on stdout: per user the policy, each snapshot's name, fate "
+              "(keep/forget/husk), reasons and frees, and the totals");
+  p->add_option("--now", pa->now, "Plan as if it were this UTC time (default: now)");
+  for (const char* rule : kRules) {
+    std::string name = std::string("--") + rule;
+    std::string help = std::string(rule) == "keep-within" ? "DURATION, e.g. 30d"
+                       : std::string(rule) == "keep-first" ? "true or false"
+                       : std::string(rule) == "quota"      ? "SIZE (e.g. 20G) or none"
+                       : std::string(rule) == "keep-last"  ? "N"
+                                                           : "N (-1: unlimited, 0: off)";
+    p->add_option_function<std::string>(
+         name, [pa, rule](const std::string& v) { pa->rules[rule] = v; }, help)
+        ->allow_extra_args(false);
+  }
+  p->callback([&ctx, pa] { ctx.exit_code = RunPrune(ctx, *pa); });
+}
+
+}  // namespace keepfs::cli
