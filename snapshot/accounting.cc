@@ -20,10 +20,24 @@ constexpr char kTree = 't', kContent = 'o', kChunk = 'c';
 RefChanges::RefChanges(Store* store, std::string_view user) : store_(store), user_(user) {}
 RefChanges::~RefChanges() = default;
 
+// A user without an account record has never committed, so none of their
+// counts exist yet: a first backup need not look any up. The account is
+// loaded here so that AddTo always writes it, even when it holds nothing.
+Status RefChanges::Init() {
+  if (initialized_) return Status::OK();
+  std::string v;
+  KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(AccountKey(user_), &v));
+  fresh_user_ = !found;
+  KEEPFS_RETURN_IF_ERROR(Account(user_).status());
+  initialized_ = true;
+  return Status::OK();
+}
+
 Status RefChanges::AddRoot(const ObjectId& root) { return Walk(root, +1); }
 Status RefChanges::RemoveRoot(const ObjectId& root) { return Walk(root, -1); }
 
 Status RefChanges::Walk(const ObjectId& root, int step) {
+  KEEPFS_RETURN_IF_ERROR(Init());
   stack_.push_back({kTree, root});
   while (!stack_.empty()) {
     auto [kind, id] = stack_.back();
@@ -70,6 +84,7 @@ std::vector<std::pair<std::string, std::string>> RefChanges::Puts() const {
 }
 
 Result<UserHoldings> RefChanges::Holdings(const std::string& user) {
+  KEEPFS_RETURN_IF_ERROR(Init());
   KEEPFS_ASSIGN_OR_RETURN(UserHoldings * h, Account(user));
   return *h;
 }
@@ -80,7 +95,10 @@ Status RefChanges::Step(char kind, const ObjectId& id, int step) {
   auto it = counts_.find(key);
   if (it == counts_.end()) {
     std::string v;
-    KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(key, &v));
+    bool found = false;
+    if (!fresh_user_) {
+      KEEPFS_ASSIGN_OR_RETURN(found, store_->kv().Get(key, &v));
+    }
     uint64_t n = 0;
     if (found) {
       Decoder dec(v);
@@ -128,11 +146,11 @@ Status RefChanges::ExpandContent(const ObjectId& id, int step) {
   std::string value;
   KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(ContentKey(id), &value));
   if (!found) return Status::Corruption("content " + id.ShortHex() + " is missing");
-  auto content = DecodeContent(value);
-  if (!content.ok()) return content.status().WithContext("content " + id.ShortHex());
-  if (content->is_inline) {
+  if (IsInlineContentRecord(value)) {  // its data is not needed, only its size
     return step > 0 ? Hold(kContent, id, value.size()) : Release(kContent, id, value.size());
   }
+  auto content = DecodeContent(value);
+  if (!content.ok()) return content.status().WithContext("content " + id.ShortHex());
   for (const auto& p : content->parts) {
     if (!p.is_hole()) stack_.push_back({kChunk, p.chunk});
   }

@@ -88,6 +88,7 @@ class RefChanges {
   std::vector<std::pair<std::string, std::string>> Puts() const;
 
  private:
+  Status Init();
   Status Walk(const ObjectId& root, int step);
   Status Step(char kind, const ObjectId& id, int step);
   Status ExpandTree(const ObjectId& id);
@@ -106,6 +107,8 @@ class RefChanges {
   std::unordered_map<std::string, std::vector<std::string>> holders_;  // HolderKey -> users
   std::map<std::string, UserHoldings> accounts_;
   uint64_t freed_ = 0;
+  bool initialized_ = false;
+  bool fresh_user_ = false;  // never committed: every count starts at 0
 };
 
 // The records that add one reference from user to the snapshot root tree

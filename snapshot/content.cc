@@ -65,6 +65,10 @@ std::string EncodeContent(const Content& c, Compressor* compressor) {
   return out;
 }
 
+bool IsInlineContentRecord(std::string_view bytes) {
+  return !bytes.empty() && static_cast<uint8_t>(bytes[0]) == kInline;
+}
+
 Result<Content> DecodeContent(std::string_view bytes) {
   Decoder dec(bytes);
   Content c;

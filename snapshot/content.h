@@ -40,5 +40,8 @@ ObjectId ContentId(const Content& c);
 std::string EncodeContent(const Content& c, Compressor* compressor);
 // Corruption on malformed input or lengths that do not add up.
 Result<Content> DecodeContent(std::string_view bytes);
+// Whether a stored content record holds its data inline, from its first byte
+// alone (DecodeContent would also decompress the data).
+bool IsInlineContentRecord(std::string_view bytes);
 
 }  // namespace keepfs::snapshot

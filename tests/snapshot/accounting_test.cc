@@ -102,10 +102,16 @@ TEST_F(AccountingTest, AnUnchangedTreeCostsOneIncrement) {
   auto first = testing::BackupOrFail(store_.get(), "alice", a, kTime);
   size_t keys_after_first = StoredCounts().size();
   EXPECT_GT(keys_after_first, 100u);  // trees, 50 contents, 50 chunks
-  // The next snapshot of the same tree: only the root's count changes.
+  // The next snapshot of the same tree: only the root's count changes (the
+  // user's account is rewritten as it was).
   ASSERT_OK_AND_ASSIGN(auto records, AddSnapshotRefs(store_.get(), "alice", first.root));
-  ASSERT_EQ(records.size(), 1u);
-  EXPECT_EQ(records[0].first, RefKey("alice", 't', first.root));
+  std::map<std::string, std::string> by_key(records.begin(), records.end());
+  ASSERT_EQ(by_key.size(), 2u);
+  EXPECT_EQ(by_key.count(RefKey("alice", 't', first.root)), 1u);
+  std::string account;
+  ASSERT_OK_AND_ASSIGN(bool found, store_->kv().Get(AccountKey("alice"), &account));
+  ASSERT_TRUE(found);
+  EXPECT_EQ(by_key[AccountKey("alice")], account);
   auto second = testing::BackupOrFail(store_.get(), "alice", a, kTime + 86400);
   EXPECT_EQ(second.root, first.root);
   EXPECT_EQ(StoredCounts().size(), keys_after_first);
@@ -116,6 +122,17 @@ TEST_F(AccountingTest, AnUnchangedTreeCostsOneIncrement) {
   ASSERT_OK(testing::WriteFile(a + "/sub/f7", testing::RandomBytes(9000, 777)));
   testing::BackupOrFail(store_.get(), "alice", a, kTime + 2 * 86400);
   EXPECT_LE(StoredCounts().size(), keys_after_first + 6);
+  ExpectConsistent();
+}
+
+// A first commit looks no counts up (the user has no account yet); the
+// account is written even when the user holds nothing, so a second commit of
+// a tree without files does look them up.
+TEST_F(AccountingTest, AUserWithoutFilesIsCountedRightFromTheSecondCommit) {
+  std::string empty = Src("empty");
+  auto first = testing::BackupOrFail(store_.get(), "dora", empty, kTime);
+  testing::BackupOrFail(store_.get(), "dora", empty, kTime + 60);
+  EXPECT_EQ(StoredCounts()[RefKey("dora", 't', first.root)], 2u);
   ExpectConsistent();
 }
 
