@@ -49,6 +49,8 @@ int ErrnoOf(const Status& s) { return s.saved_errno() != 0 ? s.saved_errno() : s
 
 View::View(Store* store) : store_(store), repo_(std::make_unique<snapshot::Repo>(store)) {
   config_ = store->config();
+  store->SetSnapshotListener(
+      [this](std::string_view user, std::string_view name) { SnapshotChanged(user, name); });
   const MountConfig& m = config_.mount;
   // Decoded trees get an eighth of the cache budget (at least 8 MiB): they are
   // small and hot; chunks get the rest.
@@ -63,7 +65,21 @@ View::View(Store* store) : store_(store), repo_(std::make_unique<snapshot::Repo>
   nodes_[kRootIno] = {root, 1};
 }
 
-View::~View() = default;
+View::~View() { store_->SetSnapshotListener(nullptr); }
+
+void View::SetInvalidator(Invalidator fn) {
+  std::lock_guard<std::mutex> lock(invalidator_mu_);
+  invalidator_ = std::move(fn);
+}
+
+void View::SnapshotChanged(std::string_view user, std::string_view name) {
+  std::lock_guard<std::mutex> lock(invalidator_mu_);
+  if (!invalidator_) return;
+  auto dir = UserDirNode(std::string(user));
+  if (!dir.ok()) return;  // a user the mount cannot show has nothing cached either
+  invalidator_((*dir)->ino, std::string(name));
+  invalidator_((*dir)->ino, "latest");
+}
 
 void View::ReloadConfig() {
   StoreConfig c = store_->config();

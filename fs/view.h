@@ -110,6 +110,15 @@ class View {
   // Rereads [mount] and [users] from the store's config (after 'user add').
   void ReloadConfig();
 
+  // How to make the kernel forget a cached name (parent ino, name): set by
+  // the FUSE adapter while mounted, null otherwise. The View listens to the
+  // store for as long as it lives: when a snapshot of a user is committed or
+  // removed, the kernel forgets that name and `latest` in the user's folder,
+  // so the change shows at once, whatever path_cache_seconds is. A store has
+  // one listener: keep one View per store.
+  using Invalidator = std::function<void(uint64_t parent, const std::string& name)>;
+  void SetInvalidator(Invalidator fn);
+
   // On success the kernel holds one more reference to attr.ino (released by
   // Forget), unless the answer is negative.
   Result<EntryOut> Lookup(const Caller& c, uint64_t parent, std::string_view name);
@@ -224,6 +233,10 @@ class View {
   std::unordered_map<uint64_t, std::shared_ptr<FileHandle>> files_;  // GUARDED_BY(handles_mu_)
 
   ListingHints hints_;
+
+  void SnapshotChanged(std::string_view user, std::string_view name);
+  std::mutex invalidator_mu_;
+  Invalidator invalidator_;  // GUARDED_BY(invalidator_mu_)
 
   std::mutex statfs_mu_;
   int64_t statfs_at_ = 0;  // GUARDED_BY(statfs_mu_)

@@ -56,6 +56,7 @@ Result<uint64_t> ForgetLocked(Store* store, const snapshot::SnapshotRecord& snap
   changes.AddTo(&batch);
   batch.Delete(snapshot::SnapshotKey(snap.user, snap.name));
   KEEPFS_RETURN_IF_ERROR(store->kv().Write(batch, /*sync=*/true));
+  store->SnapshotChanged(snap.user, snap.name);
   return changes.freed();
 }
 

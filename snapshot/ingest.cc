@@ -401,6 +401,7 @@ Result<SnapshotRecord> Walker::Run() {
                 static_cast<double>(NowNs() - refs_start) / 1e9);
   last.emplace_back(SnapshotKey(rec.user, rec.name), EncodeSnapshotRecord(rec));
   KEEPFS_RETURN_IF_ERROR(meta_.Commit(last));
+  store_->SnapshotChanged(rec.user, rec.name);
   return rec;
 }
 

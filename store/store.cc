@@ -260,6 +260,16 @@ Status Store::SetUser(std::string_view user, const UserMapping& mapping) {
   return Status::OK();
 }
 
+void Store::SetSnapshotListener(SnapshotListener fn) {
+  std::lock_guard<std::mutex> lock(listener_mu_);
+  listener_ = std::move(fn);
+}
+
+void Store::SnapshotChanged(std::string_view user, std::string_view name) {
+  std::lock_guard<std::mutex> lock(listener_mu_);
+  if (listener_) listener_(user, name);
+}
+
 Result<uint64_t> Store::AllocateNumber() {
   if (!writable()) return Status::Internal("AllocateNumber needs a writable store");
   std::lock_guard<std::mutex> lock(number_mu_);

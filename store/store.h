@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -81,6 +82,14 @@ class Store {
   // written (snapshot/accounting.h).
   std::mutex& commit_mu() { return commit_mu_; }
 
+  // Who wants to hear that a snapshot of user was committed or removed (the
+  // mount, to drop the kernel's cached entries at once). Null: nobody.
+  // Replacing the listener waits for a call in progress.
+  using SnapshotListener = std::function<void(std::string_view user, std::string_view name)>;
+  void SetSnapshotListener(SnapshotListener fn);
+  // Called by whatever commits or removes a snapshot, after its batch is written.
+  void SnapshotChanged(std::string_view user, std::string_view name);
+
  private:
   Store() = default;
   std::string dir_;
@@ -91,8 +100,10 @@ class Store {
   std::unique_ptr<ChunkStore> chunks_;
   mutable std::mutex config_mu_;
   StoreConfig config_;  // GUARDED_BY(config_mu_)
-  std::mutex number_mu_;
-  std::mutex commit_mu_;  // serializes AllocateNumber's read-advance-write
+  std::mutex number_mu_;  // serializes AllocateNumber's read-advance-write
+  std::mutex commit_mu_;
+  std::mutex listener_mu_;
+  std::function<void(std::string_view, std::string_view)> listener_;  // GUARDED_BY(listener_mu_)
 };
 
 }  // namespace keepfs

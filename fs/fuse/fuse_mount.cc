@@ -326,13 +326,15 @@ Status ServeMount(View* view, const MountOptions& options) {
   if (!se) return Status::Internal("fuse_session_new failed (see the message above)");
   struct Cleanup {
     fuse_session* se;
+    View* view;
     bool handlers = false, mounted = false;
     ~Cleanup() {
+      view->SetInvalidator(nullptr);
       if (mounted) fuse_session_unmount(se);
       if (handlers) fuse_remove_signal_handlers(se);
       fuse_session_destroy(se);
     }
-  } cleanup{se};
+  } cleanup{se, view};
   if (fuse_set_signal_handlers(se) != 0) return Status::Internal("cannot set signal handlers");
   cleanup.handlers = true;
   if (fuse_session_mount(se, options.mountpoint.c_str()) != 0) {
@@ -343,6 +345,11 @@ Status ServeMount(View* view, const MountOptions& options) {
                   EIO);
   }
   cleanup.mounted = true;
+  // Commits and removals in this process (one writer) tell the kernel at once.
+  // ENOENT only means the kernel had nothing cached under that name.
+  view->SetInvalidator([se](uint64_t parent, const std::string& name) {
+    fuse_lowlevel_notify_inval_entry(se, parent, name.c_str(), name.size());
+  });
   RaiseReadAhead(options.mountpoint, 4096);
   if (options.on_ready) options.on_ready();
   fuse_loop_config* cfg = fuse_loop_cfg_create();

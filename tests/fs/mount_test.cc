@@ -214,6 +214,40 @@ TEST_F(MountTest, NewSnapshotsAppearAndLatestMoves) {
   EXPECT_EQ(first_byte + rest, big) << "the open file reads to its end";
 }
 
+// With a 60 s path cache, only the mount telling the kernel can make a new
+// snapshot and a forgotten one show within a second.
+TEST_F(MountTest, CommitsAndForgetsShowAtOnceWhateverThePathCache) {
+  KEEPFS_REQUIRE_FUSE_OR_SKIP();
+  std::string config = tmp_.Join("store") + "/config.toml";
+  ASSERT_OK_AND_ASSIGN(std::string text, ReadFile(config));
+  size_t at = text.find("path_cache_seconds = 1\n");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 23, "path_cache_seconds = 60\n");
+  ASSERT_OK(WriteFile(config, text));
+  store_.reset();
+  ASSERT_OK_AND_ASSIGN(store_, Store::Open(tmp_.Join("store"), OpenMode::kReadWrite));
+  ASSERT_EQ(store_->config().mount.path_cache_seconds, 60);
+
+  std::string src = tmp_.Join("src");
+  ASSERT_OK(MakeDirs(src));
+  ASSERT_OK(WriteFile(src + "/v", "one"));
+  auto first = Backup("alice", src, kTime);
+  ASSERT_OK(mount_.Start(store_.get(), mnt_));
+  ASSERT_TRUE(std::filesystem::exists(mnt_ + "/alice/" + first.name + "/v"));  // now cached
+  auto second = Backup("alice", src, kTime + 86400);
+  ASSERT_TRUE(std::filesystem::exists(mnt_ + "/alice/" + second.name));
+  ASSERT_OK(gc::ForgetSnapshot(store_.get(), "alice", first.name).status());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (std::filesystem::exists(mnt_ + "/alice/" + first.name) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_FALSE(std::filesystem::exists(mnt_ + "/alice/" + first.name))
+      << "the kernel still has the forgotten snapshot cached";
+  std::error_code ec;
+  EXPECT_EQ(std::filesystem::read_symlink(mnt_ + "/alice/latest", ec).string(), second.name);
+}
+
 TEST_F(MountTest, DamagedPackIsEio) {
   KEEPFS_REQUIRE_FUSE_OR_SKIP();
   std::string src = tmp_.Join("src");
