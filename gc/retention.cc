@@ -1,6 +1,6 @@
 #include "gc/retention.h"
 
-#include <cstdio>
+#include <ctime>
 #include <functional>
 
 namespace keepfs::gc {
@@ -9,28 +9,6 @@ namespace {
 
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
-// Days since 1970-01-01 -> civil date (proleptic Gregorian; H. Hinnant's algorithm).
-void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
-  z += 719468;
-  const int64_t era = FloorDiv(z, 146097);
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = static_cast<int64_t>(yoe) + era * 400 + (*m <= 2);
-}
-
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = FloorDiv(y, 400);
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
 // A calendar rule's bucket: a key that is equal for two times in the same
 // period, and the period's label.
 struct Bucket {
@@ -38,50 +16,21 @@ struct Bucket {
   std::string label;
 };
 
-std::string Printf(const char* fmt, int64_t a, unsigned b = 0, unsigned c = 0, unsigned d = 0) {
+std::string Utc(int64_t t, const char* format) {
+  time_t tt = static_cast<time_t>(t);
+  struct tm tm;
+  gmtime_r(&tt, &tm);
   char buf[64];
-  std::snprintf(buf, sizeof buf, fmt, static_cast<long long>(a), b, c, d);
+  std::strftime(buf, sizeof buf, format, &tm);
   return buf;
 }
 
-Bucket Hourly(int64_t t) {
-  int64_t y;
-  unsigned m, d;
-  int64_t day = FloorDiv(t, 86400);
-  CivilFromDays(day, &y, &m, &d);
-  unsigned h = static_cast<unsigned>(FloorDiv(t, 3600) - day * 24);
-  return {FloorDiv(t, 3600), Printf("hourly %04lld-%02u-%02u %02uh", y, m, d, h)};
-}
-Bucket Daily(int64_t t) {
-  int64_t y;
-  unsigned m, d;
-  int64_t day = FloorDiv(t, 86400);
-  CivilFromDays(day, &y, &m, &d);
-  return {day, Printf("daily %04lld-%02u-%02u", y, m, d)};
-}
-Bucket Weekly(int64_t t) {
-  // ISO 8601: weeks run Monday to Sunday and belong to the year of their Thursday.
-  int64_t day = FloorDiv(t, 86400);
-  int64_t weekday = (day + 3) - FloorDiv(day + 3, 7) * 7;  // 1970-01-01 was a Thursday; Monday = 0
-  int64_t thursday = day - weekday + 3;
-  int64_t y;
-  unsigned m, d;
-  CivilFromDays(thursday, &y, &m, &d);
-  unsigned week = static_cast<unsigned>((thursday - DaysFromCivil(y, 1, 1)) / 7 + 1);
-  return {thursday, Printf("weekly %04lld-W%02u", y, week)};
-}
-Bucket Monthly(int64_t t) {
-  int64_t y;
-  unsigned m, d;
-  CivilFromDays(FloorDiv(t, 86400), &y, &m, &d);
-  return {y * 12 + m, Printf("monthly %04lld-%02u", y, m)};
-}
-Bucket Yearly(int64_t t) {
-  int64_t y;
-  unsigned m, d;
-  CivilFromDays(FloorDiv(t, 86400), &y, &m, &d);
-  return {y, Printf("yearly %04lld", y)};
-}
+Bucket Hourly(int64_t t) { return {FloorDiv(t, 3600), Utc(t, "hourly %Y-%m-%d %Hh")}; }
+Bucket Daily(int64_t t) { return {FloorDiv(t, 86400), Utc(t, "daily %Y-%m-%d")}; }
+// ISO 8601 weeks (%G-W%V): Monday to Sunday, in the year of their Thursday.
+Bucket Weekly(int64_t t) { return {std::stoll(Utc(t, "%G%V")), Utc(t, "weekly %G-W%V")}; }
+Bucket Monthly(int64_t t) { return {std::stoll(Utc(t, "%Y%m")), Utc(t, "monthly %Y-%m")}; }
+Bucket Yearly(int64_t t) { return {std::stoll(Utc(t, "%Y")), Utc(t, "yearly %Y")}; }
 
 std::string Pinned(uint64_t pins) {
   return "pinned: " + std::to_string(pins) + (pins == 1 ? " path" : " paths");

@@ -1,6 +1,7 @@
 #include "snapshot/accounting.h"
 
 #include <algorithm>
+#include <functional>
 #include <unordered_map>
 
 #include "snapshot/catalog.h"
@@ -14,7 +15,6 @@ namespace keepfs::snapshot {
 
 namespace {
 constexpr char kTree = 't', kContent = 'o', kChunk = 'c';
-
 }  // namespace
 
 RefChanges::RefChanges(Store* store, std::string_view user) : store_(store), user_(user) {}
@@ -28,7 +28,13 @@ Status RefChanges::Init() {
   std::string v;
   KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(AccountKey(user_), &v));
   fresh_user_ = !found;
-  KEEPFS_RETURN_IF_ERROR(Account(user_).status());
+  UserHoldings mine;
+  if (found) {
+    auto h = DecodeHoldings(v);
+    if (!h.ok()) return h.status().WithContext("user " + user_);
+    mine = std::move(*h);
+  }
+  accounts_.emplace(user_, std::move(mine));
   initialized_ = true;
   return Status::OK();
 }
@@ -51,35 +57,38 @@ Status RefChanges::Walk(const ObjectId& root, int step) {
   return Status::OK();
 }
 
-void RefChanges::AddTo(WriteBatch* batch) const {
+void RefChanges::ForEachRecord(
+    const std::function<void(const std::string& key, const std::string* value)>& fn) const {
   for (const auto& [key, count] : counts_) {
-    if (count == 0) {
-      batch->Delete(key);
-    } else {
-      std::string v;
-      Encoder(&v).PutVarint(count);
-      batch->Put(key, v);
-    }
+    std::string v;
+    Encoder(&v).PutVarint(count);
+    fn(key, count == 0 ? nullptr : &v);
   }
   for (const auto& [key, users] : holders_) {
-    if (users.empty()) {
-      batch->Delete(key);
-    } else {
-      batch->Put(key, EncodeHolders(users));
-    }
+    std::string v = EncodeHolders(users);
+    fn(key, users.empty() ? nullptr : &v);
   }
-  for (const auto& [user, h] : accounts_) batch->Put(AccountKey(user), EncodeHoldings(h));
+  for (const auto& [user, h] : accounts_) {
+    std::string v = EncodeHoldings(h);
+    fn(AccountKey(user), &v);
+  }
+}
+
+void RefChanges::AddTo(WriteBatch* batch) const {
+  ForEachRecord([batch](const std::string& key, const std::string* value) {
+    if (value) {
+      batch->Put(key, *value);
+    } else {
+      batch->Delete(key);
+    }
+  });
 }
 
 std::vector<std::pair<std::string, std::string>> RefChanges::Puts() const {
   std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& [key, count] : counts_) {
-    std::string v;
-    Encoder(&v).PutVarint(count);
-    out.emplace_back(key, std::move(v));
-  }
-  for (const auto& [key, users] : holders_) out.emplace_back(key, EncodeHolders(users));
-  for (const auto& [user, h] : accounts_) out.emplace_back(AccountKey(user), EncodeHoldings(h));
+  ForEachRecord([&out](const std::string& key, const std::string* value) {
+    if (value) out.emplace_back(key, *value);
+  });
   return out;
 }
 

@@ -26,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -89,6 +90,9 @@ class RefChanges {
 
  private:
   Status Init();
+  // Every changed record: its new value, or null when it is to be deleted.
+  void ForEachRecord(
+      const std::function<void(const std::string& key, const std::string* value)>& fn) const;
   Status Walk(const ObjectId& root, int step);
   Status Step(char kind, const ObjectId& id, int step);
   Status ExpandTree(const ObjectId& id);

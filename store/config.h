@@ -79,6 +79,19 @@ Result<uint64_t> ParseSize(std::string_view text);
 Result<int64_t> ParseDuration(std::string_view text);
 // 2592000 -> "30d", 5400 -> "90min": the largest unit that divides it.
 std::string FormatDuration(int64_t seconds);
+// Every retention rule by name, with the values it takes: config.toml keys,
+// prune's flags and their help.
+struct RetentionRuleName {
+  const char* name;
+  const char* values;
+};
+inline constexpr RetentionRuleName kRetentionRules[] = {
+    {"keep-within", "DURATION, e.g. 30d"},          {"keep-last", "N"},
+    {"keep-hourly", "N (-1: unlimited, 0: off)"},   {"keep-daily", "N (-1: unlimited, 0: off)"},
+    {"keep-weekly", "N (-1: unlimited, 0: off)"},   {"keep-monthly", "N (-1: unlimited, 0: off)"},
+    {"keep-yearly", "N (-1: unlimited, 0: off)"},   {"keep-first", "true or false"},
+    {"quota", "SIZE (e.g. 20G) or none"}};
+
 // Sets one rule of a policy from its name and text ("keep-daily", "7"), as
 // config.toml and the prune command line give them. InvalidArgument naming
 // the rule on an unknown name or a bad value.

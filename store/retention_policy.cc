@@ -114,10 +114,10 @@ Status SetRetentionRule(RetentionPolicy* p, std::string_view rule, std::string_v
       p->quota_bytes = *q;
     }
   } else {
-    return Status::InvalidArgument(
-        "unknown retention rule '" + std::string(rule) +
-        "' (known: keep-within, keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, "
-        "keep-yearly, keep-first, quota)");
+    std::string known;
+    for (const auto& r : kRetentionRules) known += (known.empty() ? "" : ", ") + std::string(r.name);
+    return Status::InvalidArgument("unknown retention rule '" + std::string(rule) + "' (known: " +
+                                   known + ")");
   }
   return Status::OK();
 }

@@ -33,12 +33,6 @@ int RunForget(Context& ctx, const ForgetArgs& a) {
   });
 }
 
-// The retention rules as command-line flags: each one given replaces the
-// configured rule for this run.
-constexpr const char* kRules[] = {"keep-within", "keep-last",    "keep-hourly", "keep-daily",
-                                  "keep-weekly", "keep-monthly", "keep-yearly", "keep-first",
-                                  "quota"};
-
 struct PruneArgs {
   std::string user;
   bool dry_run = false;
@@ -153,15 +147,11 @@ void RegisterPrune(CLI::App& app, Context& ctx) {
               "One JSON array on stdout: per user the policy, each snapshot's name, fate "
               "(keep/forget/husk), reasons and frees, and the totals");
   p->add_option("--now", pa->now, "Plan as if it were this UTC time (default: now)");
-  for (const char* rule : kRules) {
-    std::string name = std::string("--") + rule;
-    std::string help = std::string(rule) == "keep-within" ? "DURATION, e.g. 30d"
-                       : std::string(rule) == "keep-first" ? "true or false"
-                       : std::string(rule) == "quota"      ? "SIZE (e.g. 20G) or none"
-                       : std::string(rule) == "keep-last"  ? "N"
-                                                           : "N (-1: unlimited, 0: off)";
+  // Each rule given as a flag replaces the configured rule for this run.
+  for (const auto& rule : kRetentionRules) {
+    std::string name = rule.name;
     p->add_option_function<std::string>(
-         name, [pa, rule](const std::string& v) { pa->rules[rule] = v; }, help)
+         "--" + name, [pa, name](const std::string& v) { pa->rules[name] = v; }, rule.values)
         ->allow_extra_args(false);
   }
   p->callback([&ctx, pa] { ctx.exit_code = RunPrune(ctx, *pa); });

@@ -36,19 +36,18 @@ int RunUsage(Context& ctx, const UsageArgs& a) {
   return Run(ctx, [&]() -> Status {
     KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadOnly));
     snapshot::Repo repo(store.get());
-    std::vector<std::string> users;
+    std::vector<std::string> users = {a.user};
     if (a.user.empty()) {
       KEEPFS_ASSIGN_OR_RETURN(users, repo.ListUsers());
-    } else {
-      KEEPFS_RETURN_IF_ERROR(repo.ListUserSnapshots(a.user).status());  // advice if unknown
-      users.push_back(a.user);
     }
     StoreConfig config = store->config();
     std::vector<UserUsage> rows;
     for (const auto& u : users) {
       UserUsage r;
       r.user = u;
-      KEEPFS_ASSIGN_OR_RETURN(std::vector<snapshot::SnapshotRecord> snaps, repo.ListSnapshots(u));
+      // A named user must exist (the error lists those that do); listed ones may have none left.
+      KEEPFS_ASSIGN_OR_RETURN(std::vector<snapshot::SnapshotRecord> snaps,
+                              a.user.empty() ? repo.ListSnapshots(u) : repo.ListUserSnapshots(u));
       r.snapshots = snaps.size();
       for (const auto& s : snaps) r.logical_all += s.stats.bytes_logical;
       if (!snaps.empty()) r.logical_newest = snaps.back().stats.bytes_logical;
