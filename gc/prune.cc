@@ -1,5 +1,6 @@
 #include "gc/prune.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include "snapshot/accounting.h"
@@ -75,8 +76,16 @@ Result<UserPrune> PruneUser(Store* store, std::string_view user, const Retention
   if (!dry_run && !store->writable()) return Status::Internal("prune needs a writable store");
   std::lock_guard<std::mutex> lock(store->commit_mu());
   snapshot::Repo repo(store);
-  KEEPFS_ASSIGN_OR_RETURN(std::vector<snapshot::SnapshotRecord> snaps,
-                          repo.ListUserSnapshots(user));
+  // A known user may have no snapshots left (all forgotten, or only added):
+  // an empty plan. An unknown one is an error with advice.
+  KEEPFS_RETURN_IF_ERROR(snapshot::ValidateUserName(user));
+  KEEPFS_ASSIGN_OR_RETURN(std::vector<snapshot::SnapshotRecord> snaps, repo.ListSnapshots(user));
+  if (snaps.empty()) {
+    KEEPFS_ASSIGN_OR_RETURN(std::vector<std::string> users, repo.ListUsers());
+    if (std::find(users.begin(), users.end(), user) == users.end()) {
+      return repo.ListUserSnapshots(user).status();
+    }
+  }
   UserPrune out;
   out.user = std::string(user);
   out.policy = policy;

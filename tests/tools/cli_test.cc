@@ -191,6 +191,14 @@ TEST_F(CliTest, PruneDryRunMatchesTheRealRunAndForgetRemovesByName) {
   EXPECT_NE(one.out.find("2026-10-04_030000"), std::string::npos) << one.out;
   CliRun missing = RunCli({"forget", "--store", store_, "--user", "alice", "2026-10-05_030000"});
   EXPECT_EQ(missing.code, 1);
+  // A user with no snapshots (only added, or all forgotten) is an empty plan.
+  ASSERT_EQ(RunCli({"user", "add", "--store", store_, "bob", "--uid", "4321", "-q"}).code, 0);
+  CliRun all = RunCli({"prune", "--store", store_, "-n"});
+  EXPECT_EQ(all.code, 0) << all.err;
+  EXPECT_NE(all.out.find("bob ("), std::string::npos) << all.out;
+  CliRun unknown = RunCli({"prune", "--store", store_, "-n", "--user", "carol"});
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_NE(unknown.err.find("users: alice, bob"), std::string::npos) << unknown.err;
   CliRun bad_rule = RunCli({"prune", "--store", store_, "-n", "--keep-daily", "lots"});
   EXPECT_EQ(bad_rule.code, 1);
   EXPECT_NE(bad_rule.err.find("keep-daily"), std::string::npos) << bad_rule.err;
