@@ -9,20 +9,39 @@
 #pragma once
 
 #include <cstdint>
+#include <ctime>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "gc/retention.h"
+#include "snapshot/pins.h"
 #include "snapshot/snapshot_record.h"
 #include "store/store.h"
 
 namespace keepfs::gc {
 
-// Removes snapshot `name` ("latest" allowed) of user now. NotFound with
-// advice for an unknown user or snapshot. Returns the stored bytes no user
-// holds any more because of it.
-Result<uint64_t> ForgetSnapshot(Store* store, std::string_view user, std::string_view name);
+struct Forgotten {
+  uint64_t freed = 0;  // stored bytes no user holds any more because of it
+  bool husk = false;   // it held pins and is now a husk
+};
+
+// Removes snapshot `name` ("latest" allowed) of user now, or turns it into a
+// husk if it holds pins (gc/husk.h); removes a husk whose pins are all gone.
+// NotFound with advice for an unknown user or snapshot; InvalidArgument for a
+// husk that still holds pins. The whole record stays undeletable.
+Result<Forgotten> ForgetSnapshot(Store* store, std::string_view user, std::string_view name,
+                                 int64_t now_sec = std::time(nullptr));
+
+// Forgotten snapshots that can still be undeleted: every user's (user "") or
+// one user's, in key order, each with the record it had.
+Result<std::vector<snapshot::DeletedSnapshot>> ListDeleted(Store* store, std::string_view user);
+
+// Brings a forgotten snapshot back whole, under its old name and number
+// (replacing its husk, if one is left). NotFound with advice if it is not
+// undeletable or part of its data is gone; AlreadyExists if a whole snapshot
+// of that name is listed.
+Status Undelete(Store* store, std::string_view user, std::string_view name);
 
 struct PrunedSnapshot {
   std::string name;

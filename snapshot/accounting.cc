@@ -39,12 +39,13 @@ Status RefChanges::Init() {
   return Status::OK();
 }
 
-Status RefChanges::AddRoot(const ObjectId& root) { return Walk(root, +1); }
-Status RefChanges::RemoveRoot(const ObjectId& root) { return Walk(root, -1); }
+void RefChanges::AddPendingNode(const ObjectId& id, std::string encoded) {
+  pending_nodes_[id] = std::move(encoded);
+}
 
-Status RefChanges::Walk(const ObjectId& root, int step) {
+Status RefChanges::Walk(char kind, const ObjectId& root, int step) {
   KEEPFS_RETURN_IF_ERROR(Init());
-  stack_.push_back({kTree, root});
+  stack_.push_back({kind, root});
   while (!stack_.empty()) {
     auto [kind, id] = stack_.back();
     stack_.pop_back();
@@ -140,7 +141,12 @@ Status RefChanges::Step(char kind, const ObjectId& id, int step) {
 }
 
 Status RefChanges::ExpandTree(const ObjectId& id) {
-  KEEPFS_ASSIGN_OR_RETURN(TreeNode node, Repo(store_).GetTreeNode(id));
+  TreeNode node;
+  if (auto it = pending_nodes_.find(id); it != pending_nodes_.end()) {
+    KEEPFS_ASSIGN_OR_RETURN(node, DecodeTreeNode(it->second));
+  } else {
+    KEEPFS_ASSIGN_OR_RETURN(node, Repo(store_).GetTreeNode(id));
+  }
   for (const auto& c : node.children) stack_.push_back({kTree, c.id});
   for (const auto& e : node.entries) {
     if (e.type == EntryType::kDir) stack_.push_back({kTree, e.ref});

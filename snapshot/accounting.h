@@ -74,8 +74,15 @@ class RefChanges {
   // objects entering (leaving) the user's DAG take their children with them.
   // RemoveRoot is Corruption if a count would go negative. After an error
   // the object must not be used.
-  Status AddRoot(const ObjectId& root);
-  Status RemoveRoot(const ObjectId& root);
+  Status AddRoot(const ObjectId& root) { return Walk(kTreeKind, root, +1); }
+  Status RemoveRoot(const ObjectId& root) { return Walk(kTreeKind, root, -1); }
+  // The same for a pin: a root that is a tree ('t') or a content ('o').
+  Status AddObject(char kind, const ObjectId& id) { return Walk(kind, id, +1); }
+  Status RemoveObject(char kind, const ObjectId& id) { return Walk(kind, id, -1); }
+
+  // Tree nodes not written yet (a husk being planned): the walk reads them
+  // from here instead of the store.
+  void AddPendingNode(const ObjectId& id, std::string encoded);
 
   // Stored bytes that no user holds any more after the removals so far:
   // what deleting them frees once the garbage collector has run.
@@ -93,7 +100,8 @@ class RefChanges {
   // Every changed record: its new value, or null when it is to be deleted.
   void ForEachRecord(
       const std::function<void(const std::string& key, const std::string* value)>& fn) const;
-  Status Walk(const ObjectId& root, int step);
+  static constexpr char kTreeKind = 't';
+  Status Walk(char kind, const ObjectId& root, int step);
   Status Step(char kind, const ObjectId& id, int step);
   Status ExpandTree(const ObjectId& id);
   Status ExpandContent(const ObjectId& id, int step);
@@ -110,6 +118,7 @@ class RefChanges {
   std::unordered_map<std::string, uint64_t> counts_;                   // RefKey -> count
   std::unordered_map<std::string, std::vector<std::string>> holders_;  // HolderKey -> users
   std::map<std::string, UserHoldings> accounts_;
+  std::unordered_map<ObjectId, std::string, ObjectIdHash> pending_nodes_;
   uint64_t freed_ = 0;
   bool initialized_ = false;
   bool fresh_user_ = false;  // never committed: every count starts at 0

@@ -129,6 +129,35 @@ std::string SnapshotPrefix(std::string_view user) {
   return k;
 }
 
+std::string DeletedKey(std::string_view user, std::string_view name) {
+  return DeletedPrefix(user) + std::string(name);
+}
+
+std::string DeletedPrefix(std::string_view user) {
+  std::string k = "d";
+  if (user.empty()) return k;
+  k += user;
+  k.push_back('\0');
+  return k;
+}
+
+std::string PinKey(std::string_view user, std::string_view snapshot, std::string_view path) {
+  std::string k = PinPrefix(user, snapshot);
+  k.append(path);
+  return k;
+}
+
+std::string PinPrefix(std::string_view user, std::string_view snapshot) {
+  std::string k = "P";
+  if (user.empty()) return k;
+  k += user;
+  k.push_back('\0');
+  if (snapshot.empty()) return k;
+  k += snapshot;
+  k.push_back('\0');
+  return k;
+}
+
 std::string UserKey(std::string_view user) { return kUserPrefix + std::string(user); }
 
 Result<uint64_t> DecodeContentGeneration(std::string_view value) {

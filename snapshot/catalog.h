@@ -33,6 +33,13 @@ std::string ContentKey(const ObjectId& id);
 std::string SnapshotKey(std::string_view user, std::string_view name);
 std::string SnapshotPrefix(std::string_view user);  // all snapshots of user
 inline constexpr char kSnapshotPrefix[] = "s";
+// Forgotten snapshots that can still be undeleted (DeletedSnapshot).
+std::string DeletedKey(std::string_view user, std::string_view name);
+std::string DeletedPrefix(std::string_view user);  // "" = every user's
+// Pins (snapshot/pins.h): P USER 0x00 SNAPSHOT 0x00 PATH.
+std::string PinKey(std::string_view user, std::string_view snapshot, std::string_view path);
+// A user's pins ("" = everyone's), or with a snapshot, that snapshot's.
+std::string PinPrefix(std::string_view user, std::string_view snapshot = {});
 std::string UserKey(std::string_view user);
 inline constexpr char kUserPrefix[] = "u";
 // The content generation: a counter that every deletion of content records

@@ -13,6 +13,8 @@ constexpr uint8_t kVersion = 1;
 constexpr uint8_t kRootMetaTag = 1;
 constexpr uint8_t kNumberTag = 2;
 constexpr uint8_t kLinksTag = 3;
+constexpr uint8_t kHuskTag = 4;
+constexpr uint8_t kDeletedVersion = 1;
 }
 
 std::string EncodeSnapshotRecord(const SnapshotRecord& r) {
@@ -57,6 +59,10 @@ std::string EncodeSnapshotRecord(const SnapshotRecord& r) {
       enc.PutVarint(id);
       enc.PutVarint(count);
     }
+  }
+  if (r.husk_unix) {
+    enc.PutU8(kHuskTag);
+    enc.PutSignedVarint(*r.husk_unix);
   }
   return out;
 }
@@ -123,12 +129,40 @@ Result<SnapshotRecord> DecodeSnapshotRecord(std::string_view bytes) {
           return bad();
         }
       }
+    } else if (tag == kHuskTag) {
+      int64_t t = 0;
+      if (!dec.GetSignedVarint(&t)) return bad();
+      r.husk_unix = t;
     } else {
       return bad();
     }
   }
   if (!dec.empty()) return bad();
   return r;
+}
+
+std::string EncodeDeletedSnapshot(const DeletedSnapshot& d) {
+  std::string out;
+  Encoder enc(&out);
+  enc.PutU8(kDeletedVersion);
+  enc.PutSignedVarint(d.deleted_unix);
+  enc.PutU8(d.husk_left ? 1 : 0);
+  enc.PutLengthPrefixed(EncodeSnapshotRecord(d.record));
+  return out;
+}
+
+Result<DeletedSnapshot> DecodeDeletedSnapshot(std::string_view bytes) {
+  Decoder dec(bytes);
+  DeletedSnapshot d;
+  uint8_t version = 0, husk = 0;
+  std::string_view rec;
+  if (!dec.GetU8(&version) || version != kDeletedVersion || !dec.GetSignedVarint(&d.deleted_unix) ||
+      !dec.GetU8(&husk) || husk > 1 || !dec.GetLengthPrefixed(&rec) || !dec.empty()) {
+    return Status::Corruption("deleted-snapshot record is damaged");
+  }
+  d.husk_left = husk == 1;
+  KEEPFS_ASSIGN_OR_RETURN(d.record, DecodeSnapshotRecord(rec));
+  return d;
 }
 
 }  // namespace keepfs::snapshot

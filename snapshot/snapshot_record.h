@@ -61,10 +61,28 @@ struct SnapshotRecord {
   // Hard-link groups: (link_id, names in this snapshot), sorted by link_id.
   // The mount reports the count as st_nlink and numbers group i's inode by i.
   std::vector<std::pair<uint64_t, uint64_t>> links;
+  // Set when prune or forget turned the snapshot into a husk (only its pinned
+  // paths and their parent folders left): when, in UTC seconds. The whole
+  // record is then kept as a DeletedSnapshot until undeleted or reclaimed.
+  std::optional<int64_t> husk_unix;
+
+  bool is_husk() const { return husk_unix.has_value(); }
+};
+
+// A forgotten snapshot's whole record (the `d` key), kept so that
+// `keepfs undelete` can bring it back while its data is still stored.
+struct DeletedSnapshot {
+  SnapshotRecord record;  // as it was before it was forgotten (never a husk)
+  int64_t deleted_unix = 0;
+  bool husk_left = false;  // a husk of it is still listed under the same name
 };
 
 std::string EncodeSnapshotRecord(const SnapshotRecord& r);
 // user and name come from the key and are filled by the caller.
 Result<SnapshotRecord> DecodeSnapshotRecord(std::string_view bytes);
+
+std::string EncodeDeletedSnapshot(const DeletedSnapshot& d);
+// record.user and record.name come from the key and are filled by the caller.
+Result<DeletedSnapshot> DecodeDeletedSnapshot(std::string_view bytes);
 
 }  // namespace keepfs::snapshot

@@ -91,14 +91,15 @@ TEST_F(PruneTest, ForgettingOneUsersCopyMovesTheWholeChargeToTheOther) {
   auto b = testing::BackupOrFail(store_.get(), "bob", src_, kNov1);
   ASSERT_OK_AND_ASSIGN(snapshot::UserHoldings alice, snapshot::LoadHoldings(store_.get(), "alice"));
   uint64_t half = alice.charged();
-  ASSERT_OK_AND_ASSIGN(uint64_t freed, ForgetSnapshot(store_.get(), "bob", b.name));
-  EXPECT_EQ(freed, 0u) << "alice still holds it";
+  ASSERT_OK_AND_ASSIGN(Forgotten f, ForgetSnapshot(store_.get(), "bob", b.name));
+  EXPECT_EQ(f.freed, 0u) << "alice still holds it";
+  EXPECT_FALSE(f.husk);
   ASSERT_OK_AND_ASSIGN(alice, snapshot::LoadHoldings(store_.get(), "alice"));
   EXPECT_GE(alice.charged(), 2 * half);
   EXPECT_EQ(alice.shared(), 0u);
   testing::ExpectRefsConsistent(store_.get());
-  ASSERT_OK_AND_ASSIGN(freed, ForgetSnapshot(store_.get(), "alice", a.name));
-  EXPECT_GE(freed, 200000u);
+  ASSERT_OK_AND_ASSIGN(f, ForgetSnapshot(store_.get(), "alice", a.name));
+  EXPECT_GE(f.freed, 200000u);
   EXPECT_CODE(ForgetSnapshot(store_.get(), "alice", a.name), StatusCode::kNotFound);
 }
 

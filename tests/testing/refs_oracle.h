@@ -15,6 +15,7 @@
 #include "snapshot/accounting.h"
 #include "snapshot/catalog.h"
 #include "snapshot/content.h"
+#include "snapshot/pins.h"
 #include "snapshot/repo.h"
 #include "snapshot/tree.h"
 #include "store/chunk_store.h"
@@ -36,7 +37,8 @@ inline std::map<std::string, uint64_t> StoredRefCounts(Store* store) {
   return out;
 }
 
-// The counts recomputed from scratch by the rule of accounting.h, and the
+// The counts recomputed from scratch by the rule of accounting.h (roots:
+// every snapshot's tree and every pin's object), and the
 // charged objects each user holds (kind+id -> stored bytes).
 inline std::map<std::string, uint64_t> RecountRefs(
     Store* store, std::map<std::string, std::map<std::string, uint64_t>>* held) {
@@ -49,6 +51,11 @@ inline std::map<std::string, uint64_t> RecountRefs(
     EXPECT_OK(snaps);
     std::vector<std::pair<char, ObjectId>> stack;
     for (const auto& s : *snaps) stack.push_back({'t', s.root});
+    auto pins = snapshot::ListPins(store, user);  // pins are roots too
+    EXPECT_OK(pins);
+    for (const auto& p : *pins) {
+      if (p.kind != 0) stack.push_back({p.kind, p.id});
+    }
     while (!stack.empty()) {
       auto [kind, id] = stack.back();
       stack.pop_back();

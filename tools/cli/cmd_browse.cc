@@ -2,10 +2,13 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <map>
 #include <ostream>
 
+#include "gc/prune.h"
 #include "snapshot/catalog.h"
 #include "snapshot/diff.h"
+#include "snapshot/pins.h"
 #include "snapshot/repo.h"
 #include "tools/cli/common.h"
 
@@ -33,9 +36,12 @@ struct BrowseArgs {
   std::string user, snap, path, snap_b;
   bool json = false;
   bool recursive = false;
+  bool deleted = false;
 };
 
-void PrintSnapshot(std::ostream& out, const SnapshotRecord& r, bool json, bool first) {
+// pins: how many paths are pinned in it. A husk is marked in the last column.
+void PrintSnapshot(std::ostream& out, const SnapshotRecord& r, uint64_t pins, bool json,
+                   bool first) {
   if (json) {
     out << (first ? "" : ",\n") << "{\"user\":" << JsonString(r.user)
         << ",\"name\":" << JsonString(r.name)
@@ -44,20 +50,68 @@ void PrintSnapshot(std::ostream& out, const SnapshotRecord& r, bool json, bool f
         << ",\"hostname\":" << JsonString(r.hostname) << ",\"files\":" << r.stats.files
         << ",\"dirs\":" << r.stats.dirs << ",\"bytes_logical\":" << r.stats.bytes_logical
         << ",\"bytes_new\":" << r.stats.bytes_new << ",\"bytes_stored\":" << r.stats.bytes_stored
-        << ",\"errors\":" << r.errors.size() << "}";
+        << ",\"errors\":" << r.errors.size() << ",\"pins\":" << pins
+        << ",\"husk\":" << (r.is_husk() ? "true" : "false") << "}";
     return;
   }
   char line[512];
-  std::snprintf(line, sizeof line, "%-12s %-22s %9llu %10s %10s %6zu  %s\n", r.user.c_str(),
+  std::snprintf(line, sizeof line, "%-12s %-22s %9llu %10s %10s %6zu  %s", r.user.c_str(),
                 r.name.c_str(), static_cast<unsigned long long>(r.stats.files),
                 HumanBytes(r.stats.bytes_logical).c_str(), HumanBytes(r.stats.bytes_stored).c_str(),
                 r.errors.size(), r.source.c_str());
   out << line;
+  if (r.is_husk()) {
+    out << "  [husk since " << snapshot::FormatUtcTime(*r.husk_unix) << ": " << pins << " pinned]";
+  } else if (pins > 0) {
+    out << "  [" << pins << " pinned]";
+  }
+  out << "\n";
+}
+
+// Forgotten snapshots that can still be undeleted.
+Status PrintDeleted(Context& ctx, Store* store, const BrowseArgs& a) {
+  if (!a.user.empty()) {
+    KEEPFS_RETURN_IF_ERROR(snapshot::ValidateUserName(a.user));
+  }
+  KEEPFS_ASSIGN_OR_RETURN(std::vector<snapshot::DeletedSnapshot> gone,
+                          gc::ListDeleted(store, a.user));
+  if (a.json) {
+    ctx.io.out << "[";
+    for (size_t i = 0; i < gone.size(); ++i) {
+      const auto& d = gone[i];
+      ctx.io.out << (i ? ",\n" : "") << "{\"user\":" << JsonString(d.record.user)
+                 << ",\"name\":" << JsonString(d.record.name)
+                 << ",\"deleted\":" << JsonString(snapshot::FormatUtcTime(d.deleted_unix))
+                 << ",\"husk_left\":" << (d.husk_left ? "true" : "false")
+                 << ",\"files\":" << d.record.stats.files
+                 << ",\"bytes_logical\":" << d.record.stats.bytes_logical
+                 << ",\"source\":" << JsonString(d.record.source) << "}";
+    }
+    ctx.io.out << "]\n";
+    return Status::OK();
+  }
+  char line[512];
+  std::snprintf(line, sizeof line, "%-12s %-22s %-19s %9s %10s  %s\n", "USER", "SNAPSHOT",
+                "DELETED (UTC)", "FILES", "SIZE", "LEFT");
+  ctx.io.out << line;
+  for (const auto& d : gone) {
+    std::snprintf(line, sizeof line, "%-12s %-22s %-19s %9llu %10s  %s\n", d.record.user.c_str(),
+                  d.record.name.c_str(), snapshot::FormatUtcTime(d.deleted_unix).c_str(),
+                  static_cast<unsigned long long>(d.record.stats.files),
+                  HumanBytes(d.record.stats.bytes_logical).c_str(),
+                  d.husk_left ? "husk" : "nothing");
+    ctx.io.out << line;
+  }
+  if (gone.empty() && !ctx.quiet) {
+    ctx.io.err << "nothing to undelete" << (a.user.empty() ? "" : " for " + a.user) << "\n";
+  }
+  return Status::OK();
 }
 
 int RunSnapshots(Context& ctx, const BrowseArgs& a) {
   return Run(ctx, [&]() -> Status {
     KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadOnly));
+    if (a.deleted) return PrintDeleted(ctx, store.get(), a);
     Repo repo(store.get());
     std::vector<SnapshotRecord> snaps;
     if (!a.user.empty()) {
@@ -77,7 +131,14 @@ int RunSnapshots(Context& ctx, const BrowseArgs& a) {
                     "FILES", "SIZE", "ADDED", "ERRORS", "SOURCE");
       ctx.io.out << head;
     }
-    for (size_t i = 0; i < snaps.size(); ++i) PrintSnapshot(ctx.io.out, snaps[i], a.json, i == 0);
+    KEEPFS_ASSIGN_OR_RETURN(std::vector<snapshot::Pin> pins,
+                            snapshot::ListPins(store.get(), a.user));
+    std::map<std::pair<std::string, std::string>, uint64_t> pinned;
+    for (const auto& p : pins) ++pinned[{p.user, p.snapshot}];
+    for (size_t i = 0; i < snaps.size(); ++i) {
+      auto it = pinned.find({snaps[i].user, snaps[i].name});
+      PrintSnapshot(ctx.io.out, snaps[i], it == pinned.end() ? 0 : it->second, a.json, i == 0);
+    }
     if (a.json) ctx.io.out << "]\n";
     return Status::OK();
   });
@@ -200,9 +261,16 @@ int RunDiff(Context& ctx, const BrowseArgs& a) {
 
 void RegisterSnapshots(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<BrowseArgs>();
-  CLI::App* c = app.add_subcommand("snapshots", "List snapshots, oldest first, of all users or one");
+  CLI::App* c = app.add_subcommand(
+      "snapshots",
+      "List snapshots, oldest first, of all users or one. A snapshot holding pins says how\n"
+      "many; a husk (a pruned snapshot of which only its pinned paths are left) is marked");
   c->add_option("--user", a->user, "Only this user's snapshots");
-  c->add_flag("--json", a->json, "JSON array on stdout");
+  c->add_flag("--deleted", a->deleted,
+              "List forgotten snapshots that 'keepfs undelete' can still bring back");
+  c->add_flag("--json", a->json,
+              "JSON array on stdout (with --deleted: user, name, deleted, husk_left, files, "
+              "bytes_logical, source)");
   c->callback([&ctx, a] { ctx.exit_code = RunSnapshots(ctx, *a); });
 }
 

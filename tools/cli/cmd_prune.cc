@@ -23,11 +23,26 @@ int RunForget(Context& ctx, const ForgetArgs& a) {
     KEEPFS_RETURN_IF_ERROR(snapshot::ValidateUserName(a.user));
     KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadWrite));
     for (const auto& name : a.snapshots) {
-      KEEPFS_ASSIGN_OR_RETURN(uint64_t freed, gc::ForgetSnapshot(store.get(), a.user, name));
+      KEEPFS_ASSIGN_OR_RETURN(gc::Forgotten f, gc::ForgetSnapshot(store.get(), a.user, name));
       if (!ctx.quiet) {
-        ctx.io.err << "forgot " << a.user << " " << name << " (" << HumanBytes(freed)
-                   << " no longer held by anyone; reclaimed by garbage collection)\n";
+        ctx.io.err << (f.husk ? "made a husk of " : "forgot ") << a.user << " " << name << " ("
+                   << HumanBytes(f.freed)
+                   << " no longer held by anyone; reclaimed by garbage collection";
+        if (f.husk) ctx.io.err << "; only its pinned paths are left";
+        ctx.io.err << ")\n";
       }
+    }
+    return Status::OK();
+  });
+}
+
+int RunUndelete(Context& ctx, const ForgetArgs& a) {
+  return Run(ctx, [&]() -> Status {
+    KEEPFS_RETURN_IF_ERROR(snapshot::ValidateUserName(a.user));
+    KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadWrite));
+    for (const auto& name : a.snapshots) {
+      KEEPFS_RETURN_IF_ERROR(gc::Undelete(store.get(), a.user, name));
+      if (!ctx.quiet) ctx.io.err << "undeleted " << a.user << " " << name << "\n";
     }
     return Status::OK();
   });
@@ -127,11 +142,24 @@ void RegisterPrune(CLI::App& app, Context& ctx) {
   auto fa = std::make_shared<ForgetArgs>();
   CLI::App* f = app.add_subcommand(
       "forget",
-      "Remove the named snapshots of --user now, each atomically. Their data stays in the\n"
-      "store until garbage collection reclaims what no snapshot references any more.");
+      "Remove the named snapshots of --user now, each atomically. A snapshot holding pins\n"
+      "becomes a husk (only its pinned paths stay); a husk whose pins are all gone is removed.\n"
+      "Their data stays in the store until garbage collection reclaims what nothing references\n"
+      "any more; until then 'keepfs undelete' brings them back.");
   f->add_option("--user", fa->user, "Whose snapshots")->required();
   f->add_option("SNAPSHOT", fa->snapshots, "Snapshot names (or 'latest')")->required();
   f->callback([&ctx, fa] { ctx.exit_code = RunForget(ctx, *fa); });
+
+  auto ua = std::make_shared<ForgetArgs>();
+  CLI::App* u = app.add_subcommand(
+      "undelete",
+      "Bring forgotten snapshots of --user back whole, under their old names (a husk gives\n"
+      "way to the whole snapshot). Possible until garbage collection reclaims their data;\n"
+      "'keepfs snapshots --deleted' lists what can still be undeleted. The next prune applies\n"
+      "the policy again: pin what must stay.");
+  u->add_option("--user", ua->user, "Whose snapshots")->required();
+  u->add_option("SNAPSHOT", ua->snapshots, "Snapshot names")->required();
+  u->callback([&ctx, ua] { ctx.exit_code = RunUndelete(ctx, *ua); });
 
   auto pa = std::make_shared<PruneArgs>();
   CLI::App* p = app.add_subcommand(

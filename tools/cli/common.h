@@ -83,7 +83,8 @@ void RegisterStats(CLI::App& app, Context& ctx);
 void RegisterMount(CLI::App& app, Context& ctx);  // mount and umount
 void RegisterUser(CLI::App& app, Context& ctx);
 void RegisterUsage(CLI::App& app, Context& ctx);
-void RegisterPrune(CLI::App& app, Context& ctx);  // forget and prune
+void RegisterPrune(CLI::App& app, Context& ctx);  // forget, undelete and prune
+void RegisterPin(CLI::App& app, Context& ctx);    // pin, unpin and pins
 
 // Opens the store named by ctx.store_dir; a missing --store is an error
 // that says how to give one. When a mount process holds the store, the whole

@@ -1,0 +1,61 @@
+// Husks and removals: what removing one snapshot writes, shared by forget,
+// prune's plan and prune's real run so that they agree to the byte.
+//
+// A snapshot that holds pins is not removed but turned into a husk: a new
+// root tree with only the pinned paths (a pinned folder whole) and the
+// folders above them, every entry with its stored metadata, under the same
+// name, marked as a husk in its record. The whole record is kept as a
+// DeletedSnapshot (`d` key) in either case, so `keepfs undelete` can bring it
+// back while its data is stored (docs/retention.md).
+//
+// Thread safety: plain functions; callers hold the store's commit lock from
+// planning a removal until its batch is written.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "snapshot/accounting.h"
+#include "snapshot/pins.h"
+#include "snapshot/repo.h"
+#include "snapshot/snapshot_record.h"
+#include "store/status.h"
+
+namespace keepfs::gc {
+
+struct HuskTree {
+  ObjectId root;
+  // Tree nodes the husk needs that are not stored yet: id -> encoded node.
+  std::vector<std::pair<ObjectId, std::string>> new_nodes;
+  uint64_t files = 0, dirs = 0, others = 0, bytes_logical = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> links;  // link_id -> names, sorted
+};
+
+// The husk of the tree at root keeping paths (normalized, snapshot/pins.h).
+// "" among them keeps everything. Corruption if a path is not in the tree.
+Result<HuskTree> BuildHuskTree(const snapshot::Repo& repo, const ObjectId& root,
+                               const std::vector<std::string>& paths);
+
+// snap with its root replaced by husk's, counts and hard links recomputed,
+// and marked a husk at now.
+snapshot::SnapshotRecord HuskRecord(const snapshot::SnapshotRecord& snap, const HuskTree& husk,
+                                    int64_t now);
+
+// The writes that remove snap (the record as stored now), with their
+// reference count changes applied to *changes:
+//   - a whole snapshot without pins: its record goes, a DeletedSnapshot is kept;
+//   - a whole snapshot with pins: it becomes a husk (husk = true);
+//   - a husk without pins left: it goes (its DeletedSnapshot stays).
+// A husk that still holds pins is InvalidArgument: unpin first.
+struct Removal {
+  bool husk = false;
+  std::vector<std::pair<std::string, std::string>> puts;
+  std::vector<std::string> deletes;
+};
+Result<Removal> PlanRemoval(Store* store, snapshot::RefChanges* changes,
+                            const snapshot::SnapshotRecord& snap,
+                            const std::vector<snapshot::Pin>& pins, int64_t now);
+
+}  // namespace keepfs::gc
