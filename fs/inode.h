@@ -5,7 +5,8 @@
 // number is a store-wide number (Store::AllocateNumber) of a snapshot or a
 // user, never reused; 0 is the mount's own space. local is:
 //   mount space (number 0):   1 = the mount root (FUSE_ROOT_ID)
-//   user U's number:          0 = /MOUNT/U, 1 = /MOUNT/U/latest
+//   user U's number:          0 = /MOUNT/U, 1 = /MOUNT/U/latest,
+//                             2 = /MOUNT/U/.keepfs, 3.. = the files in it
 //   snapshot S's number:      the entry's ordinal in the depth-first walk of S
 //                             (0 = the snapshot root), below 2^35; or
 //                             2^35 | i for hard-link group i of S's record.
@@ -30,6 +31,8 @@ inline constexpr uint64_t kMaxNumber = (uint64_t{1} << (64 - kLocalBits)) - 1;
 inline constexpr uint64_t kRootIno = 1;
 inline constexpr uint64_t kUserDirLocal = 0;
 inline constexpr uint64_t kLatestLocal = 1;
+inline constexpr uint64_t kMetaDirLocal = 2;   // /MOUNT/U/.keepfs
+inline constexpr uint64_t kMetaFileLocal = 3;  // its files: 3, 4, 5
 
 inline constexpr uint64_t MakeIno(uint64_t number, uint64_t local) {
   return number << kLocalBits | local;

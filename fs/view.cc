@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <ctime>
 
 #include "fs/chunk_reader.h"
 #include "fs/inode.h"
@@ -133,7 +134,7 @@ std::shared_ptr<const View::Node> View::Remember(std::shared_ptr<Node> node) {
   std::lock_guard<std::mutex> lock(nodes_mu_);
   auto [it, fresh] = nodes_.try_emplace(node->ino, node, 0);
   // The virtual nodes change ('latest' moves); snapshot nodes never do.
-  if (!fresh && (node->kind == Node::kLatest || node->kind == Node::kUserDir)) {
+  if (!fresh && node->kind != Node::kSnapRoot && node->kind != Node::kEntry) {
     it->second.first = std::move(node);
   }
   ++it->second.second;
@@ -152,22 +153,23 @@ void View::Forget(uint64_t ino, uint64_t nlookup) {
   }
 }
 
-std::string View::PathOf(const Node& n) {
-  std::vector<std::string> parts;
-  std::string snap;
-  {
-    std::lock_guard<std::mutex> lock(nodes_mu_);
-    const Node* cur = &n;
-    for (int depth = 0; cur && cur->kind == Node::kEntry && depth < 4096; ++depth) {
-      parts.push_back(cur->entry.name);
-      auto it = nodes_.find(cur->parent);
-      cur = it == nodes_.end() ? nullptr : it->second.first.get();
-    }
-    if (!cur) parts.push_back("...");
+std::string View::SnapPath(const Node& n) {
+  std::vector<const std::string*> parts;
+  for (const Node* cur = &n; cur && cur->kind == Node::kEntry; cur = cur->up.get()) {
+    parts.push_back(&cur->entry.name);
   }
-  std::string path = n.user + "/" + (n.snap ? n.snap->name : std::string());
-  for (auto it = parts.rbegin(); it != parts.rend(); ++it) path += "/" + *it;
+  std::string path;
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+    if (!path.empty()) path += '/';
+    path += **it;
+  }
   return path;
+}
+
+std::string View::PathOf(const Node& n) {
+  std::string path = n.user + "/" + (n.snap ? n.snap->name : std::string());
+  std::string rel = SnapPath(n);
+  return rel.empty() ? path : path + "/" + rel;
 }
 
 Attr View::AttrOf(const Node& n) {
@@ -195,6 +197,26 @@ Attr View::AttrOf(const Node& n) {
       a.gid = o.gid;
       a.size = n.entry.target.size();
       a.mtime_sec = n.entry.mtime_sec;
+      return a;
+    }
+    case Node::kMetaDir: {
+      Owner o = OwnerOf(n.user);
+      a.mode = S_IFDIR | 0500;
+      a.nlink = 2;
+      a.uid = o.uid;
+      a.gid = o.gid;
+      a.mtime_sec = static_cast<int64_t>(std::time(nullptr));
+      return a;
+    }
+    case Node::kMetaFile: {
+      Owner o = OwnerOf(n.user);
+      a.mode = S_IFREG | 0400;
+      a.uid = o.uid;
+      a.gid = o.gid;
+      a.mtime_sec = static_cast<int64_t>(std::time(nullptr));
+      auto text = MetaText(n.user, n.meta_file);
+      a.size = text.ok() ? text->size() : 0;  // an error shows when it is opened
+      a.blocks = (a.size + 511) / 512;
       return a;
     }
     case Node::kSnapRoot:
@@ -233,7 +255,9 @@ double View::AttrTimeout(const Node& n) const {
   switch (n.kind) {
     case Node::kRoot:
     case Node::kUserDir: return kUserListTimeout;
-    case Node::kLatest: return 0;
+    case Node::kLatest:
+    case Node::kMetaDir:
+    case Node::kMetaFile: return 0;  // generated: asked again every time
     case Node::kSnapRoot:
     case Node::kEntry: return kImmutableTimeout;
   }
@@ -246,7 +270,9 @@ EntryOut View::Reply(const Node& n) {
   out.attr_timeout = AttrTimeout(n);
   switch (n.kind) {
     case Node::kRoot:
-    case Node::kUserDir: out.entry_timeout = kUserListTimeout; break;
+    case Node::kUserDir:
+    case Node::kMetaDir:
+    case Node::kMetaFile: out.entry_timeout = kUserListTimeout; break;
     case Node::kLatest:
     case Node::kSnapRoot: {
       std::lock_guard<std::mutex> lock(config_mu_);
@@ -355,15 +381,16 @@ Result<uint64_t> View::InoOf(const Node& parent, const Entry& entry, uint64_t or
   return MakeIno(parent.snap->record.number, local);
 }
 
-Result<std::shared_ptr<View::Node>> View::EntryNode(const Node& parent, Entry entry,
-                                                    uint64_t ordinal) {
+Result<std::shared_ptr<View::Node>> View::EntryNode(const std::shared_ptr<const Node>& parent,
+                                                    Entry entry, uint64_t ordinal) {
   auto n = std::make_shared<Node>();
-  KEEPFS_ASSIGN_OR_RETURN(n->ino, InoOf(parent, entry, ordinal, &n->nlink));
+  KEEPFS_ASSIGN_OR_RETURN(n->ino, InoOf(*parent, entry, ordinal, &n->nlink));
   n->kind = Node::kEntry;
-  n->user = parent.user;
-  n->snap = parent.snap;
+  n->user = parent->user;
+  n->snap = parent->snap;
   n->ordinal = ordinal;
-  n->parent = parent.ino;
+  n->parent = parent->ino;
+  n->up = parent;
   n->entry = std::move(entry);
   return n;
 }
@@ -387,6 +414,10 @@ Result<EntryOut> View::Lookup(const Caller& c, uint64_t parent_ino, std::string_
     case Node::kUserDir: {
       KEEPFS_RETURN_IF_ERROR(CheckAccess(c, *parent));
       std::string snap_name(name);
+      if (name == ".keepfs") {
+        found = MetaDirNode(*parent);
+        break;
+      }
       if (name == "latest") {
         KEEPFS_ASSIGN_OR_RETURN(std::optional<std::string> newest,
                                 repo_->NewestSnapshotName(parent->user));
@@ -429,10 +460,22 @@ Result<EntryOut> View::Lookup(const Caller& c, uint64_t parent_ino, std::string_
         return negative;
       }
       if ((*hit)->entry.type != EntryType::kDir) hints_.LookedUp(c.pid);
-      KEEPFS_ASSIGN_OR_RETURN(found, EntryNode(*parent, std::move((*hit)->entry), (*hit)->ordinal));
+      KEEPFS_ASSIGN_OR_RETURN(found, EntryNode(parent, std::move((*hit)->entry), (*hit)->ordinal));
+      break;
+    }
+    case Node::kMetaDir: {
+      KEEPFS_RETURN_IF_ERROR(CheckAccess(c, *parent));
+      for (size_t i = 0; i < kMetaFileCount; ++i) {
+        if (name == kMetaFiles[i]) found = MetaFileNode(*parent, i);
+      }
+      if (!found) {
+        negative.entry_timeout = kUserListTimeout;
+        return negative;
+      }
       break;
     }
     case Node::kLatest:
+    case Node::kMetaFile:
       return Status(StatusCode::kNotFound, "", ENOTDIR);
   }
   auto held = Remember(std::move(found));

@@ -5,7 +5,16 @@
 //   /                      every user of the store
 //   /USER/                 owned by the user's server uid (config [users.USER]), 0700
 //   /USER/latest           symlink to the newest snapshot
-//   /USER/SNAPSHOT/...     the snapshot's tree exactly as backed up
+//   /USER/SNAPSHOT/...     the snapshot's tree exactly as backed up (a husk:
+//                          only its pinned paths and their folders)
+//   /USER/.keepfs/         read-only reports for the user: usage.json,
+//                          retention.txt (what the next prune does and why),
+//                          pins.txt; generated when read
+//
+// Pins through the mount: setxattr "user.keepfs.pin" = "1" on a file or
+// folder of a snapshot pins it (gc/pins.h), removexattr (or "0") unpins, and
+// getxattr says whether it is pinned: "1", or "via /FOLDER" when a folder
+// above it is. Only the user's own uid and root may pin (EACCES otherwise).
 //
 // Access is decided here, by namespace, not by the stored modes: the owner
 // of /USER (and root, and the configured admin group) may read everything in
@@ -23,6 +32,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -158,8 +168,16 @@ class View {
   Result<uint64_t> SeekData(uint64_t handle, uint64_t offset, int whence);
   void Release(uint64_t handle);
 
+  // Whether an open file is generated (the .keepfs reports): the kernel must
+  // read it with direct I/O, as its size may change between opens.
+  bool IsGenerated(uint64_t handle);
+
   // ENODATA when the file has no such attribute.
   Result<std::string> GetXattr(const Caller& c, uint64_t ino, std::string_view name);
+  // Only kPinXattr can be set or removed; any other name is EROFS.
+  static constexpr std::string_view kPinXattr = "user.keepfs.pin";
+  Status SetXattr(const Caller& c, uint64_t ino, std::string_view name, std::string_view value);
+  Status RemoveXattr(const Caller& c, uint64_t ino, std::string_view name);
   Result<std::vector<std::string>> ListXattr(const Caller& c, uint64_t ino);
   Result<StatFsOut> StatFs();
 
@@ -202,8 +220,21 @@ class View {
   Result<uint64_t> InoOf(const Node& parent, const snapshot::Entry& entry, uint64_t ordinal,
                          uint64_t* nlink);
   // The node of entry (at ordinal) inside the snapshot directory parent.
-  Result<std::shared_ptr<Node>> EntryNode(const Node& parent, snapshot::Entry entry,
-                                          uint64_t ordinal);
+  Result<std::shared_ptr<Node>> EntryNode(const std::shared_ptr<const Node>& parent,
+                                          snapshot::Entry entry, uint64_t ordinal);
+  // The path of a snapshot node inside its snapshot ("" for its root).
+  static std::string SnapPath(const Node& n);
+  // The .keepfs folder of user (dir = its user folder's node) and its files.
+  std::shared_ptr<Node> MetaDirNode(const Node& user_dir);
+  std::shared_ptr<Node> MetaFileNode(const Node& meta_dir, size_t index);
+  // The text of a .keepfs file, regenerated at most once a second.
+  Result<std::string> MetaText(const std::string& user, size_t index);
+  // "1" when n is pinned, "via /FOLDER" when a folder above it is; ENODATA.
+  Result<std::string> PinXattrValue(const Node& n);
+  // The caller may pin in user's snapshots: their own uid, or root.
+  bool MayPin(const Caller& c, const std::string& user);
+  // The node a pin xattr call is about, with the caller's rights checked.
+  Result<std::shared_ptr<const Node>> PinTarget(const Caller& c, uint64_t ino);
 
   Status FillVirtual(DirHandle& h, const Caller& c);
   uint64_t AddHandle(std::shared_ptr<DirHandle> h);
@@ -237,6 +268,13 @@ class View {
   void SnapshotChanged(std::string_view user, std::string_view name);
   std::mutex invalidator_mu_;
   Invalidator invalidator_;  // GUARDED_BY(invalidator_mu_)
+
+  std::mutex meta_mu_;
+  struct MetaCached {
+    int64_t at_ms = 0;
+    std::string text;
+  };
+  std::map<std::pair<std::string, size_t>, MetaCached> meta_cache_;  // GUARDED_BY(meta_mu_)
 
   std::mutex statfs_mu_;
   int64_t statfs_at_ = 0;  // GUARDED_BY(statfs_mu_)

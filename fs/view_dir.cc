@@ -31,6 +31,13 @@ Status View::FillVirtual(DirHandle& h, const Caller& c) {
     return Status::OK();
   }
   KEEPFS_RETURN_IF_ERROR(CheckAccess(c, n));
+  if (n.kind == Node::kMetaDir) {
+    for (size_t i = 0; i < kMetaFileCount; ++i) {
+      h.virtual_entries.push_back({kMetaFiles[i], MetaFileNode(n, i)});
+    }
+    return Status::OK();
+  }
+  h.virtual_entries.push_back({".keepfs", MetaDirNode(n)});
   // One pass over the user's records: each is read and decoded once (or
   // reused from the SnapInfo cache while its bytes are unchanged).
   std::vector<std::shared_ptr<const SnapInfo>> snaps;
@@ -73,6 +80,7 @@ Result<uint64_t> View::OpenDir(const Caller& c, uint64_t ino) {
   switch (n->kind) {
     case Node::kRoot:
     case Node::kUserDir:
+    case Node::kMetaDir:
       KEEPFS_RETURN_IF_ERROR(FillVirtual(*h, c));
       break;
     case Node::kSnapRoot:
@@ -84,6 +92,7 @@ Result<uint64_t> View::OpenDir(const Caller& c, uint64_t ino) {
       h->cursor.emplace(trees_.get(), n->entry.ref, n->ordinal + 1);
       break;
     case Node::kLatest:
+    case Node::kMetaFile:
       return Status(StatusCode::kInvalidArgument, "not a directory", ENOTDIR);
   }
   return AddHandle(std::move(h));
@@ -141,7 +150,7 @@ Status View::ReadDir(uint64_t handle, uint64_t offset, bool plus, const DirFille
   while (s.ok() && !cur.AtEnd()) {
     uint64_t next = cur.index() + kFirstEntryOffset + 1;
     if (plus && (all_attrs || cur.entry().type == snapshot::EntryType::kDir)) {
-      auto node = EntryNode(dir, cur.entry(), cur.ordinal());
+      auto node = EntryNode(h->node, cur.entry(), cur.ordinal());
       if (!node.ok()) return node.status();
       if (!fill(cur.entry().name, Reply(**node), next)) break;
       Remember(std::move(*node));

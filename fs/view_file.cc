@@ -28,6 +28,22 @@ Result<uint64_t> View::Open(const Caller& c, uint64_t ino, int flags) {
   if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) {
     return Status(StatusCode::kPermissionDenied, "read-only", EROFS);
   }
+  if (n->kind == Node::kMetaFile) {
+    auto text = MetaText(n->user, n->meta_file);
+    if (!text.ok()) {
+      spdlog::error("{}/.keepfs/{}: {}", n->user, kMetaFiles[n->meta_file],
+                    text.status().message());
+      return Eio(text.status().message());
+    }
+    auto h = std::make_shared<FileHandle>();
+    h->node = n;
+    h->generated = true;
+    h->path = n->user + "/.keepfs/" + kMetaFiles[n->meta_file];
+    h->content.is_inline = true;
+    h->content.size = text->size();
+    h->content.inline_data = std::move(*text);
+    return AddHandle(std::move(h));
+  }
   if (n->kind != Node::kEntry || n->entry.type != snapshot::EntryType::kFile) {
     return Status(StatusCode::kInvalidArgument, "not a regular file",
                   n->kind == Node::kEntry && n->entry.type == snapshot::EntryType::kDir ? EISDIR
@@ -168,10 +184,18 @@ Result<uint64_t> View::SeekData(uint64_t handle, uint64_t offset, int whence) {
   return c.size;
 }
 
+bool View::IsGenerated(uint64_t handle) {
+  auto h = FindFile(handle);
+  return h.ok() && (*h)->generated;
+}
+
 Result<std::string> View::GetXattr(const Caller& c, uint64_t ino, std::string_view name) {
   auto n = FindNode(ino);
   if (!n) return Status(StatusCode::kNotFound, "inode is not known", ESTALE);
   KEEPFS_RETURN_IF_ERROR(CheckAccess(c, *n));
+  if (name == kPinXattr && (n->kind == Node::kEntry || n->kind == Node::kSnapRoot)) {
+    return PinXattrValue(*n);
+  }
   if (n->kind == Node::kEntry || n->kind == Node::kSnapRoot) {
     for (const auto& x : n->entry.xattrs) {
       if (x.name == name) return x.value;

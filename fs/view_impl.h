@@ -30,8 +30,13 @@ struct View::SnapInfo {
   snapshot::SnapshotRecord record;
 };
 
+// The files of /USER/.keepfs/, in listing order (their inode locals follow
+// kMetaFileLocal, fs/inode.h).
+inline constexpr const char* kMetaFiles[] = {"usage.json", "retention.txt", "pins.txt"};
+inline constexpr size_t kMetaFileCount = 3;
+
 struct View::Node {
-  enum Kind { kRoot, kUserDir, kLatest, kSnapRoot, kEntry };
+  enum Kind { kRoot, kUserDir, kLatest, kSnapRoot, kEntry, kMetaDir, kMetaFile };
   Kind kind = kRoot;
   uint64_t ino = 0;
   std::string user;                      // the namespace; empty for the root
@@ -39,8 +44,12 @@ struct View::Node {
   snapshot::Entry entry;   // kEntry; kSnapRoot: the source root as a dir entry
   uint64_t ordinal = 0;    // kSnapRoot, kEntry: children start at ordinal + 1
   uint64_t nlink = 1;
-  uint64_t parent = 0;     // the ino it was first found under (for log paths)
+  uint64_t parent = 0;     // the ino it was first found under
+  // kEntry: the folder node it was first found in, so that its path inside
+  // the snapshot is known for as long as the node lives (logs, pins).
+  std::shared_ptr<const Node> up;
   int64_t user_created = 0;  // kUserDir
+  size_t meta_file = 0;      // kMetaFile: index into kMetaFiles
 };
 
 struct View::DirHandle {
@@ -58,6 +67,7 @@ struct View::DirHandle {
 
 struct View::FileHandle {
   std::shared_ptr<const Node> node;
+  bool generated = false;        // a .keepfs file: read it with direct I/O
   snapshot::Content content;
   std::vector<uint64_t> starts;  // file offset of each part
   std::string path;              // user/snapshot/path, for logs

@@ -117,21 +117,23 @@ Result<HuskTree> BuildHuskTree(const snapshot::Repo& repo, const ObjectId& root,
 }
 
 snapshot::SnapshotRecord HuskRecord(const snapshot::SnapshotRecord& snap, const HuskTree& husk,
-                                    int64_t now) {
+                                    int64_t husk_unix, uint64_t number) {
   snapshot::SnapshotRecord r = snap;
+  r.number = number;
   r.root = husk.root;
   r.stats.files = husk.files;
   r.stats.dirs = husk.dirs;
   r.stats.others = husk.others;
   r.stats.bytes_logical = husk.bytes_logical;
   r.links = husk.links;
-  r.husk_unix = now;
+  r.husk_unix = husk_unix;
   return r;
 }
 
 Result<Removal> PlanRemoval(Store* store, snapshot::RefChanges* changes,
                             const snapshot::SnapshotRecord& snap,
-                            const std::vector<snapshot::Pin>& pins, int64_t now) {
+                            const std::vector<snapshot::Pin>& pins, int64_t now,
+                            const NumberSource& number) {
   Removal out;
   const std::string skey = snapshot::SnapshotKey(snap.user, snap.name);
   const std::string dkey = snapshot::DeletedKey(snap.user, snap.name);
@@ -168,7 +170,9 @@ Result<Removal> PlanRemoval(Store* store, snapshot::RefChanges* changes,
     for (auto& [id, bytes] : husk.new_nodes) {
       out.puts.emplace_back(snapshot::TreeKey(id), std::move(bytes));
     }
-    out.puts.emplace_back(skey, snapshot::EncodeSnapshotRecord(HuskRecord(snap, husk, now)));
+    KEEPFS_ASSIGN_OR_RETURN(uint64_t husk_number, number());
+    out.puts.emplace_back(skey,
+                          snapshot::EncodeSnapshotRecord(HuskRecord(snap, husk, now, husk_number)));
     out.husk = true;
   }
   out.puts.emplace_back(dkey, snapshot::EncodeDeletedSnapshot(d));

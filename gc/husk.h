@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -39,9 +40,15 @@ Result<HuskTree> BuildHuskTree(const snapshot::Repo& repo, const ObjectId& root,
                                const std::vector<std::string>& paths);
 
 // snap with its root replaced by husk's, counts and hard links recomputed,
-// and marked a husk at now.
+// marked a husk at husk_unix, under a new snapshot number: the mount numbers
+// inodes by number and position in the tree, and the kernel may still cache
+// the whole snapshot's, so a different tree must never reuse them.
 snapshot::SnapshotRecord HuskRecord(const snapshot::SnapshotRecord& snap, const HuskTree& husk,
-                                    int64_t now);
+                                    int64_t husk_unix, uint64_t number);
+
+// Where a husk's new snapshot number comes from: Store::AllocateNumber for a
+// real removal; a plan that writes nothing may return 0.
+using NumberSource = std::function<Result<uint64_t>()>;
 
 // The writes that remove snap (the record as stored now), with their
 // reference count changes applied to *changes:
@@ -56,6 +63,7 @@ struct Removal {
 };
 Result<Removal> PlanRemoval(Store* store, snapshot::RefChanges* changes,
                             const snapshot::SnapshotRecord& snap,
-                            const std::vector<snapshot::Pin>& pins, int64_t now);
+                            const std::vector<snapshot::Pin>& pins, int64_t now,
+                            const NumberSource& number);
 
 }  // namespace keepfs::gc

@@ -83,7 +83,8 @@ Status UnpinPath(Store* store, std::string_view user, std::string_view snapshot,
       KEEPFS_RETURN_IF_ERROR(changes.AddRoot(husk.root));
       KEEPFS_RETURN_IF_ERROR(changes.RemoveRoot(snap.root));
       for (const auto& [id, bytes] : husk.new_nodes) batch.Put(snapshot::TreeKey(id), bytes);
-      snapshot::SnapshotRecord r = HuskRecord(snap, husk, *snap.husk_unix);
+      KEEPFS_ASSIGN_OR_RETURN(uint64_t number, store->AllocateNumber());
+      snapshot::SnapshotRecord r = HuskRecord(snap, husk, *snap.husk_unix, number);
       batch.Put(snapshot::SnapshotKey(snap.user, snap.name), snapshot::EncodeSnapshotRecord(r));
     }
   }

@@ -35,7 +35,9 @@ class StoreChargeModel : public ChargeModel {
   void Forget(size_t i) override {
     if (!status_.ok()) return;
     uint64_t before = changes_.freed();
-    auto removal = PlanRemoval(store_, &changes_, snaps_[i], pins_[i], now_);
+    // Nothing is written: the husk needs no number.
+    auto removal = PlanRemoval(store_, &changes_, snaps_[i], pins_[i], now_,
+                               [] { return Result<uint64_t>(uint64_t{0}); });
     if (!removal.ok()) {
       status_ = removal.status();
       return;
@@ -67,7 +69,9 @@ class StoreChargeModel : public ChargeModel {
 Result<Forgotten> ForgetLocked(Store* store, const snapshot::SnapshotRecord& snap,
                                const std::vector<snapshot::Pin>& pins, int64_t now) {
   snapshot::RefChanges changes(store, snap.user);
-  KEEPFS_ASSIGN_OR_RETURN(Removal removal, PlanRemoval(store, &changes, snap, pins, now));
+  KEEPFS_ASSIGN_OR_RETURN(Removal removal, PlanRemoval(store, &changes, snap, pins, now, [store] {
+                            return store->AllocateNumber();
+                          }));
   WriteBatch batch;
   changes.AddTo(&batch);
   for (const auto& key : removal.deletes) batch.Delete(key);
@@ -158,12 +162,7 @@ Result<UserPrune> PruneUser(Store* store, std::string_view user, const Retention
   // an empty plan. An unknown one is an error with advice.
   KEEPFS_RETURN_IF_ERROR(snapshot::ValidateUserName(user));
   KEEPFS_ASSIGN_OR_RETURN(std::vector<snapshot::SnapshotRecord> snaps, repo.ListSnapshots(user));
-  if (snaps.empty()) {
-    KEEPFS_ASSIGN_OR_RETURN(std::vector<std::string> users, repo.ListUsers());
-    if (std::find(users.begin(), users.end(), user) == users.end()) {
-      return repo.ListUserSnapshots(user).status();
-    }
-  }
+  if (snaps.empty()) KEEPFS_RETURN_IF_ERROR(repo.RequireKnownUser(user));
   UserPrune out;
   out.user = std::string(user);
   out.policy = policy;

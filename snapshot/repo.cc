@@ -88,6 +88,13 @@ Status Repo::UnknownUser(std::string_view user) const {
                                          : " (users: " + known + ")"));
 }
 
+Status Repo::RequireKnownUser(std::string_view user) const {
+  KEEPFS_RETURN_IF_ERROR(ValidateUserName(user));
+  KEEPFS_ASSIGN_OR_RETURN(std::vector<std::string> users, ListUsers());
+  if (std::find(users.begin(), users.end(), user) != users.end()) return Status::OK();
+  return UnknownUser(user);
+}
+
 Result<std::vector<SnapshotRecord>> Repo::ListUserSnapshots(std::string_view user) const {
   KEEPFS_RETURN_IF_ERROR(ValidateUserName(user));
   KEEPFS_ASSIGN_OR_RETURN(std::vector<SnapshotRecord> snaps, ListSnapshots(user));

@@ -33,6 +33,9 @@ class Repo {
   // Like ListSnapshots, but an invalid or unknown user is an error with
   // advice (the users the store has).
   Result<std::vector<SnapshotRecord>> ListUserSnapshots(std::string_view user) const;
+  // OK for a valid name that ListUsers has (a user may have no snapshots
+  // left); else the error ListUserSnapshots gives.
+  Status RequireKnownUser(std::string_view user) const;
   // Finds "latest" or a snapshot name with one point lookup, or for "latest"
   // a seek to the user's last key and a scan of that one second's keys: only
   // the record returned is decoded. NotFound with advice for an

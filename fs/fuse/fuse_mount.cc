@@ -172,7 +172,11 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   auto r = ViewOf(req)->Open(CallerOf(req), ino, fi->flags);
   if (!r.ok()) return ReplyErr(req, r.status());
   fi->fh = *r;
-  fi->keep_cache = 1;  // immutable: pages cached by an earlier open stay valid
+  if (ViewOf(req)->IsGenerated(*r)) {
+    fi->direct_io = 1;  // a .keepfs report: its size may differ from the last getattr
+  } else {
+    fi->keep_cache = 1;  // immutable: pages cached by an earlier open stay valid
+  }
   if (fuse_reply_open(req, fi) != 0) ViewOf(req)->Release(*r);
 }
 
@@ -258,10 +262,17 @@ void OpWrite(fuse_req_t req, fuse_ino_t, const char*, size_t, off_t, fuse_file_i
   Erofs(req);
 }
 void OpFallocate(fuse_req_t req, fuse_ino_t, int, off_t, off_t, fuse_file_info*) { Erofs(req); }
-// setxattr/removexattr: the retention issue gives user.keepfs.pin a meaning;
-// until then every attribute change is refused like any other write.
-void OpSetxattr(fuse_req_t req, fuse_ino_t, const char*, const char*, size_t, int) { Erofs(req); }
-void OpRemovexattr(fuse_req_t req, fuse_ino_t, const char*) { Erofs(req); }
+// user.keepfs.pin pins and unpins (View::SetXattr); every other attribute
+// change is refused like any other write.
+void OpSetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size,
+                int) {
+  Status s = ViewOf(req)->SetXattr(CallerOf(req), ino, name, std::string_view(value, size));
+  fuse_reply_err(req, s.ok() ? 0 : ErrnoOf(s));
+}
+void OpRemovexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+  Status s = ViewOf(req)->RemoveXattr(CallerOf(req), ino, name);
+  fuse_reply_err(req, s.ok() ? 0 : ErrnoOf(s));
+}
 
 fuse_lowlevel_ops MakeOps() {
   fuse_lowlevel_ops ops{};

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <filesystem>
 #include <cstring>
@@ -22,6 +23,7 @@
 
 #include "gc/prune.h"
 #include "snapshot/catalog.h"
+#include "snapshot/pins.h"
 #include "snapshot/ingest.h"
 #include "store/file_util.h"
 #include "tests/testing/backup_util.h"
@@ -161,6 +163,79 @@ TEST_F(MountTest, EachUserEntersOnlyTheirOwnNamespace) {
   EXPECT_EQ(st.st_mode & 07777, 0700u);
 }
 
+// The owner pins a file with setfattr, another uid cannot, prune turns the
+// old snapshot into a husk, and the pinned file reads back from it at the
+// same path; .keepfs/ shows the pins, the plan and the usage.
+TEST_F(MountTest, OwnerPinsWithSetfattrAndReadsThePinnedFileFromTheHusk) {
+  KEEPFS_REQUIRE_FUSE_OR_SKIP();
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch uids";
+  ASSERT_OK(store_->SetUser("alice", {2001, 2001}));
+  ASSERT_OK(store_->SetUser("bob", {2002, 2002}));
+  std::string src = tmp_.Join("src");
+  ASSERT_OK(MakeDirs(src + "/docs"));
+  ASSERT_OK(MakeDirs(src + "/other"));
+  ASSERT_OK(WriteFile(src + "/docs/keep.txt", "precious\n"));
+  ASSERT_OK(WriteFile(src + "/docs/tmp.txt", "junk\n"));
+  ASSERT_OK(WriteFile(src + "/other/x", "x\n"));
+  auto day1 = Backup("alice", src, kTime);
+  ASSERT_OK(WriteFile(src + "/docs/keep.txt", "changed\n"));
+  auto day2 = Backup("alice", src, kTime + 86400);
+  Backup("bob", src, kTime);
+  ASSERT_OK(mount_.Start(store_.get(), mnt_));
+
+  const std::string file = mnt_ + "/alice/" + day1.name + "/docs/keep.txt";
+  std::string out;
+  EXPECT_NE(RunAs(2002, "setfattr -n user.keepfs.pin -v 1 " + file, &out), 0);
+  EXPECT_NE(out.find("Permission denied"), std::string::npos) << out;
+  // Bob may pin in his own snapshots, not in alice's.
+  EXPECT_EQ(RunAs(2002, "setfattr -n user.keepfs.pin -v 1 " + mnt_ + "/bob/latest/other/x", &out),
+            0)
+      << out;
+  ASSERT_EQ(RunAs(2001, "setfattr -n user.keepfs.pin -v 1 " + file, &out), 0) << out;
+  EXPECT_EQ(RunAs(2001, "getfattr --absolute-names --only-values -n user.keepfs.pin " + file, &out), 0) << out;
+  EXPECT_EQ(out, "1");
+  EXPECT_NE(RunAs(2001, "getfattr --absolute-names -n user.keepfs.pin " + mnt_ + "/alice/" + day1.name +
+                            "/docs/tmp.txt", &out), 0)
+      << "not pinned: " << out;
+  EXPECT_NE(RunAs(2001, "setfattr -n user.other -v 1 " + file, &out), 0);
+  EXPECT_NE(out.find("Read-only file system"), std::string::npos) << out;
+  ASSERT_OK_AND_ASSIGN(auto pins, snapshot::ListPins(store_.get(), "alice"));
+  ASSERT_EQ(pins.size(), 1u);
+  EXPECT_EQ(pins[0].path, "docs/keep.txt");
+  EXPECT_EQ(pins[0].by_uid, 2001u);
+
+  EXPECT_EQ(RunAs(2001, "cat " + mnt_ + "/alice/.keepfs/pins.txt", &out), 0) << out;
+  EXPECT_NE(out.find("alice " + day1.name + " /docs/keep.txt"), std::string::npos) << out;
+  EXPECT_EQ(RunAs(2001, "cat " + mnt_ + "/alice/.keepfs/retention.txt", &out), 0) << out;
+  EXPECT_NE(out.find(day1.name + "  husk   no rule keeps it, pinned: 1 path"), std::string::npos)
+      << out;
+  EXPECT_EQ(RunAs(2001, "cat " + mnt_ + "/alice/.keepfs/usage.json", &out), 0) << out;
+  EXPECT_NE(out.find("\"user\":\"alice\",\"snapshots\":2,\"husks\":0,"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("\"pins\":1,"), std::string::npos) << out;
+  EXPECT_NE(RunAs(2002, "cat " + mnt_ + "/alice/.keepfs/usage.json", &out), 0) << out;
+
+  // What the file said in .keepfs/retention.txt is what prune does.
+  RetentionPolicy policy = store_->config().RetentionFor("alice");
+  ASSERT_OK_AND_ASSIGN(gc::UserPrune done, gc::PruneUser(store_.get(), "alice", policy,
+                                                         std::time(nullptr), false));
+  ASSERT_EQ(done.snapshots.size(), 2u);
+  EXPECT_EQ(done.snapshots[0].decision.fate, gc::Fate::kHusk);
+  EXPECT_EQ(RunAs(2001, "cat " + file, &out), 0) << out;
+  EXPECT_EQ(out, "precious\n") << "the pinned version, at the same path";
+  EXPECT_FALSE(std::filesystem::exists(mnt_ + "/alice/" + day1.name + "/docs/tmp.txt"));
+  EXPECT_FALSE(std::filesystem::exists(mnt_ + "/alice/" + day1.name + "/other"));
+  EXPECT_EQ(Slurp(mnt_ + "/alice/" + day2.name + "/docs/tmp.txt"), "junk\n");
+  EXPECT_EQ(RunAs(2001, "getfattr --absolute-names --only-values -n user.keepfs.pin " + file, &out), 0) << out;
+  EXPECT_EQ(out, "1");
+
+  // Unpinning through the mount: the next prune removes the husk.
+  ASSERT_EQ(RunAs(2001, "setfattr -x user.keepfs.pin " + file, &out), 0) << out;
+  EXPECT_NE(RunAs(2001, "setfattr -x user.keepfs.pin " + file, &out), 0) << "already unpinned";
+  ASSERT_OK(gc::PruneUser(store_.get(), "alice", policy, std::time(nullptr), false).status());
+  EXPECT_FALSE(std::filesystem::exists(mnt_ + "/alice/" + day1.name));
+}
+
 TEST_F(MountTest, NewSnapshotsAppearAndLatestMoves) {
   KEEPFS_REQUIRE_FUSE_OR_SKIP();
   std::string src = tmp_.Join("src");
@@ -185,7 +260,7 @@ TEST_F(MountTest, NewSnapshotsAppearAndLatestMoves) {
   for (const auto& e : std::filesystem::directory_iterator(mnt_ + "/alice")) {
     names.insert(e.path().filename().string());
   }
-  EXPECT_EQ(names, (std::set<std::string>{"latest", first.name, second.name}));
+  EXPECT_EQ(names, (std::set<std::string>{".keepfs", "latest", first.name, second.name}));
   // A user's first backup appears as a new folder.
   Backup("carol", src, kTime);
   EXPECT_TRUE(std::filesystem::exists(mnt_ + "/carol/latest/v"));

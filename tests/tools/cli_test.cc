@@ -140,9 +140,10 @@ TEST_F(CliTest, UsageSplitsSharedDataAndShowsTheQuota) {
   CliRun u = RunCli({"usage", "--store", store_, "--json"});
   ASSERT_EQ(u.code, 0) << u.err;
   // big.bin is random: stored as is, 3 MiB, held by both.
-  EXPECT_NE(u.out.find("{\"user\":\"bob\",\"snapshots\":1,\"logical_newest\":3145728,"
-                       "\"logical_all\":3145728,\"exclusive\":0,\"shared\":3145728,"
-                       "\"charged\":1572864,\"quota\":3145728,\"quota_percent\":50.0}"),
+  EXPECT_NE(u.out.find("{\"user\":\"bob\",\"snapshots\":1,\"husks\":0,"
+                       "\"logical_newest\":3145728,\"logical_all\":3145728,\"exclusive\":0,"
+                       "\"shared\":3145728,\"charged\":1572864,\"pins\":0,\"pinned\":0,"
+                       "\"quota\":3145728,\"quota_percent\":50.0}"),
             std::string::npos)
       << u.out;
   EXPECT_NE(u.out.find("\"user\":\"alice\""), std::string::npos) << u.out;

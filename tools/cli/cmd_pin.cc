@@ -4,11 +4,11 @@
 #include <CLI/CLI.hpp>
 
 #include <ctime>
-#include <map>
 #include <ostream>
 #include <unistd.h>
 
 #include "gc/pins.h"
+#include "gc/report.h"
 #include "snapshot/catalog.h"
 #include "snapshot/pins.h"
 #include "snapshot/repo.h"
@@ -52,44 +52,13 @@ int RunPins(Context& ctx, const PinArgs& a) {
     if (!a.user.empty()) KEEPFS_RETURN_IF_ERROR(snapshot::ValidateUserName(a.user));
     KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadOnly));
     if (!a.user.empty()) {  // an unknown user is an error that lists the users
-      snapshot::Repo repo(store.get());
-      KEEPFS_ASSIGN_OR_RETURN(std::vector<std::string> users, repo.ListUsers());
-      if (std::find(users.begin(), users.end(), a.user) == users.end()) {
-        return repo.ListUserSnapshots(a.user).status();
-      }
+      KEEPFS_RETURN_IF_ERROR(snapshot::Repo(store.get()).RequireKnownUser(a.user));
     }
     KEEPFS_ASSIGN_OR_RETURN(std::vector<snapshot::Pin> pins,
                             snapshot::ListPins(store.get(), a.user));
-    // Whether each pin's snapshot is a husk now.
-    std::map<std::pair<std::string, std::string>, bool> husk;
-    snapshot::Repo repo(store.get());
-    for (const auto& p : pins) {
-      auto key = std::make_pair(p.user, p.snapshot);
-      if (husk.count(key)) continue;
-      auto s = repo.FindSnapshot(p.user, p.snapshot);
-      husk[key] = s.ok() && s->is_husk();
-    }
-    if (a.json) {
-      ctx.io.out << "[";
-      for (size_t i = 0; i < pins.size(); ++i) {
-        const auto& p = pins[i];
-        ctx.io.out << (i ? ",\n" : "") << "{\"user\":" << JsonString(p.user)
-                   << ",\"snapshot\":" << JsonString(p.snapshot)
-                   << ",\"path\":" << JsonString(p.path)
-                   << ",\"type\":" << JsonString(snapshot::EntryTypeName(p.type))
-                   << ",\"pinned\":" << JsonString(snapshot::FormatUtcTime(p.created_unix))
-                   << ",\"by_uid\":" << p.by_uid
-                   << ",\"husk\":" << (husk[{p.user, p.snapshot}] ? "true" : "false") << "}";
-      }
-      ctx.io.out << "]\n";
-      return Status::OK();
-    }
-    for (const auto& p : pins) {
-      ctx.io.out << p.user << " " << p.snapshot << " /" << p.path << "  ("
-                 << snapshot::EntryTypeName(p.type) << ", pinned "
-                 << snapshot::FormatUtcTime(p.created_unix) << " UTC by uid " << p.by_uid
-                 << (husk[{p.user, p.snapshot}] ? ", in a husk" : "") << ")\n";
-    }
+    KEEPFS_ASSIGN_OR_RETURN(std::string report, gc::PinsReport(store.get(), pins, a.json));
+    ctx.io.out << report;
+    if (a.json) return Status::OK();
     if (pins.empty() && !ctx.quiet) {
       ctx.io.err << "no pins" << (a.user.empty() ? "" : " for " + a.user) << "\n";
     }

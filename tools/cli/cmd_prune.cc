@@ -6,6 +6,7 @@
 #include <ostream>
 
 #include "gc/prune.h"
+#include "gc/report.h"
 #include "snapshot/catalog.h"
 #include "snapshot/repo.h"
 #include "tools/cli/common.h"
@@ -56,53 +57,6 @@ struct PruneArgs {
   std::map<std::string, std::string> rules;  // rule -> value, from the flags
 };
 
-std::string Reasons(const gc::RetentionDecision& d) {
-  std::string s;
-  for (const auto& r : d.reasons) s += (s.empty() ? "" : ", ") + r;
-  return s;
-}
-
-void PrintText(Context& ctx, const gc::UserPrune& p, bool dry_run) {
-  ctx.io.out << p.user << " (" << p.policy.Describe() << "):\n";
-  for (const auto& s : p.snapshots) {
-    std::string fate = gc::FateName(s.decision.fate);
-    fate.resize(7, ' ');
-    ctx.io.out << "  " << s.name << "  " << fate << Reasons(s.decision);
-    if (s.decision.fate != gc::Fate::kKeep) ctx.io.out << "  [frees " << HumanBytes(s.frees) << "]";
-    ctx.io.out << "\n";
-  }
-  ctx.io.out << "  " << (dry_run ? "would free " : "freed ") << HumanBytes(p.frees)
-             << " (reclaimed by garbage collection); charged " << HumanBytes(p.plan.charged_before)
-             << " -> " << HumanBytes(p.plan.charged_after);
-  if (p.plan.quota_bytes) {
-    ctx.io.out << " of " << HumanBytes(*p.plan.quota_bytes) << " quota"
-               << (p.plan.over_quota_after ? ": STILL OVER (the rest is protected)" : "");
-  }
-  ctx.io.out << "\n";
-}
-
-void PrintJson(Context& ctx, const gc::UserPrune& p, bool first) {
-  ctx.io.out << (first ? "" : ",") << "{\"user\":" << JsonString(p.user)
-             << ",\"policy\":" << JsonString(p.policy.Describe()) << ",\"snapshots\":[";
-  for (size_t i = 0; i < p.snapshots.size(); ++i) {
-    const auto& s = p.snapshots[i];
-    ctx.io.out << (i ? "," : "") << "{\"name\":" << JsonString(s.name)
-               << ",\"fate\":" << JsonString(gc::FateName(s.decision.fate)) << ",\"reasons\":[";
-    for (size_t j = 0; j < s.decision.reasons.size(); ++j) {
-      ctx.io.out << (j ? "," : "") << JsonString(s.decision.reasons[j]);
-    }
-    ctx.io.out << "],\"frees\":" << s.frees << "}";
-  }
-  ctx.io.out << "],\"frees\":" << p.frees << ",\"charged_before\":" << p.plan.charged_before
-             << ",\"charged_after\":" << p.plan.charged_after << ",\"quota\":";
-  if (p.plan.quota_bytes) {
-    ctx.io.out << *p.plan.quota_bytes;
-  } else {
-    ctx.io.out << "null";
-  }
-  ctx.io.out << ",\"over_quota\":" << (p.plan.over_quota_after ? "true" : "false") << "}";
-}
-
 int RunPrune(Context& ctx, const PruneArgs& a) {
   return Run(ctx, [&]() -> Status {
     int64_t now = std::time(nullptr);
@@ -127,9 +81,9 @@ int RunPrune(Context& ctx, const PruneArgs& a) {
       KEEPFS_ASSIGN_OR_RETURN(gc::UserPrune p,
                               gc::PruneUser(store.get(), users[i], policy, now, a.dry_run));
       if (a.json) {
-        PrintJson(ctx, p, i == 0);
+        ctx.io.out << (i ? "," : "") << gc::PruneJson(p);
       } else {
-        PrintText(ctx, p, a.dry_run);
+        ctx.io.out << gc::PruneText(p, a.dry_run);
       }
     }
     if (a.json) ctx.io.out << "]\n";

@@ -11,6 +11,7 @@
 
 #include "store/status.h"
 #include "store/store.h"
+#include "store/text.h"
 #include "tools/cli/cli.h"
 
 namespace CLI {
@@ -96,8 +97,8 @@ int Fail(Context& ctx, const Status& status);
 // Runs fn and converts a non-OK status with Fail.
 int Run(Context& ctx, const std::function<Status()>& fn);
 
-std::string HumanBytes(uint64_t bytes);  // "1.5 GiB"
+using keepfs::HumanBytes;  // store/text.h
+using keepfs::JsonString;
 std::string ModeString(char type, uint32_t mode);  // "drwxr-xr-x"
-std::string JsonString(std::string_view s);  // quoted, escaped; invalid UTF-8 bytes as \u00XX
 
 }  // namespace keepfs::cli

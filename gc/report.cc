@@ -1,0 +1,159 @@
+#include "gc/report.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+#include "gc/pins.h"
+#include "snapshot/catalog.h"
+#include "snapshot/repo.h"
+#include "store/text.h"
+
+namespace keepfs::gc {
+
+namespace {
+std::string Percent(uint64_t part, uint64_t whole) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", whole ? 100.0 * static_cast<double>(part) / whole : 0.0);
+  return buf;
+}
+
+std::string Reasons(const RetentionDecision& d) {
+  std::string s;
+  for (const auto& r : d.reasons) s += (s.empty() ? "" : ", ") + r;
+  return s;
+}
+}  // namespace
+
+Result<UserUsage> ComputeUsage(Store* store, const std::string& user) {
+  snapshot::Repo repo(store);
+  UserUsage r;
+  r.user = user;
+  KEEPFS_ASSIGN_OR_RETURN(std::vector<snapshot::SnapshotRecord> snaps, repo.ListSnapshots(user));
+  // Known users may have none left; unknown ones are an error.
+  if (snaps.empty()) KEEPFS_RETURN_IF_ERROR(repo.RequireKnownUser(user));
+  r.snapshots = snaps.size();
+  for (const auto& s : snaps) {
+    r.logical_all += s.stats.bytes_logical;
+    if (s.is_husk()) {
+      ++r.husks;
+    } else {
+      r.logical_newest = s.stats.bytes_logical;  // oldest first: the last whole one wins
+    }
+  }
+  KEEPFS_ASSIGN_OR_RETURN(r.held, snapshot::LoadHoldings(store, user));
+  KEEPFS_ASSIGN_OR_RETURN(std::vector<snapshot::Pin> pins, snapshot::ListPins(store, user));
+  r.pins = pins.size();
+  KEEPFS_ASSIGN_OR_RETURN(r.pinned, PinnedBytes(store, pins));
+  r.quota = store->config().RetentionFor(user).quota_bytes;
+  return r;
+}
+
+std::string UsageJson(const UserUsage& r) {
+  std::string o = "{\"user\":" + JsonString(r.user) +
+                  ",\"snapshots\":" + std::to_string(r.snapshots) +
+                  ",\"husks\":" + std::to_string(r.husks) +
+                  ",\"logical_newest\":" + std::to_string(r.logical_newest) +
+                  ",\"logical_all\":" + std::to_string(r.logical_all) +
+                  ",\"exclusive\":" + std::to_string(r.held.exclusive()) +
+                  ",\"shared\":" + std::to_string(r.held.shared()) +
+                  ",\"charged\":" + std::to_string(r.held.charged()) +
+                  ",\"pins\":" + std::to_string(r.pins) +
+                  ",\"pinned\":" + std::to_string(r.pinned) + ",\"quota\":";
+  if (r.quota) {
+    o += std::to_string(*r.quota) + ",\"quota_percent\":" + Percent(r.held.charged(), *r.quota);
+  } else {
+    o += "null,\"quota_percent\":null";
+  }
+  return o + "}";
+}
+
+std::string UsageText(const UserUsage& r) {
+  std::string o = r.user + ": " + std::to_string(r.snapshots) + " snapshots";
+  if (r.husks > 0) o += " (" + std::to_string(r.husks) + " of them husks)";
+  o += "\n  logical   " + HumanBytes(r.logical_newest) + " newest, " +
+       HumanBytes(r.logical_all) + " all snapshots\n";
+  o += "  stored    " + HumanBytes(r.held.exclusive()) + " only theirs, " +
+       HumanBytes(r.held.shared()) + " shared with other users\n";
+  o += "  pinned    " + HumanBytes(r.pinned) + " in " + std::to_string(r.pins) +
+       (r.pins == 1 ? " pin\n" : " pins\n");
+  o += "  charged   " + HumanBytes(r.held.charged());
+  if (r.quota) {
+    o += " of " + HumanBytes(*r.quota) + " quota (" + Percent(r.held.charged(), *r.quota) + "%)";
+  } else {
+    o += " (no quota)";
+  }
+  return o + "\n";
+}
+
+std::string PruneText(const UserPrune& p, bool dry_run) {
+  std::string o = p.user + " (" + p.policy.Describe() + "):\n";
+  for (const auto& s : p.snapshots) {
+    std::string fate = FateName(s.decision.fate);
+    fate.resize(7, ' ');
+    o += "  " + s.name + "  " + fate + Reasons(s.decision);
+    if (s.decision.fate != Fate::kKeep) o += "  [frees " + HumanBytes(s.frees) + "]";
+    o += "\n";
+  }
+  o += std::string("  ") + (dry_run ? "would free " : "freed ") + HumanBytes(p.frees) +
+       " (reclaimed by garbage collection); charged " + HumanBytes(p.plan.charged_before) +
+       " -> " + HumanBytes(p.plan.charged_after);
+  if (p.plan.quota_bytes) {
+    o += " of " + HumanBytes(*p.plan.quota_bytes) + " quota" +
+         (p.plan.over_quota_after ? ": STILL OVER (the rest is protected)" : "");
+  }
+  return o + "\n";
+}
+
+std::string PruneJson(const UserPrune& p) {
+  std::string o = "{\"user\":" + JsonString(p.user) + ",\"policy\":" +
+                  JsonString(p.policy.Describe()) + ",\"snapshots\":[";
+  for (size_t i = 0; i < p.snapshots.size(); ++i) {
+    const auto& s = p.snapshots[i];
+    o += std::string(i ? "," : "") + "{\"name\":" + JsonString(s.name) +
+         ",\"fate\":" + JsonString(FateName(s.decision.fate)) + ",\"reasons\":[";
+    for (size_t j = 0; j < s.decision.reasons.size(); ++j) {
+      o += (j ? "," : "") + JsonString(s.decision.reasons[j]);
+    }
+    o += "],\"frees\":" + std::to_string(s.frees) + "}";
+  }
+  o += "],\"frees\":" + std::to_string(p.frees) +
+       ",\"charged_before\":" + std::to_string(p.plan.charged_before) +
+       ",\"charged_after\":" + std::to_string(p.plan.charged_after) + ",\"quota\":" +
+       (p.plan.quota_bytes ? std::to_string(*p.plan.quota_bytes) : std::string("null")) +
+       ",\"over_quota\":" + (p.plan.over_quota_after ? "true" : "false") + "}";
+  return o;
+}
+
+Result<std::string> PinsReport(Store* store, const std::vector<snapshot::Pin>& pins, bool json) {
+  std::map<std::pair<std::string, std::string>, bool> husk;
+  snapshot::Repo repo(store);
+  for (const auto& p : pins) {
+    auto key = std::make_pair(p.user, p.snapshot);
+    if (husk.count(key)) continue;
+    auto s = repo.FindSnapshot(p.user, p.snapshot);
+    if (!s.ok() && s.status().code() != StatusCode::kNotFound) return s.status();
+    husk[key] = s.ok() && s->is_husk();
+  }
+  std::string o = json ? "[" : "";
+  for (size_t i = 0; i < pins.size(); ++i) {
+    const auto& p = pins[i];
+    bool in_husk = husk[{p.user, p.snapshot}];
+    if (json) {
+      o += std::string(i ? ",\n" : "") + "{\"user\":" + JsonString(p.user) +
+           ",\"snapshot\":" + JsonString(p.snapshot) + ",\"path\":" + JsonString(p.path) +
+           ",\"type\":" + JsonString(snapshot::EntryTypeName(p.type)) +
+           ",\"pinned\":" + JsonString(snapshot::FormatUtcTime(p.created_unix)) +
+           ",\"by_uid\":" + std::to_string(p.by_uid) +
+           ",\"husk\":" + (in_husk ? "true" : "false") + "}";
+    } else {
+      o += p.user + " " + p.snapshot + " /" + p.path + "  (" + snapshot::EntryTypeName(p.type) +
+           ", pinned " + snapshot::FormatUtcTime(p.created_unix) + " UTC by uid " +
+           std::to_string(p.by_uid) + (in_husk ? ", in a husk" : "") + ")\n";
+    }
+  }
+  if (json) o += "]\n";
+  return o;
+}
+
+}  // namespace keepfs::gc

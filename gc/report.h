@@ -1,0 +1,52 @@
+// Reports for people and scripts: a user's usage, a prune plan, pins. The CLI
+// prints them (keepfs usage, prune, pins) and the mount serves the same text
+// in /MOUNT/USER/.keepfs/ (docs/mount.md), so both always agree.
+//
+// Thread safety: functions that read the store may run beside commits; the
+// prune plan itself takes the commit lock (gc/prune.h).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gc/prune.h"
+#include "snapshot/accounting.h"
+#include "snapshot/pins.h"
+#include "store/status.h"
+#include "store/store.h"
+
+namespace keepfs::gc {
+
+struct UserUsage {
+  std::string user;
+  uint64_t snapshots = 0;       // husks included
+  uint64_t husks = 0;
+  uint64_t logical_newest = 0;  // the newest whole snapshot's file bytes
+  uint64_t logical_all = 0;
+  snapshot::UserHoldings held;  // exclusive, shared, charged
+  uint64_t pins = 0;
+  uint64_t pinned = 0;          // stored bytes the pins hold (gc/pins.h PinnedBytes)
+  std::optional<uint64_t> quota;
+};
+
+// A known user's usage (one with no snapshots left is all zeros). An unknown
+// user is NotFound listing the users there are.
+Result<UserUsage> ComputeUsage(Store* store, const std::string& user);
+
+// One JSON object: user, snapshots, husks, logical_newest, logical_all,
+// exclusive, shared, charged, pins, pinned, quota, quota_percent (bytes; quota
+// and quota_percent null without a quota).
+std::string UsageJson(const UserUsage& u);
+std::string UsageText(const UserUsage& u);  // a few lines, sizes in binary units
+
+// The plan as prune prints it: one line per snapshot with its fate, reasons
+// and what it frees, then the totals and the quota.
+std::string PruneText(const UserPrune& p, bool dry_run);
+std::string PruneJson(const UserPrune& p);  // one object
+
+// One line per pin, or a JSON array; says which pins are in husks.
+Result<std::string> PinsReport(Store* store, const std::vector<snapshot::Pin>& pins, bool json);
+
+}  // namespace keepfs::gc
