@@ -205,6 +205,111 @@ TEST_F(CliTest, PruneDryRunMatchesTheRealRunAndForgetRemovesByName) {
   EXPECT_NE(bad_rule.err.find("keep-daily"), std::string::npos) << bad_rule.err;
 }
 
+// Quota pruning with data shared between two users and a pin: the shared
+// file is charged half to each, the pinned snapshot becomes a husk that keeps
+// the pinned file, the dry run and the real run print the same plan, and
+// forgotten snapshots can be listed and undeleted.
+TEST_F(CliTest, QuotaPruneWithSharedDataAndAPinLeavesAHusk) {
+  const std::string store = store_;
+  for (int d = 1; d <= 4; ++d) {
+    ASSERT_OK(WriteFile(src_ + "/day.bin", RandomBytes(1 << 20, static_cast<uint64_t>(d))));
+    std::string t = "2026-10-0" + std::to_string(d) + "T03:00:00Z";
+    ASSERT_EQ(RunCli({"backup", "--store", store, "--user", "alice", "--time", t, src_}).code, 0);
+  }
+  std::string bob_src = dir_.Join("bob");
+  ASSERT_EQ(::mkdir(bob_src.c_str(), 0755), 0);
+  ASSERT_OK(WriteFile(bob_src + "/copy.bin", RandomBytes(3 << 20, 7)));  // alice's big.bin
+  ASSERT_EQ(RunCli({"backup", "--store", store, "--user", "bob", bob_src}).code, 0);
+  {
+    std::ofstream config(store + "/config.toml", std::ios::app);
+    config << "\n[retention.alice]\nkeep-within = \"0\"\nkeep-monthly = 0\nkeep-daily = 10\n"
+              "quota = \"4MiB\"\n";
+  }
+  CliRun pin = RunCli({"pin", "--store", store, "--user", "alice", "2026-10-01_030000", "day.bin"});
+  ASSERT_EQ(pin.code, 0) << pin.err;
+  CliRun nopath = RunCli({"pin", "--store", store, "--user", "alice", "latest", "nope"});
+  EXPECT_EQ(nopath.code, 1);
+  EXPECT_NE(nopath.err.find("no 'nope' in alice"), std::string::npos) << nopath.err;
+
+  std::vector<std::string> prune = {"prune", "--store", store, "--user", "alice", "--json",
+                                    "--now", "2026-10-10T00:00:00Z"};
+  std::vector<std::string> dry = prune;
+  dry.push_back("-n");
+  CliRun plan = RunCli(dry);
+  ASSERT_EQ(plan.code, 0) << plan.err;
+  const uint64_t mib = 1 << 20;
+  // Oldest first until alice is under 4 MiB: day 1 keeps its pinned file (a
+  // husk, frees nothing), days 2 and 3 free their own 1 MiB each.
+  for (const std::string& want :
+       {std::string("{\"name\":\"2026-10-01_030000\",\"fate\":\"husk\",\"reasons\":"
+                    "[\"over quota\",\"pinned: 1 path\"],\"frees\":0}"),
+        "{\"name\":\"2026-10-02_030000\",\"fate\":\"forget\",\"reasons\":[\"over quota\"],"
+        "\"frees\":" + std::to_string(mib) + "}",
+        "{\"name\":\"2026-10-03_030000\",\"fate\":\"forget\",\"reasons\":[\"over quota\"],"
+        "\"frees\":" + std::to_string(mib) + "}",
+        std::string("\"over_quota\":false")}) {
+    EXPECT_NE(plan.out.find(want), std::string::npos) << want << " in " << plan.out;
+  }
+  CliRun real = RunCli(prune);
+  ASSERT_EQ(real.code, 0) << real.err;
+  EXPECT_EQ(real.out, plan.out) << "a dry run and a real run agree exactly";
+
+  CliRun snaps = RunCli({"snapshots", "--store", store, "--user", "alice"});
+  EXPECT_NE(snaps.out.find("[husk since"), std::string::npos) << snaps.out;
+  EXPECT_EQ(snaps.out.find("2026-10-02_030000"), std::string::npos) << snaps.out;
+  CliRun cat = RunCli({"cat", "--store", store, "--user", "alice", "2026-10-01_030000", "day.bin"});
+  ASSERT_EQ(cat.code, 0) << cat.err;
+  EXPECT_TRUE(cat.out == RandomBytes(1 << 20, 1)) << "the pinned day-1 file, byte for byte";
+  CliRun gone = RunCli({"cat", "--store", store, "--user", "alice", "2026-10-01_030000", "a.txt"});
+  EXPECT_EQ(gone.code, 1) << "a husk keeps only what is pinned";
+
+  // Charged: half of the 3 MiB shared with bob, day 1's pinned file, day 4's
+  // file, and a.txt's tiny inline record.
+  CliRun usage = RunCli({"usage", "--store", store, "--user", "alice", "--json"});
+  ASSERT_EQ(usage.code, 0) << usage.err;
+  EXPECT_NE(usage.out.find("\"snapshots\":2,\"husks\":1,"), std::string::npos) << usage.out;
+  EXPECT_NE(usage.out.find("\"shared\":" + std::to_string(3 * mib) + ","), std::string::npos)
+      << usage.out;
+  EXPECT_NE(usage.out.find("\"pins\":1,\"pinned\":" + std::to_string(mib) + ","),
+            std::string::npos)
+      << usage.out;
+  size_t at = usage.out.find("\"charged\":");
+  ASSERT_NE(at, std::string::npos);
+  uint64_t charged = std::stoull(usage.out.substr(at + 10));
+  EXPECT_GE(charged, 3 * mib + mib / 2);
+  EXPECT_LT(charged, 3 * mib + mib / 2 + 100) << usage.out;
+  CliRun pins = RunCli({"pins", "--store", store, "--json"});
+  EXPECT_NE(pins.out.find("\"path\":\"day.bin\",\"type\":\"file\""), std::string::npos)
+      << pins.out;
+  EXPECT_NE(pins.out.find("\"husk\":true"), std::string::npos) << pins.out;
+
+  CliRun deleted = RunCli({"snapshots", "--store", store, "--deleted", "--user", "alice", "--json"});
+  ASSERT_EQ(deleted.code, 0) << deleted.err;
+  EXPECT_NE(deleted.out.find("\"name\":\"2026-10-01_030000\",\"deleted\":"), std::string::npos);
+  EXPECT_NE(deleted.out.find("\"husk_left\":true"), std::string::npos) << deleted.out;
+  EXPECT_NE(deleted.out.find("\"name\":\"2026-10-03_030000\""), std::string::npos);
+  CliRun undel = RunCli({"undelete", "--store", store, "--user", "alice", "2026-10-02_030000"});
+  ASSERT_EQ(undel.code, 0) << undel.err;
+  CliRun back = RunCli({"cat", "--store", store, "--user", "alice", "2026-10-02_030000", "day.bin"});
+  EXPECT_TRUE(back.out == RandomBytes(1 << 20, 2)) << "undeleted whole";
+  CliRun twice = RunCli({"undelete", "--store", store, "--user", "alice", "2026-10-02_030000"});
+  EXPECT_EQ(twice.code, 1);
+  EXPECT_NE(twice.err.find("snapshots --deleted"), std::string::npos) << twice.err;
+
+  // A husk that holds pins cannot be forgotten; unpinned, it can.
+  CliRun refuse = RunCli({"forget", "--store", store, "--user", "alice", "2026-10-01_030000"});
+  EXPECT_EQ(refuse.code, 1);
+  EXPECT_NE(refuse.err.find("unpin them first"), std::string::npos) << refuse.err;
+  ASSERT_EQ(RunCli({"unpin", "--store", store, "--user", "alice", "2026-10-01_030000",
+                    "/day.bin"}).code, 0);
+  CliRun forget = RunCli({"forget", "--store", store, "--user", "alice", "2026-10-01_030000"});
+  EXPECT_EQ(forget.code, 0) << forget.err;
+  CliRun none = RunCli({"pins", "--store", store, "--user", "alice"});
+  EXPECT_EQ(none.code, 0);
+  EXPECT_EQ(none.out, "");
+  EXPECT_NE(none.err.find("no pins for alice"), std::string::npos) << none.err;
+}
+
 TEST_F(CliTest, SecondWriterIsToldWhoHoldsTheStore) {
   int pipefd[2];
   ASSERT_EQ(::pipe(pipefd), 0);

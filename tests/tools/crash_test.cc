@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <map>
 #include <thread>
 
 #include "snapshot/catalog.h"
@@ -107,8 +108,9 @@ TEST(CrashTest, KillDuringBackupLeavesConsistentStore) {
 
 // kill -9 at random instants of a prune. Each snapshot goes in one synced
 // batch with its reference counts, so after every kill each snapshot is whole
-// or gone, the counts and accounts equal a recount of what is left, `keepfs
-// check` is clean, and the next prune finishes the job.
+// or gone (or, if it holds a pin, whole or a whole husk), the counts and
+// accounts equal a recount of what is left, `keepfs check` is clean, and the
+// next prune finishes the job.
 TEST(CrashTest, KillDuringPruneLeavesWholeSnapshotsAndExactCounts) {
   int iterations = 12;
   if (const char* env = std::getenv("KEEPFS_CRASH_ITERATIONS")) iterations = std::atoi(env);
@@ -118,15 +120,23 @@ TEST(CrashTest, KillDuringPruneLeavesWholeSnapshotsAndExactCounts) {
   ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
   Rng rng(7);
   int backups = 0, killed_mid_run = 0;
+  std::map<std::string, std::string> pinned;  // snapshot -> its one pinned path
   for (int i = 0; i < iterations; ++i) {
     for (int b = 0; b < 8; ++b, ++backups) {  // each replaces one file and adds one
-      ASSERT_TRUE(WriteFile(src + "/f" + std::to_string(backups % 5),
-                            RandomBytes(20000 + rng.Uniform(200000), rng.Next())).ok());
+      std::string f = "f" + std::to_string(backups % 5);
+      ASSERT_TRUE(WriteFile(src + "/" + f, RandomBytes(20000 + rng.Uniform(200000), rng.Next()))
+                      .ok());
       ASSERT_TRUE(WriteFile(src + "/n" + std::to_string(backups), "note").ok());
-      std::string t = snapshot::FormatUtcTime(1790000000 + backups * 3600);
-      ASSERT_EQ(RunCli({"backup", "--store", store, "--user", "alice", "-q", "--time", t, src})
+      int64_t t = 1790000000 + backups * 3600;
+      ASSERT_EQ(RunCli({"backup", "--store", store, "--user", "alice", "-q", "--time",
+                        snapshot::FormatUtcTime(t), src})
                     .code,
                 0);
+      if (b == 2) {  // one pinned file per round: its snapshot must end as a husk
+        std::string name = snapshot::FormatSnapshotName(t, 0);
+        ASSERT_EQ(RunCli({"pin", "--store", store, "--user", "alice", "-q", name, f}).code, 0);
+        pinned[name] = f;
+      }
     }
     pid_t pid = Spawn({KEEPFS_BINARY, "prune", "--store", store, "-q", "--keep-last", "1",
                        "--keep-within", "0", "--keep-monthly", "0"});
@@ -140,9 +150,19 @@ TEST(CrashTest, KillDuringPruneLeavesWholeSnapshotsAndExactCounts) {
       auto s = Store::Open(store, OpenMode::kReadOnly);
       ASSERT_OK(s);
       ExpectRefsConsistent(s->get());
-      auto snaps = snapshot::Repo(s->get()).ListSnapshots("alice");
+      snapshot::Repo repo(s->get());
+      auto snaps = repo.ListSnapshots("alice");
       ASSERT_OK(snaps);
       ASSERT_GE(snaps->size(), 1u) << "the newest is never pruned";
+      for (const auto& snap : *snaps) {
+        if (!snap.is_husk()) continue;
+        ASSERT_EQ(pinned.count(snap.name), 1u) << snap.name << " is a husk without a pin";
+        EXPECT_EQ(snap.stats.files, 1u) << "a whole husk holds exactly its pinned file";
+        EXPECT_OK(repo.ResolvePath(snap, pinned[snap.name]).status());
+      }
+      for (const auto& [name, path] : pinned) {
+        EXPECT_OK(repo.FindSnapshot("alice", name).status()) << "a pinned snapshot was lost";
+      }
     }
     CliRun check = RunCli({"check", "--store", store});
     ASSERT_EQ(check.code, 0) << "iteration " << i << ":\n" << check.out << check.err;
@@ -156,7 +176,8 @@ TEST(CrashTest, KillDuringPruneLeavesWholeSnapshotsAndExactCounts) {
   ExpectRefsConsistent(s->get());
   auto snaps = snapshot::Repo(s->get()).ListSnapshots("alice");
   ASSERT_OK(snaps);
-  EXPECT_EQ(snaps->size(), 1u);
+  EXPECT_EQ(snaps->size(), 1u + pinned.size()) << "the newest and one husk per pin";
+  for (size_t i = 0; i + 1 < snaps->size(); ++i) EXPECT_TRUE((*snaps)[i].is_husk());
 }
 
 }  // namespace
