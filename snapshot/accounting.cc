@@ -106,7 +106,8 @@ Status RefChanges::Step(char kind, const ObjectId& id, int step) {
   if (it == counts_.end()) {
     std::string v;
     bool found = false;
-    if (!fresh_user_) {
+    // A new object has no count yet; neither has anything of a fresh user.
+    if (!fresh_user_ && !(new_objects_ && new_objects_->Has(kind, id))) {
       KEEPFS_ASSIGN_OR_RETURN(found, store_->kv().Get(key, &v));
     }
     uint64_t n = 0;
@@ -132,9 +133,14 @@ Status RefChanges::Step(char kind, const ObjectId& id, int step) {
     case kTree: return ExpandTree(id);
     case kContent: return ExpandContent(id, step);
     case kChunk: {
-      KEEPFS_ASSIGN_OR_RETURN(std::optional<ChunkLoc> loc, store_->chunks().Lookup(id));
-      if (!loc) return Status::Corruption("chunk " + id.ShortHex() + " is missing");
-      return step > 0 ? Hold(kChunk, id, loc->stored_len) : Release(kChunk, id, loc->stored_len);
+      std::optional<uint64_t> bytes;
+      if (new_objects_) bytes = new_objects_->ChunkBytes(id);
+      if (!bytes) {
+        KEEPFS_ASSIGN_OR_RETURN(std::optional<ChunkLoc> loc, store_->chunks().Lookup(id));
+        if (!loc) return Status::Corruption("chunk " + id.ShortHex() + " is missing");
+        bytes = loc->stored_len;
+      }
+      return step > 0 ? Hold(kChunk, id, *bytes) : Release(kChunk, id, *bytes);
     }
   }
   return Status::Internal("unknown object kind");
@@ -158,6 +164,16 @@ Status RefChanges::ExpandTree(const ObjectId& id) {
 // Read here rather than through Repo::GetContent: an inline content is
 // charged by the size of its record.
 Status RefChanges::ExpandContent(const ObjectId& id, int step) {
+  if (new_objects_) {
+    if (std::optional<NewObjects::ContentInfo> info = new_objects_->Content(id)) {
+      if (info->is_inline) {
+        return step > 0 ? Hold(kContent, id, info->record_size)
+                        : Release(kContent, id, info->record_size);
+      }
+      for (const auto& c : info->chunks) stack_.push_back({kChunk, c});
+      return Status::OK();
+    }
+  }
   std::string value;
   KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(ContentKey(id), &value));
   if (!found) return Status::Corruption("content " + id.ShortHex() + " is missing");
@@ -177,7 +193,10 @@ Result<std::vector<std::string>*> RefChanges::Holders(char kind, const ObjectId&
   auto it = holders_.find(key);
   if (it == holders_.end()) {
     std::string value;
-    KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(key, &value));
+    bool found = false;
+    if (!(new_objects_ && new_objects_->Has(kind, id))) {  // nobody holds a new one yet
+      KEEPFS_ASSIGN_OR_RETURN(found, store_->kv().Get(key, &value));
+    }
     std::vector<std::string> users;
     if (found) {
       auto h = DecodeHolders(value);
@@ -344,9 +363,51 @@ Result<UserHoldings> LoadHoldings(Store* store, std::string_view user) {
   return h;
 }
 
+void NewObjects::AddChunk(const ObjectId& id, uint64_t stored_bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (chunks_.size() < kMaxChunks) chunks_.emplace(id, stored_bytes);
+}
+
+void NewObjects::AddContent(const ObjectId& id, bool is_inline, uint64_t record_size,
+                            const std::vector<ObjectId>& chunks) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (contents_.size() >= kMaxContents || chunk_lists_.size() + chunks.size() > kMaxChunks) return;
+  Entry e{is_inline, record_size, static_cast<uint32_t>(chunk_lists_.size()),
+          static_cast<uint32_t>(chunks.size())};
+  if (contents_.emplace(id, e).second) {
+    chunk_lists_.insert(chunk_lists_.end(), chunks.begin(), chunks.end());
+  }
+}
+
+std::optional<uint64_t> NewObjects::ChunkBytes(const ObjectId& id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = chunks_.find(id);
+  if (it == chunks_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<NewObjects::ContentInfo> NewObjects::Content(const ObjectId& id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = contents_.find(id);
+  if (it == contents_.end()) return std::nullopt;
+  const Entry& e = it->second;
+  ContentInfo info{e.is_inline, e.record_size, {}};
+  info.chunks.assign(chunk_lists_.begin() + e.first_chunk,
+                     chunk_lists_.begin() + e.first_chunk + e.chunk_count);
+  return info;
+}
+
+bool NewObjects::Has(char kind, const ObjectId& id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (kind == kChunk) return chunks_.count(id) > 0;
+  if (kind == kContent) return contents_.count(id) > 0;
+  return false;
+}
+
 Result<std::vector<std::pair<std::string, std::string>>> AddSnapshotRefs(
-    Store* store, std::string_view user, const ObjectId& root) {
+    Store* store, std::string_view user, const ObjectId& root, const NewObjects* fresh) {
   RefChanges changes(store, user);
+  changes.SetNewObjects(fresh);
   KEEPFS_RETURN_IF_ERROR(changes.AddRoot(root));
   return changes.Puts();
 }

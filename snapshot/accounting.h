@@ -28,6 +28,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -59,6 +61,45 @@ Result<UserHoldings> DecodeHoldings(std::string_view bytes);
 
 Result<UserHoldings> LoadHoldings(Store* store, std::string_view user);
 
+// Objects a backup stored itself because it found them absent: until its
+// commit nobody references or holds them (writers are serialized), and what
+// accounting needs of them is known here, so the commit's walk reads none of
+// their records back. A large backup stops recording past kMaxContents and
+// chunks, and the walk reads those back as usual (memory stays bounded).
+//
+// Thread safety: Add* from many threads; lookups after the adds are done.
+class NewObjects {
+ public:
+  static constexpr size_t kMaxContents = 1 << 20;  // ~64 MiB of entries at most
+  static constexpr size_t kMaxChunks = 1 << 20;
+
+  void AddChunk(const ObjectId& id, uint64_t stored_bytes);
+  // record_size: the stored content record's size (what an inline content is
+  // charged); chunks: its non-hole chunks in order (empty when inline).
+  void AddContent(const ObjectId& id, bool is_inline, uint64_t record_size,
+                  const std::vector<ObjectId>& chunks);
+
+  struct ContentInfo {
+    bool is_inline = false;
+    uint64_t record_size = 0;
+    std::vector<ObjectId> chunks;
+  };
+  std::optional<uint64_t> ChunkBytes(const ObjectId& id) const;
+  std::optional<ContentInfo> Content(const ObjectId& id) const;
+  bool Has(char kind, const ObjectId& id) const;
+
+ private:
+  struct Entry {
+    bool is_inline;
+    uint64_t record_size;
+    uint32_t first_chunk, chunk_count;  // a range of chunk_lists_
+  };
+  mutable std::mutex mu_;
+  std::unordered_map<ObjectId, uint64_t, ObjectIdHash> chunks_;  // GUARDED_BY(mu_)
+  std::unordered_map<ObjectId, Entry, ObjectIdHash> contents_;   // GUARDED_BY(mu_)
+  std::vector<ObjectId> chunk_lists_;                            // GUARDED_BY(mu_)
+};
+
 // Reference count changes of one user over what the store holds. Counts,
 // holder lists and accounts are read once, then kept and changed here, so
 // several snapshots can be added or removed in turn (a prune plan asks what
@@ -83,6 +124,9 @@ class RefChanges {
   // Tree nodes not written yet (a husk being planned): the walk reads them
   // from here instead of the store.
   void AddPendingNode(const ObjectId& id, std::string encoded);
+  // Objects the caller's backup stored (not owned; must outlive this): known
+  // to have no counts or holders yet, and their records need no read.
+  void SetNewObjects(const NewObjects* fresh) { new_objects_ = fresh; }
 
   // Stored bytes that no user holds any more after the removals so far:
   // what deleting them frees once the garbage collector has run.
@@ -119,6 +163,7 @@ class RefChanges {
   std::unordered_map<std::string, std::vector<std::string>> holders_;  // HolderKey -> users
   std::map<std::string, UserHoldings> accounts_;
   std::unordered_map<ObjectId, std::string, ObjectIdHash> pending_nodes_;
+  const NewObjects* new_objects_ = nullptr;
   uint64_t freed_ = 0;
   bool initialized_ = false;
   bool fresh_user_ = false;  // never committed: every count starts at 0
@@ -127,8 +172,10 @@ class RefChanges {
 // The records that add one reference from user to the snapshot root tree
 // (and, for every object that becomes referenced by user, to its children),
 // with the holder and account records that change. Reads the store; writes
-// nothing. Corruption if an object of the DAG is missing or damaged.
+// nothing. Corruption if an object of the DAG is missing or damaged. fresh:
+// what the backup being committed stored itself (RefChanges::SetNewObjects).
 Result<std::vector<std::pair<std::string, std::string>>> AddSnapshotRefs(
-    Store* store, std::string_view user, const ObjectId& root);
+    Store* store, std::string_view user, const ObjectId& root,
+    const NewObjects* fresh = nullptr);
 
 }  // namespace keepfs::snapshot

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "snapshot/accounting.h"
 #include "snapshot/catalog.h"
 
 namespace keepfs::snapshot {
@@ -36,13 +37,14 @@ bool SameVersion(const struct stat& a, const struct stat& b) {
 }  // namespace
 
 FileIngester::FileIngester(Store* store, MetaBuffer* meta, IngestCounters* counters,
-                           ThreadPool* chunk_pool)
+                           ThreadPool* chunk_pool, NewObjects* fresh)
     : store_(store),
       meta_(meta),
       counters_(counters),
       chunker_(store->meta().chunker),
       compressor_(store->meta().compression_level),
       chunk_pool_(chunk_pool),
+      fresh_(fresh),
       buf_size_(std::max<size_t>(8u << 20, 2 * size_t{store->meta().chunker.max_size})) {
   buf_.reset(new uint8_t[buf_size_]);
 }
@@ -184,10 +186,13 @@ Status FileIngester::AddChunk(const uint8_t* data, size_t len, Content* content)
   }
   ChunkStore* chunks = &store_->chunks();
   int level = store_->meta().compression_level;
-  in_flight_.emplace_back(chunk_pool_->Submit([chunks, id, level, copy = std::string(raw)]() {
-                            return chunks->Put(id, copy, ThreadCompressor(level));
-                          }),
-                          len);
+  in_flight_.emplace_back(
+      chunk_pool_->Submit([chunks, id, level, fresh = fresh_, copy = std::string(raw)]() {
+        auto r = chunks->Put(id, copy, ThreadCompressor(level));
+        if (r.ok() && r->is_new && fresh) fresh->AddChunk(id, r->stored_bytes);
+        return r;
+      }),
+      len);
   return Status::OK();
 }
 
@@ -221,6 +226,13 @@ Status FileIngester::StoreContent(const Content& content, ObjectId* id) {
   if (content.is_inline) {
     counters_->bytes_new.fetch_add(content.size, std::memory_order_relaxed);
     counters_->bytes_stored.fetch_add(value.size(), std::memory_order_relaxed);
+  }
+  if (fresh_) {
+    std::vector<ObjectId> chunks;
+    for (const auto& p : content.parts) {
+      if (!p.is_hole()) chunks.push_back(p.chunk);
+    }
+    fresh_->AddContent(*id, content.is_inline, value.size(), chunks);
   }
   meta_->Put(std::move(key), std::move(value));
   return Status::OK();

@@ -31,6 +31,8 @@
 
 namespace keepfs::snapshot {
 
+class NewObjects;  // snapshot/accounting.h
+
 // Counters shared by all workers of one backup; read by the progress display.
 struct IngestCounters {
   std::atomic<uint64_t> files{0};
@@ -57,7 +59,10 @@ class FileIngester {
   // chunk_pool (not owned, not this thread's own pool): new chunks are
   // compressed and packed there while this thread reads, cuts and hashes on,
   // so that one large file keeps every core busy.
-  FileIngester(Store* store, MetaBuffer* meta, IngestCounters* counters, ThreadPool* chunk_pool);
+  // fresh (not owned, may be null) learns every chunk and content this
+  // ingester stores because it was absent, for the commit's accounting.
+  FileIngester(Store* store, MetaBuffer* meta, IngestCounters* counters, ThreadPool* chunk_pool,
+               NewObjects* fresh = nullptr);
   ~FileIngester();
 
   // Reads dir/name (not following symlinks) and stores it.
@@ -79,6 +84,7 @@ class FileIngester {
   Chunker chunker_;
   Compressor compressor_;
   ThreadPool* chunk_pool_;
+  NewObjects* fresh_;
   std::deque<std::pair<std::future<Result<ChunkPutResult>>, size_t>> in_flight_;
   std::unique_ptr<uint8_t[]> buf_;
   size_t buf_size_;

@@ -132,6 +132,7 @@ class Walker {
   const BackupOptions& options_;
   BackupProgress* progress_;
   MetaBuffer meta_;
+  NewObjects new_objects_;  // what this backup stored: its commit reads none of it back
   ThreadPool chunk_pool_;  // compresses and packs new chunks; outlives the ingesters
   std::mutex ingesters_mu_;
   std::map<std::thread::id, std::unique_ptr<FileIngester>> ingesters_;  // GUARDED_BY
@@ -153,7 +154,10 @@ class Walker {
 FileIngester* Walker::IngesterForThisThread() {
   std::lock_guard<std::mutex> lock(ingesters_mu_);
   auto& slot = ingesters_[std::this_thread::get_id()];
-  if (!slot) slot = std::make_unique<FileIngester>(store_, &meta_, &progress_->counters, &chunk_pool_);
+  if (!slot) {
+    slot = std::make_unique<FileIngester>(store_, &meta_, &progress_->counters, &chunk_pool_,
+                                          &new_objects_);
+  }
   return slot.get();
 }
 
@@ -396,7 +400,8 @@ Result<SnapshotRecord> Walker::Run() {
   KEEPFS_RETURN_IF_ERROR(EnsureUser(store_, rec.user).status());
   KEEPFS_ASSIGN_OR_RETURN(rec.number, store_->AllocateNumber());
   int64_t refs_start = NowNs();
-  KEEPFS_ASSIGN_OR_RETURN(MetaBuffer::Records last, AddSnapshotRefs(store_, rec.user, rec.root));
+  KEEPFS_ASSIGN_OR_RETURN(MetaBuffer::Records last,
+                          AddSnapshotRefs(store_, rec.user, rec.root, &new_objects_));
   spdlog::debug("{}: {} reference and usage records in {:.3f} s", rec.user, last.size(),
                 static_cast<double>(NowNs() - refs_start) / 1e9);
   last.emplace_back(SnapshotKey(rec.user, rec.name), EncodeSnapshotRecord(rec));
