@@ -175,44 +175,36 @@ std::string View::PathOf(const Node& n) {
 Attr View::AttrOf(const Node& n) {
   Attr a;
   a.ino = n.ino;
+  const bool virtual_of_user = n.kind == Node::kUserDir || n.kind == Node::kLatest ||
+                               n.kind == Node::kMetaDir || n.kind == Node::kMetaFile;
+  if (virtual_of_user) {  // the mount's own entries in a user's folder belong to the user
+    Owner o = OwnerOf(n.user);
+    a.uid = o.uid;
+    a.gid = o.gid;
+  }
   switch (n.kind) {
     case Node::kRoot:
       a.mode = S_IFDIR | 0755;
       a.nlink = 2;
       a.mtime_sec = store_->meta().created_unix;
       return a;
-    case Node::kUserDir: {
-      Owner o = OwnerOf(n.user);
+    case Node::kUserDir:
       a.mode = S_IFDIR | 0700;
       a.nlink = 2;
-      a.uid = o.uid;
-      a.gid = o.gid;
       a.mtime_sec = n.user_created;
       return a;
-    }
-    case Node::kLatest: {
-      Owner o = OwnerOf(n.user);
+    case Node::kLatest:
       a.mode = S_IFLNK | 0777;
-      a.uid = o.uid;
-      a.gid = o.gid;
       a.size = n.entry.target.size();
       a.mtime_sec = n.entry.mtime_sec;
       return a;
-    }
-    case Node::kMetaDir: {
-      Owner o = OwnerOf(n.user);
+    case Node::kMetaDir:
       a.mode = S_IFDIR | 0500;
       a.nlink = 2;
-      a.uid = o.uid;
-      a.gid = o.gid;
       a.mtime_sec = static_cast<int64_t>(std::time(nullptr));
       return a;
-    }
     case Node::kMetaFile: {
-      Owner o = OwnerOf(n.user);
       a.mode = S_IFREG | 0400;
-      a.uid = o.uid;
-      a.gid = o.gid;
       a.mtime_sec = static_cast<int64_t>(std::time(nullptr));
       auto text = MetaText(n.user, n.meta_file);
       a.size = text.ok() ? text->size() : 0;  // an error shows when it is opened
