@@ -60,10 +60,14 @@ Status RefChanges::Walk(char kind, const ObjectId& root, int step) {
 
 void RefChanges::ForEachRecord(
     const std::function<void(const std::string& key, const std::string* value)>& fn) const {
+  static const std::string kEmpty;
   for (const auto& [key, count] : counts_) {
     std::string v;
     Encoder(&v).PutVarint(count);
     fn(key, count == 0 ? nullptr : &v);
+    // It left the user's DAG: a candidate for the garbage collector, which
+    // checks whether anything else still references it.
+    if (count == 0) fn(CandidateKey(std::string_view(key).substr(2 + user_.size())), &kEmpty);
   }
   for (const auto& [key, users] : holders_) {
     std::string v = EncodeHolders(users);
@@ -295,6 +299,8 @@ std::string RefKey(std::string_view user, char kind, const ObjectId& id) {
   k.append(id.AsBytes());
   return k;
 }
+
+std::string CandidateKey(std::string_view kind_and_id) { return "Q" + std::string(kind_and_id); }
 
 std::string HolderKey(char kind, const ObjectId& id) {
   std::string k = "h";

@@ -14,6 +14,9 @@
 //   h KIND ID             the users that hold this charged object (a chunk,
 //                         or a content with inline data): varint n, n x lp
 //                         user, in the order they came. One point lookup.
+//   Q KIND ID             empty: the object left some user's DAG in this
+//                         batch, so it may be referenced by nothing now; the
+//                         garbage collector's candidate queue (issue 5).
 //   a USER                the user's held stored bytes by holder count:
 //                         varint k, k x { varint holders, varint bytes }.
 //                         holders = 1 is the user's exclusive data.
@@ -53,6 +56,7 @@ struct UserHoldings {
 
 std::string RefKey(std::string_view user, char kind, const ObjectId& id);
 std::string HolderKey(char kind, const ObjectId& id);
+std::string CandidateKey(std::string_view kind_and_id);  // "Q" KIND ID
 std::string EncodeHolders(const std::vector<std::string>& users);
 Result<std::vector<std::string>> DecodeHolders(std::string_view bytes);
 std::string AccountKey(std::string_view user);

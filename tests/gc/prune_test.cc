@@ -51,6 +51,8 @@ class PruneTest : public ::testing::Test {
 
 TEST_F(PruneTest, DryRunAndRealRunAgreeAndFreeWhatOnlyTheForgottenHeld) {
   DailyBackups("alice", 10);  // Oct 22 .. Oct 31
+  const size_t objects = Keys("r");  // everything alice's DAG ever referenced
+  EXPECT_EQ(Keys("Q"), 0u) << "backups only add references";
   RetentionPolicy p;
   p.keep_last = 3;
   ASSERT_OK_AND_ASSIGN(UserPrune dry, PruneUser(store_.get(), "alice", p, kNov1, true));
@@ -77,8 +79,13 @@ TEST_F(PruneTest, DryRunAndRealRunAgreeAndFreeWhatOnlyTheForgottenHeld) {
   EXPECT_EQ(h.charged(), dry.plan.charged_after);
   testing::ExpectRefsConsistent(store_.get());
 
-  // Forgetting the rest leaves nothing behind.
+  EXPECT_GT(Keys("Q"), 0u);
+  EXPECT_LT(Keys("Q"), objects) << "only what left alice's DAG is a collection candidate";
+
+  // Forgetting the rest leaves nothing behind but candidates for the collector:
+  // exactly every object alice referenced.
   for (const auto& s : left) ASSERT_OK(ForgetSnapshot(store_.get(), "alice", s.name).status());
+  EXPECT_EQ(Keys("Q"), objects);
   EXPECT_EQ(Keys("r"), 0u);
   EXPECT_EQ(Keys("h"), 0u);
   ASSERT_OK_AND_ASSIGN(h, snapshot::LoadHoldings(store_.get(), "alice"));
