@@ -109,10 +109,10 @@ Result<std::shared_ptr<const View::Node>> View::PinTarget(const Caller& c, uint6
 }
 
 Result<std::string> View::PinXattrValue(const Node& n) {
+  const std::string rel = SnapPath(n);
   KEEPFS_ASSIGN_OR_RETURN(std::optional<snapshot::Pin> pin,
-                          snapshot::FindCoveringPin(store_, n.user, n.snap->name, SnapPath(n)));
+                          snapshot::FindCoveringPin(store_, n.user, n.snap->name, rel));
   if (!pin) return Status(StatusCode::kNotFound, "not pinned", ENODATA);
-  std::string rel = SnapPath(n);
   if (pin->path == rel) return std::string("1");
   return "via /" + pin->path;
 }

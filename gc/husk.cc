@@ -102,10 +102,11 @@ class HuskBuilder {
 }  // namespace
 
 Result<HuskTree> BuildHuskTree(const snapshot::Repo& repo, const ObjectId& root,
-                               const std::vector<std::string>& paths) {
-  if (paths.empty()) return Status::Internal("a husk needs at least one pinned path");
+                               const std::vector<snapshot::Pin>& pins) {
+  if (pins.empty()) return Status::Internal("a husk needs at least one pinned path");
   HuskBuilder b(repo);
-  std::vector<std::string_view> rel(paths.begin(), paths.end());
+  std::vector<std::string_view> rel;
+  for (const auto& p : pins) rel.push_back(p.path);
   HuskTree out;
   KEEPFS_ASSIGN_OR_RETURN(auto top, b.Folder(root, 0, rel));
   out.root = top.first;
@@ -116,18 +117,28 @@ Result<HuskTree> BuildHuskTree(const snapshot::Repo& repo, const ObjectId& root,
   return out;
 }
 
-snapshot::SnapshotRecord HuskRecord(const snapshot::SnapshotRecord& snap, const HuskTree& husk,
-                                    int64_t husk_unix, uint64_t number) {
+Status ReplaceWithHusk(snapshot::RefChanges* changes, const snapshot::SnapshotRecord& snap,
+                       HuskTree husk, int64_t husk_unix, const NumberSource& number,
+                       Removal* out) {
+  for (const auto& [id, bytes] : husk.new_nodes) changes->AddPendingNode(id, bytes);
+  KEEPFS_RETURN_IF_ERROR(changes->AddRoot(husk.root));
+  KEEPFS_RETURN_IF_ERROR(changes->RemoveRoot(snap.root));
+  for (auto& [id, bytes] : husk.new_nodes) {
+    out->puts.emplace_back(snapshot::TreeKey(id), std::move(bytes));
+  }
   snapshot::SnapshotRecord r = snap;
-  r.number = number;
+  KEEPFS_ASSIGN_OR_RETURN(r.number, number());
   r.root = husk.root;
   r.stats.files = husk.files;
   r.stats.dirs = husk.dirs;
   r.stats.others = husk.others;
   r.stats.bytes_logical = husk.bytes_logical;
-  r.links = husk.links;
+  r.links = std::move(husk.links);
   r.husk_unix = husk_unix;
-  return r;
+  out->puts.emplace_back(snapshot::SnapshotKey(snap.user, snap.name),
+                         snapshot::EncodeSnapshotRecord(r));
+  out->husk = true;
+  return Status::OK();
 }
 
 Result<Removal> PlanRemoval(Store* store, snapshot::RefChanges* changes,
@@ -159,21 +170,8 @@ Result<Removal> PlanRemoval(Store* store, snapshot::RefChanges* changes,
     KEEPFS_RETURN_IF_ERROR(changes->RemoveRoot(snap.root));
     out.deletes.push_back(skey);
   } else {
-    std::vector<std::string> paths;
-    for (const auto& p : pins) paths.push_back(p.path);
-    KEEPFS_ASSIGN_OR_RETURN(HuskTree husk,
-                            BuildHuskTree(snapshot::Repo(store), snap.root, paths));
-    for (const auto& [id, bytes] : husk.new_nodes) changes->AddPendingNode(id, bytes);
-    // Add before removing: what the husk keeps never counts as freed.
-    KEEPFS_RETURN_IF_ERROR(changes->AddRoot(husk.root));
-    KEEPFS_RETURN_IF_ERROR(changes->RemoveRoot(snap.root));
-    for (auto& [id, bytes] : husk.new_nodes) {
-      out.puts.emplace_back(snapshot::TreeKey(id), std::move(bytes));
-    }
-    KEEPFS_ASSIGN_OR_RETURN(uint64_t husk_number, number());
-    out.puts.emplace_back(skey,
-                          snapshot::EncodeSnapshotRecord(HuskRecord(snap, husk, now, husk_number)));
-    out.husk = true;
+    KEEPFS_ASSIGN_OR_RETURN(HuskTree husk, BuildHuskTree(snapshot::Repo(store), snap.root, pins));
+    KEEPFS_RETURN_IF_ERROR(ReplaceWithHusk(changes, snap, std::move(husk), now, number, &out));
   }
   out.puts.emplace_back(dkey, snapshot::EncodeDeletedSnapshot(d));
   return out;

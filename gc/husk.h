@@ -34,21 +34,33 @@ struct HuskTree {
   std::vector<std::pair<uint64_t, uint64_t>> links;  // link_id -> names, sorted
 };
 
-// The husk of the tree at root keeping paths (normalized, snapshot/pins.h).
-// "" among them keeps everything. Corruption if a path is not in the tree.
+// The husk of the tree at root keeping what pins pin ("/" keeps everything).
+// Corruption if a pinned path is not in the tree.
 Result<HuskTree> BuildHuskTree(const snapshot::Repo& repo, const ObjectId& root,
-                               const std::vector<std::string>& paths);
-
-// snap with its root replaced by husk's, counts and hard links recomputed,
-// marked a husk at husk_unix, under a new snapshot number: the mount numbers
-// inodes by number and position in the tree, and the kernel may still cache
-// the whole snapshot's, so a different tree must never reuse them.
-snapshot::SnapshotRecord HuskRecord(const snapshot::SnapshotRecord& snap, const HuskTree& husk,
-                                    int64_t husk_unix, uint64_t number);
+                               const std::vector<snapshot::Pin>& pins);
 
 // Where a husk's new snapshot number comes from: Store::AllocateNumber for a
 // real removal; a plan that writes nothing may return 0.
 using NumberSource = std::function<Result<uint64_t>()>;
+
+// The writes of one removal, to go in one batch with its count changes.
+struct Removal {
+  bool husk = false;  // the snapshot became (or stays) a husk
+  std::vector<std::pair<std::string, std::string>> puts;
+  std::vector<std::string> deletes;
+};
+
+// Makes snap (as stored now) the husk husk: its new tree nodes go to
+// *changes as pending, the husk's root is added before snap's is removed
+// (what the husk keeps never counts as freed), and the nodes and the husk
+// record are appended to out->puts. The record is snap with the husk's root,
+// counts and hard links, marked a husk at husk_unix, under a new snapshot
+// number: the mount numbers inodes by number and position in the tree, and
+// the kernel may still cache the old tree's, so another tree must never
+// reuse them.
+Status ReplaceWithHusk(snapshot::RefChanges* changes, const snapshot::SnapshotRecord& snap,
+                       HuskTree husk, int64_t husk_unix, const NumberSource& number,
+                       Removal* out);
 
 // The writes that remove snap (the record as stored now), with their
 // reference count changes applied to *changes:
@@ -56,11 +68,6 @@ using NumberSource = std::function<Result<uint64_t>()>;
 //   - a whole snapshot with pins: it becomes a husk (husk = true);
 //   - a husk without pins left: it goes (its DeletedSnapshot stays).
 // A husk that still holds pins is InvalidArgument: unpin first.
-struct Removal {
-  bool husk = false;
-  std::vector<std::pair<std::string, std::string>> puts;
-  std::vector<std::string> deletes;
-};
 Result<Removal> PlanRemoval(Store* store, snapshot::RefChanges* changes,
                             const snapshot::SnapshotRecord& snap,
                             const std::vector<snapshot::Pin>& pins, int64_t now,

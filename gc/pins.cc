@@ -6,9 +6,7 @@
 #include "gc/husk.h"
 #include "snapshot/accounting.h"
 #include "snapshot/catalog.h"
-#include "snapshot/content.h"
 #include "snapshot/repo.h"
-#include "store/chunk_store.h"
 
 namespace keepfs::gc {
 
@@ -73,19 +71,14 @@ Status UnpinPath(Store* store, std::string_view user, std::string_view snapshot,
   pins.erase(it);
   snapshot::RefChanges changes(store, snap.user);
   WriteBatch batch;
-  if (snap.is_husk() && !pins.empty()) {
-    // The husk shrinks to the pins that are left.
-    std::vector<std::string> paths;
-    for (const auto& p : pins) paths.push_back(p.path);
-    KEEPFS_ASSIGN_OR_RETURN(HuskTree husk, BuildHuskTree(snapshot::Repo(store), snap.root, paths));
+  if (snap.is_husk() && !pins.empty()) {  // the husk shrinks to the pins that are left
+    KEEPFS_ASSIGN_OR_RETURN(HuskTree husk, BuildHuskTree(snapshot::Repo(store), snap.root, pins));
     if (husk.root != snap.root) {
-      for (const auto& [id, bytes] : husk.new_nodes) changes.AddPendingNode(id, bytes);
-      KEEPFS_RETURN_IF_ERROR(changes.AddRoot(husk.root));
-      KEEPFS_RETURN_IF_ERROR(changes.RemoveRoot(snap.root));
-      for (const auto& [id, bytes] : husk.new_nodes) batch.Put(snapshot::TreeKey(id), bytes);
-      KEEPFS_ASSIGN_OR_RETURN(uint64_t number, store->AllocateNumber());
-      snapshot::SnapshotRecord r = HuskRecord(snap, husk, *snap.husk_unix, number);
-      batch.Put(snapshot::SnapshotKey(snap.user, snap.name), snapshot::EncodeSnapshotRecord(r));
+      Removal shrink;
+      KEEPFS_RETURN_IF_ERROR(ReplaceWithHusk(&changes, snap, std::move(husk), *snap.husk_unix,
+                                             [store] { return store->AllocateNumber(); },
+                                             &shrink));
+      for (const auto& [key, value] : shrink.puts) batch.Put(key, value);
     }
   }
   if (gone.kind != 0) KEEPFS_RETURN_IF_ERROR(changes.RemoveObject(gone.kind, gone.id));
@@ -97,41 +90,20 @@ Status UnpinPath(Store* store, std::string_view user, std::string_view snapshot,
 }
 
 Result<uint64_t> PinnedBytes(Store* store, const std::vector<snapshot::Pin>& pins) {
-  snapshot::Repo repo(store);
   std::unordered_set<std::string> seen;
   std::vector<std::pair<char, ObjectId>> stack;
   for (const auto& p : pins) {
     if (p.kind != 0) stack.push_back({p.kind, p.id});
   }
+  snapshot::ObjectLinks links;
   uint64_t bytes = 0;
   while (!stack.empty()) {
     auto [kind, id] = stack.back();
     stack.pop_back();
     if (id.IsZero() || !seen.insert(kind + std::string(id.AsBytes())).second) continue;
-    if (kind == 't') {
-      KEEPFS_ASSIGN_OR_RETURN(snapshot::TreeNode node, repo.GetTreeNode(id));
-      for (const auto& c : node.children) stack.push_back({'t', c.id});
-      for (const auto& e : node.entries) {
-        if (e.type == snapshot::EntryType::kDir) stack.push_back({'t', e.ref});
-        if (e.type == snapshot::EntryType::kFile) stack.push_back({'o', e.ref});
-      }
-    } else if (kind == 'o') {
-      std::string value;
-      KEEPFS_ASSIGN_OR_RETURN(bool found, store->kv().Get(snapshot::ContentKey(id), &value));
-      if (!found) return Status::Corruption("content " + id.ShortHex() + " is missing");
-      if (snapshot::IsInlineContentRecord(value)) {
-        bytes += value.size();
-        continue;
-      }
-      KEEPFS_ASSIGN_OR_RETURN(snapshot::Content c, snapshot::DecodeContent(value));
-      for (const auto& part : c.parts) {
-        if (!part.is_hole()) stack.push_back({'c', part.chunk});
-      }
-    } else {
-      KEEPFS_ASSIGN_OR_RETURN(std::optional<ChunkLoc> loc, store->chunks().Lookup(id));
-      if (!loc) return Status::Corruption("chunk " + id.ShortHex() + " is missing");
-      bytes += loc->stored_len;
-    }
+    KEEPFS_RETURN_IF_ERROR(snapshot::ReadObjectLinks(store, kind, id, &links));
+    bytes += links.charged.value_or(0);
+    stack.insert(stack.end(), links.children.begin(), links.children.end());
   }
   return bytes;
 }

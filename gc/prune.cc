@@ -1,6 +1,7 @@
 #include "gc/prune.h"
 
 #include <algorithm>
+#include <map>
 #include <mutex>
 
 #include "gc/husk.h"
@@ -167,11 +168,13 @@ Result<UserPrune> PruneUser(Store* store, std::string_view user, const Retention
   out.user = std::string(user);
   out.policy = policy;
   KEEPFS_ASSIGN_OR_RETURN(std::vector<snapshot::Pin> all_pins, snapshot::ListPins(store, user));
+  std::map<std::string, std::vector<snapshot::Pin>> by_snapshot;
+  for (auto& p : all_pins) by_snapshot[p.snapshot].push_back(std::move(p));
   std::vector<std::vector<snapshot::Pin>> pins(snaps.size());
   std::vector<RetentionSnapshot> in;
   for (size_t i = 0; i < snaps.size(); ++i) {
-    for (const auto& p : all_pins) {
-      if (p.snapshot == snaps[i].name) pins[i].push_back(p);
+    if (auto it = by_snapshot.find(snaps[i].name); it != by_snapshot.end()) {
+      pins[i] = std::move(it->second);
     }
     in.push_back({snaps[i].name, snaps[i].time_sec, pins[i].size(), snaps[i].is_husk()});
   }

@@ -133,63 +133,67 @@ Status RefChanges::Step(char kind, const ObjectId& id, int step) {
     if (--it->second > 0) return Status::OK();  // still referenced
   }
   // The object enters (or leaves) the user's DAG: so do its children.
-  switch (kind) {
-    case kTree: return ExpandTree(id);
-    case kContent: return ExpandContent(id, step);
-    case kChunk: {
-      std::optional<uint64_t> bytes;
-      if (new_objects_) bytes = new_objects_->ChunkBytes(id);
-      if (!bytes) {
-        KEEPFS_ASSIGN_OR_RETURN(std::optional<ChunkLoc> loc, store_->chunks().Lookup(id));
-        if (!loc) return Status::Corruption("chunk " + id.ShortHex() + " is missing");
-        bytes = loc->stored_len;
-      }
-      return step > 0 ? Hold(kChunk, id, *bytes) : Release(kChunk, id, *bytes);
+  KEEPFS_RETURN_IF_ERROR(Links(kind, id));
+  stack_.insert(stack_.end(), links_.children.begin(), links_.children.end());
+  if (!links_.charged) return Status::OK();
+  return step > 0 ? Hold(kind, id, *links_.charged) : Release(kind, id, *links_.charged);
+}
+
+Status RefChanges::Links(char kind, const ObjectId& id) {
+  if (kind == kTree) {
+    if (auto it = pending_nodes_.find(id); it != pending_nodes_.end()) {
+      KEEPFS_ASSIGN_OR_RETURN(TreeNode node, DecodeTreeNode(it->second));
+      links_.Clear();
+      AppendNodeLinks(node, &links_);
+      return Status::OK();
     }
+  } else if (new_objects_ && new_objects_->Links(kind, id, &links_)) {
+    return Status::OK();
   }
-  return Status::Internal("unknown object kind");
+  return ReadObjectLinks(store_, kind, id, &links_);
 }
 
-Status RefChanges::ExpandTree(const ObjectId& id) {
-  TreeNode node;
-  if (auto it = pending_nodes_.find(id); it != pending_nodes_.end()) {
-    KEEPFS_ASSIGN_OR_RETURN(node, DecodeTreeNode(it->second));
-  } else {
-    KEEPFS_ASSIGN_OR_RETURN(node, Repo(store_).GetTreeNode(id));
-  }
-  for (const auto& c : node.children) stack_.push_back({kTree, c.id});
+void AppendNodeLinks(const TreeNode& node, ObjectLinks* out) {
+  for (const auto& c : node.children) out->children.push_back({kTree, c.id});
   for (const auto& e : node.entries) {
-    if (e.type == EntryType::kDir) stack_.push_back({kTree, e.ref});
-    if (e.type == EntryType::kFile) stack_.push_back({kContent, e.ref});
+    if (e.type == EntryType::kDir) out->children.push_back({kTree, e.ref});
+    if (e.type == EntryType::kFile) out->children.push_back({kContent, e.ref});
   }
-  return Status::OK();
 }
 
-// Read here rather than through Repo::GetContent: an inline content is
-// charged by the size of its record.
-Status RefChanges::ExpandContent(const ObjectId& id, int step) {
-  if (new_objects_) {
-    if (std::optional<NewObjects::ContentInfo> info = new_objects_->Content(id)) {
-      if (info->is_inline) {
-        return step > 0 ? Hold(kContent, id, info->record_size)
-                        : Release(kContent, id, info->record_size);
+Status ReadObjectLinks(Store* store, char kind, const ObjectId& id, ObjectLinks* out) {
+  out->Clear();
+  switch (kind) {
+    case kTree: {
+      KEEPFS_ASSIGN_OR_RETURN(TreeNode node, Repo(store).GetTreeNode(id));
+      AppendNodeLinks(node, out);
+      return Status::OK();
+    }
+    case kContent: {
+      // Read here rather than through Repo::GetContent: an inline content is
+      // charged by the size of its record, and its data is not needed.
+      std::string value;
+      KEEPFS_ASSIGN_OR_RETURN(bool found, store->kv().Get(ContentKey(id), &value));
+      if (!found) return Status::Corruption("content " + id.ShortHex() + " is missing");
+      if (IsInlineContentRecord(value)) {
+        out->charged = value.size();
+        return Status::OK();
       }
-      for (const auto& c : info->chunks) stack_.push_back({kChunk, c});
+      auto content = DecodeContent(value);
+      if (!content.ok()) return content.status().WithContext("content " + id.ShortHex());
+      for (const auto& p : content->parts) {
+        if (!p.is_hole()) out->children.push_back({kChunk, p.chunk});
+      }
+      return Status::OK();
+    }
+    case kChunk: {
+      KEEPFS_ASSIGN_OR_RETURN(std::optional<ChunkLoc> loc, store->chunks().Lookup(id));
+      if (!loc) return Status::Corruption("chunk " + id.ShortHex() + " is missing");
+      out->charged = loc->stored_len;
       return Status::OK();
     }
   }
-  std::string value;
-  KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(ContentKey(id), &value));
-  if (!found) return Status::Corruption("content " + id.ShortHex() + " is missing");
-  if (IsInlineContentRecord(value)) {  // its data is not needed, only its size
-    return step > 0 ? Hold(kContent, id, value.size()) : Release(kContent, id, value.size());
-  }
-  auto content = DecodeContent(value);
-  if (!content.ok()) return content.status().WithContext("content " + id.ShortHex());
-  for (const auto& p : content->parts) {
-    if (!p.is_hole()) stack_.push_back({kChunk, p.chunk});
-  }
-  return Status::OK();
+  return Status::Internal("unknown object kind");
 }
 
 Result<std::vector<std::string>*> RefChanges::Holders(char kind, const ObjectId& id) {
@@ -385,22 +389,25 @@ void NewObjects::AddContent(const ObjectId& id, bool is_inline, uint64_t record_
   }
 }
 
-std::optional<uint64_t> NewObjects::ChunkBytes(const ObjectId& id) const {
+bool NewObjects::Links(char kind, const ObjectId& id, ObjectLinks* out) const {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = chunks_.find(id);
-  if (it == chunks_.end()) return std::nullopt;
-  return it->second;
-}
-
-std::optional<NewObjects::ContentInfo> NewObjects::Content(const ObjectId& id) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  if (kind == kChunk) {
+    auto it = chunks_.find(id);
+    if (it == chunks_.end()) return false;
+    out->Clear();
+    out->charged = it->second;
+    return true;
+  }
+  if (kind != kContent) return false;
   auto it = contents_.find(id);
-  if (it == contents_.end()) return std::nullopt;
+  if (it == contents_.end()) return false;
   const Entry& e = it->second;
-  ContentInfo info{e.is_inline, e.record_size, {}};
-  info.chunks.assign(chunk_lists_.begin() + e.first_chunk,
-                     chunk_lists_.begin() + e.first_chunk + e.chunk_count);
-  return info;
+  out->Clear();
+  if (e.is_inline) out->charged = e.record_size;
+  for (uint32_t i = 0; i < e.chunk_count; ++i) {
+    out->children.push_back({kChunk, chunk_lists_[e.first_chunk + i]});
+  }
+  return true;
 }
 
 bool NewObjects::Has(char kind, const ObjectId& id) const {

@@ -38,6 +38,7 @@
 #include <utility>
 #include <vector>
 
+#include "snapshot/tree.h"
 #include "store/object_id.h"
 #include "store/kv_store.h"
 #include "store/status.h"
@@ -65,6 +66,25 @@ Result<UserHoldings> DecodeHoldings(std::string_view bytes);
 
 Result<UserHoldings> LoadHoldings(Store* store, std::string_view user);
 
+// One object of the DAG as accounting sees it: the objects it references
+// (a tree node's child nodes, folders and files; a chunked content's
+// chunks), and for a charged object (a chunk, an inline content) its stored
+// bytes. Other walks of the DAG (pinned bytes) use it too, so that they
+// follow exactly the edges the counts do.
+struct ObjectLinks {
+  std::vector<std::pair<char, ObjectId>> children;
+  std::optional<uint64_t> charged;
+  void Clear() {
+    children.clear();
+    charged.reset();
+  }
+};
+void AppendNodeLinks(const TreeNode& node, ObjectLinks* out);
+// Reads the object (kind 't', 'o' or 'c') from the store into *out (cleared
+// first). Corruption if it is missing or damaged. An inline content's data
+// is not decompressed: only its record's size is needed.
+Status ReadObjectLinks(Store* store, char kind, const ObjectId& id, ObjectLinks* out);
+
 // Objects a backup stored itself because it found them absent: until its
 // commit nobody references or holds them (writers are serialized), and what
 // accounting needs of them is known here, so the commit's walk reads none of
@@ -83,14 +103,10 @@ class NewObjects {
   void AddContent(const ObjectId& id, bool is_inline, uint64_t record_size,
                   const std::vector<ObjectId>& chunks);
 
-  struct ContentInfo {
-    bool is_inline = false;
-    uint64_t record_size = 0;
-    std::vector<ObjectId> chunks;
-  };
-  std::optional<uint64_t> ChunkBytes(const ObjectId& id) const;
-  std::optional<ContentInfo> Content(const ObjectId& id) const;
   bool Has(char kind, const ObjectId& id) const;
+  // The links of a new content or chunk into *out (cleared first); false
+  // when it is not one of them.
+  bool Links(char kind, const ObjectId& id, ObjectLinks* out) const;
 
  private:
   struct Entry {
@@ -151,8 +167,8 @@ class RefChanges {
   static constexpr char kTreeKind = 't';
   Status Walk(char kind, const ObjectId& root, int step);
   Status Step(char kind, const ObjectId& id, int step);
-  Status ExpandTree(const ObjectId& id);
-  Status ExpandContent(const ObjectId& id, int step);
+  // Into links_: from the pending nodes, the new objects or the store.
+  Status Links(char kind, const ObjectId& id);
   Result<std::vector<std::string>*> Holders(char kind, const ObjectId& id);
   Status Hold(char kind, const ObjectId& id, uint64_t bytes);
   Status Release(char kind, const ObjectId& id, uint64_t bytes);
@@ -163,6 +179,7 @@ class RefChanges {
   Store* store_;
   std::string user_;
   std::vector<std::pair<char, ObjectId>> stack_;
+  ObjectLinks links_;  // of the object Step expands; reused
   std::unordered_map<std::string, uint64_t> counts_;                   // RefKey -> count
   std::unordered_map<std::string, std::vector<std::string>> holders_;  // HolderKey -> users
   std::map<std::string, UserHoldings> accounts_;

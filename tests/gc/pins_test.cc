@@ -58,16 +58,9 @@ class PinsTest : public ::testing::Test {
 
   // The bytes of path in snapshot name, or the error.
   Result<std::string> Cat(const std::string& name, const std::string& path) {
-    snapshot::Repo repo(store_.get());
-    KEEPFS_ASSIGN_OR_RETURN(snapshot::SnapshotRecord s, repo.FindSnapshot("alice", name));
-    KEEPFS_ASSIGN_OR_RETURN(snapshot::Entry e, repo.ResolvePath(s, path));
-    KEEPFS_ASSIGN_OR_RETURN(snapshot::Content c, repo.GetContent(e.ref));
-    std::string out(c.size, '\0');
-    KEEPFS_RETURN_IF_ERROR(repo.ReadContent(c, [&](uint64_t off, std::string_view d) {
-      out.replace(off, d.size(), d);
-      return Status::OK();
-    }));
-    return out;
+    KEEPFS_ASSIGN_OR_RETURN(snapshot::SnapshotRecord s,
+                            snapshot::Repo(store_.get()).FindSnapshot("alice", name));
+    return testing::ReadSnapshotFile(store_.get(), s, path);
   }
 
   testing::TempDir tmp_;

@@ -9,6 +9,7 @@
 
 #include "snapshot/ingest.h"
 #include "snapshot/repo.h"
+#include "tests/testing/backup_util.h"
 #include "tests/testing/fake_source_fs.h"
 #include "tests/testing/test_util.h"
 
@@ -40,15 +41,7 @@ class FakeSourceTest : public ::testing::Test {
   }
 
   Result<std::string> Read(const SnapshotRecord& snap, const std::string& path) {
-    Repo repo(store_.get());
-    KEEPFS_ASSIGN_OR_RETURN(Entry e, repo.ResolvePath(snap, path));
-    KEEPFS_ASSIGN_OR_RETURN(Content c, repo.GetContent(e.ref));
-    std::string out(c.size, '\0');
-    KEEPFS_RETURN_IF_ERROR(repo.ReadContent(c, [&](uint64_t off, std::string_view d) {
-      std::memcpy(out.data() + off, d.data(), d.size());
-      return Status::OK();
-    }));
-    return out;
+    return testing::ReadSnapshotFile(store_.get(), snap, path);
   }
 
   static bool HasError(const SnapshotRecord& r, const std::string& path, const std::string& text) {

@@ -16,6 +16,7 @@
 #include "snapshot/users.h"
 #include "store/coding.h"
 #include "store/file_util.h"
+#include "tests/testing/backup_util.h"
 #include "tests/testing/test_util.h"
 
 namespace keepfs::snapshot {
@@ -70,22 +71,8 @@ class IngestTest : public ::testing::Test {
     return Backup(store_.get(), o, nullptr);
   }
 
-  // Reads path of snap back through Repo, holes as zeros.
   Result<std::string> ReadBack(const SnapshotRecord& snap, const std::string& path) {
-    Repo repo(store_.get());
-    KEEPFS_ASSIGN_OR_RETURN(Entry e, repo.ResolvePath(snap, path));
-    if (e.type != EntryType::kFile) return Status::InvalidArgument(path + " is not a file");
-    KEEPFS_ASSIGN_OR_RETURN(Content c, repo.GetContent(e.ref));
-    if (c.size != e.size) return Status::Corruption(path + ": entry and content sizes differ");
-    std::string out(c.size, '\0');
-    uint64_t next = 0;
-    KEEPFS_RETURN_IF_ERROR(repo.ReadContent(c, [&](uint64_t off, std::string_view d) {
-      if (off < next || off + d.size() > out.size()) return Status::Corruption("bad offset");
-      std::memcpy(out.data() + off, d.data(), d.size());
-      next = off + d.size();
-      return Status::OK();
-    }));
-    return out;
+    return testing::ReadSnapshotFile(store_.get(), snap, path);
   }
 
   // Every file in files_ reads back byte-exactly from snap.

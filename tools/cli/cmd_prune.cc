@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <ctime>
+#include <functional>
 #include <ostream>
 
 #include "gc/prune.h"
@@ -19,33 +20,34 @@ struct ForgetArgs {
   std::vector<std::string> snapshots;
 };
 
-int RunForget(Context& ctx, const ForgetArgs& a) {
+// Runs op on each named snapshot of the user, in order; op returns the line
+// to report (unless quiet). The first error stops the rest.
+using SnapshotOp = std::function<Result<std::string>(Store* store, const std::string& name)>;
+int RunEachSnapshot(Context& ctx, const ForgetArgs& a, const SnapshotOp& op) {
   return Run(ctx, [&]() -> Status {
     KEEPFS_RETURN_IF_ERROR(snapshot::ValidateUserName(a.user));
     KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadWrite));
     for (const auto& name : a.snapshots) {
-      KEEPFS_ASSIGN_OR_RETURN(gc::Forgotten f, gc::ForgetSnapshot(store.get(), a.user, name));
-      if (!ctx.quiet) {
-        ctx.io.err << (f.husk ? "made a husk of " : "forgot ") << a.user << " " << name << " ("
-                   << HumanBytes(f.freed)
-                   << " no longer held by anyone; reclaimed by garbage collection";
-        if (f.husk) ctx.io.err << "; only its pinned paths are left";
-        ctx.io.err << ")\n";
-      }
+      KEEPFS_ASSIGN_OR_RETURN(std::string line, op(store.get(), name));
+      if (!ctx.quiet) ctx.io.err << line << "\n";
     }
     return Status::OK();
   });
 }
 
+int RunForget(Context& ctx, const ForgetArgs& a) {
+  return RunEachSnapshot(ctx, a, [&](Store* store, const std::string& name) -> Result<std::string> {
+    KEEPFS_ASSIGN_OR_RETURN(gc::Forgotten f, gc::ForgetSnapshot(store, a.user, name));
+    return (f.husk ? "made a husk of " : "forgot ") + a.user + " " + name + " (" +
+           HumanBytes(f.freed) + " no longer held by anyone; reclaimed by garbage collection" +
+           (f.husk ? "; only its pinned paths are left)" : ")");
+  });
+}
+
 int RunUndelete(Context& ctx, const ForgetArgs& a) {
-  return Run(ctx, [&]() -> Status {
-    KEEPFS_RETURN_IF_ERROR(snapshot::ValidateUserName(a.user));
-    KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadWrite));
-    for (const auto& name : a.snapshots) {
-      KEEPFS_RETURN_IF_ERROR(gc::Undelete(store.get(), a.user, name));
-      if (!ctx.quiet) ctx.io.err << "undeleted " << a.user << " " << name << "\n";
-    }
-    return Status::OK();
+  return RunEachSnapshot(ctx, a, [&](Store* store, const std::string& name) -> Result<std::string> {
+    KEEPFS_RETURN_IF_ERROR(gc::Undelete(store, a.user, name));
+    return "undeleted " + a.user + " " + name;
   });
 }
 
