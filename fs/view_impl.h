@@ -71,6 +71,9 @@ struct View::FileHandle {
   snapshot::Content content;
   std::vector<uint64_t> starts;  // file offset of each part
   std::string path;              // user/snapshot/path, for logs
+  // The chunks of an open file stay readable until it is closed, even if
+  // its snapshot is pruned and collected meanwhile (docs/gc.md, "Readers").
+  std::unique_ptr<ObjectGuard::Hold> hold;
   std::mutex mu;
   uint64_t next_offset = 0;      // GUARDED_BY(mu): where a sequential reader continues
 };

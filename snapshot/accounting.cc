@@ -135,8 +135,7 @@ Status RefChanges::Step(char kind, const ObjectId& id, int step) {
   // The object enters (or leaves) the user's DAG: so do its children.
   KEEPFS_RETURN_IF_ERROR(Links(kind, id));
   stack_.insert(stack_.end(), links_.children.begin(), links_.children.end());
-  if (!links_.charged) return Status::OK();
-  return step > 0 ? Hold(kind, id, *links_.charged) : Release(kind, id, *links_.charged);
+  return step > 0 ? Hold(kind, id, links_.charged) : Release(kind, id, links_.charged);
 }
 
 Status RefChanges::Links(char kind, const ObjectId& id) {
@@ -216,9 +215,9 @@ Result<std::vector<std::string>*> RefChanges::Holders(char kind, const ObjectId&
   return &it->second;
 }
 
-// user_ starts holding a charged object: every holder's bytes move from
-// "held by k" to "held by k+1".
-Status RefChanges::Hold(char kind, const ObjectId& id, uint64_t bytes) {
+// user_ starts holding the object. For a charged one, every holder's bytes
+// move from "held by k" to "held by k+1".
+Status RefChanges::Hold(char kind, const ObjectId& id, std::optional<uint64_t> charged) {
   KEEPFS_ASSIGN_OR_RETURN(std::vector<std::string> * holders, Holders(kind, id));
   const uint64_t k = holders->size();
   for (const auto& other : *holders) {
@@ -226,18 +225,22 @@ Status RefChanges::Hold(char kind, const ObjectId& id, uint64_t bytes) {
       return Status::Corruption("holder record of " + id.ShortHex() +
                                 " without a reference count; run 'keepfs check'");
     }
+    if (!charged) continue;
     KEEPFS_ASSIGN_OR_RETURN(UserHoldings * h, Account(other));
-    KEEPFS_RETURN_IF_ERROR(Move(h, k, k + 1, bytes, id));
+    KEEPFS_RETURN_IF_ERROR(Move(h, k, k + 1, *charged, id));
   }
-  KEEPFS_ASSIGN_OR_RETURN(UserHoldings * mine, Account(user_));
-  mine->bytes_by_holders[k + 1] += bytes;
+  if (charged) {
+    KEEPFS_ASSIGN_OR_RETURN(UserHoldings * mine, Account(user_));
+    mine->bytes_by_holders[k + 1] += *charged;
+  }
   holders->push_back(user_);
   return Status::OK();
 }
 
-// user_ stops holding it: the others' bytes move from k to k-1. When nobody
-// holds it any more, its bytes are what deleting frees store-wide.
-Status RefChanges::Release(char kind, const ObjectId& id, uint64_t bytes) {
+// user_ stops holding it: for a charged object the others' bytes move from
+// k to k-1. When nobody holds it any more, its bytes are what deleting frees
+// store-wide.
+Status RefChanges::Release(char kind, const ObjectId& id, std::optional<uint64_t> charged) {
   KEEPFS_ASSIGN_OR_RETURN(std::vector<std::string> * holders, Holders(kind, id));
   auto me = std::find(holders->begin(), holders->end(), user_);
   if (me == holders->end()) {
@@ -246,13 +249,14 @@ Status RefChanges::Release(char kind, const ObjectId& id, uint64_t bytes) {
   }
   const uint64_t k = holders->size();
   holders->erase(me);
+  if (!charged) return Status::OK();
   KEEPFS_ASSIGN_OR_RETURN(UserHoldings * mine, Account(user_));
-  KEEPFS_RETURN_IF_ERROR(Move(mine, k, 0, bytes, id));
+  KEEPFS_RETURN_IF_ERROR(Move(mine, k, 0, *charged, id));
   for (const auto& other : *holders) {
     KEEPFS_ASSIGN_OR_RETURN(UserHoldings * h, Account(other));
-    KEEPFS_RETURN_IF_ERROR(Move(h, k, k - 1, bytes, id));
+    KEEPFS_RETURN_IF_ERROR(Move(h, k, k - 1, *charged, id));
   }
-  if (holders->empty()) freed_ += bytes;
+  if (holders->empty()) freed_ += *charged;
   return Status::OK();
 }
 
@@ -410,8 +414,14 @@ bool NewObjects::Links(char kind, const ObjectId& id, ObjectLinks* out) const {
   return true;
 }
 
+void NewObjects::AddTree(const ObjectId& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (trees_.size() < kMaxTrees) trees_.insert(id);
+}
+
 bool NewObjects::Has(char kind, const ObjectId& id) const {
   std::lock_guard<std::mutex> lock(mu_);
+  if (kind == kTree) return trees_.count(id) > 0;
   if (kind == kChunk) return chunks_.count(id) > 0;
   if (kind == kContent) return contents_.count(id) > 0;
   return false;

@@ -11,12 +11,15 @@
 //                         part. An object is expanded (its children counted)
 //                         only when its count goes 0 -> 1, so an unchanged
 //                         subtree costs one increment.
-//   h KIND ID             the users that hold this charged object (a chunk,
-//                         or a content with inline data): varint n, n x lp
-//                         user, in the order they came. One point lookup.
+//   h KIND ID             the users whose DAG holds this object (any kind):
+//                         varint n, n x lp user, in the order they came.
+//                         One point lookup answers "does anyone reference
+//                         it?" for the garbage collector, and "by how many
+//                         is it shared?" for a charged object (a chunk, or a
+//                         content with inline data).
 //   Q KIND ID             empty: the object left some user's DAG in this
 //                         batch, so it may be referenced by nothing now; the
-//                         garbage collector's candidate queue (issue 5).
+//                         garbage collector's candidate queue (gc/collector.h).
 //   a USER                the user's held stored bytes by holder count:
 //                         varint k, k x { varint holders, varint bytes }.
 //                         holders = 1 is the user's exclusive data.
@@ -35,6 +38,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -96,12 +100,15 @@ class NewObjects {
  public:
   static constexpr size_t kMaxContents = 1 << 20;  // ~64 MiB of entries at most
   static constexpr size_t kMaxChunks = 1 << 20;
+  static constexpr size_t kMaxTrees = 1 << 20;
 
   void AddChunk(const ObjectId& id, uint64_t stored_bytes);
   // record_size: the stored content record's size (what an inline content is
   // charged); chunks: its non-hole chunks in order (empty when inline).
   void AddContent(const ObjectId& id, bool is_inline, uint64_t record_size,
                   const std::vector<ObjectId>& chunks);
+  // A tree node the backup wrote (its links are read back from the store).
+  void AddTree(const ObjectId& id);
 
   bool Has(char kind, const ObjectId& id) const;
   // The links of a new content or chunk into *out (cleared first); false
@@ -118,6 +125,7 @@ class NewObjects {
   std::unordered_map<ObjectId, uint64_t, ObjectIdHash> chunks_;  // GUARDED_BY(mu_)
   std::unordered_map<ObjectId, Entry, ObjectIdHash> contents_;   // GUARDED_BY(mu_)
   std::vector<ObjectId> chunk_lists_;                            // GUARDED_BY(mu_)
+  std::unordered_set<ObjectId, ObjectIdHash> trees_;             // GUARDED_BY(mu_)
 };
 
 // Reference count changes of one user over what the store holds. Counts,
@@ -170,8 +178,10 @@ class RefChanges {
   // Into links_: from the pending nodes, the new objects or the store.
   Status Links(char kind, const ObjectId& id);
   Result<std::vector<std::string>*> Holders(char kind, const ObjectId& id);
-  Status Hold(char kind, const ObjectId& id, uint64_t bytes);
-  Status Release(char kind, const ObjectId& id, uint64_t bytes);
+  // charged: the object's stored bytes when it is charged (a chunk or an
+  // inline content), nullopt for trees and chunked contents.
+  Status Hold(char kind, const ObjectId& id, std::optional<uint64_t> charged);
+  Status Release(char kind, const ObjectId& id, std::optional<uint64_t> charged);
   static Status Move(UserHoldings* h, uint64_t from, uint64_t to, uint64_t bytes,
                      const ObjectId& id);
   Result<UserHoldings*> Account(const std::string& user);

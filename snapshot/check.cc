@@ -46,6 +46,9 @@ class Checker {
         continue;
       }
       packs_[id] = info->size;
+      // A condemned pack is being removed by the collector (or, after a
+      // crash, by the next writable open): nothing points into it.
+      if (info->condemned) continue;
       ++summary.packs;
       struct stat st;
       std::string path = store.dir() + "/" + PackRelPath(id);

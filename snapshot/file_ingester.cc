@@ -37,7 +37,7 @@ bool SameVersion(const struct stat& a, const struct stat& b) {
 }  // namespace
 
 FileIngester::FileIngester(Store* store, MetaBuffer* meta, IngestCounters* counters,
-                           ThreadPool* chunk_pool, NewObjects* fresh)
+                           ThreadPool* chunk_pool, NewObjects* fresh, ObjectGuard::Hold* hold)
     : store_(store),
       meta_(meta),
       counters_(counters),
@@ -45,6 +45,7 @@ FileIngester::FileIngester(Store* store, MetaBuffer* meta, IngestCounters* count
       compressor_(store->meta().compression_level),
       chunk_pool_(chunk_pool),
       fresh_(fresh),
+      hold_(hold),
       buf_size_(std::max<size_t>(8u << 20, 2 * size_t{store->meta().chunker.max_size})) {
   buf_.reset(new uint8_t[buf_size_]);
 }
@@ -187,8 +188,9 @@ Status FileIngester::AddChunk(const uint8_t* data, size_t len, Content* content)
   ChunkStore* chunks = &store_->chunks();
   int level = store_->meta().compression_level;
   in_flight_.emplace_back(
-      chunk_pool_->Submit([chunks, id, level, fresh = fresh_, copy = std::string(raw)]() {
-        auto r = chunks->Put(id, copy, ThreadCompressor(level));
+      chunk_pool_->Submit([chunks, id, level, fresh = fresh_, hold = hold_,
+                           copy = std::string(raw)]() {
+        auto r = chunks->Put(id, copy, ThreadCompressor(level), hold);
         if (r.ok() && r->is_new && fresh) fresh->AddChunk(id, r->stored_bytes);
         return r;
       }),
@@ -220,8 +222,14 @@ Status FileIngester::DrainChunks() {
 Status FileIngester::StoreContent(const Content& content, ObjectId* id) {
   *id = ContentId(content);
   std::string key = ContentKey(*id);
-  KEEPFS_ASSIGN_OR_RETURN(bool exists, store_->kv().Contains(key));
-  if (exists) return Status::OK();
+  {
+    // Its chunks were put with the hold; now the content itself, before the
+    // lookup (ObjectGuard): present now means present at our commit.
+    auto shared = store_->guard().Shared();
+    if (hold_) hold_->Add('o', *id);
+    KEEPFS_ASSIGN_OR_RETURN(bool exists, store_->kv().Contains(key));
+    if (exists) return Status::OK();
+  }
   std::string value = EncodeContent(content, &compressor_);
   if (content.is_inline) {
     counters_->bytes_new.fetch_add(content.size, std::memory_order_relaxed);

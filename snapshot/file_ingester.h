@@ -61,8 +61,10 @@ class FileIngester {
   // so that one large file keeps every core busy.
   // fresh (not owned, may be null) learns every chunk and content this
   // ingester stores because it was absent, for the commit's accounting.
+  // hold (not owned, may be null): the backup's ObjectGuard hold, which
+  // every chunk and content found or stored is added to.
   FileIngester(Store* store, MetaBuffer* meta, IngestCounters* counters, ThreadPool* chunk_pool,
-               NewObjects* fresh = nullptr);
+               NewObjects* fresh = nullptr, ObjectGuard::Hold* hold = nullptr);
   ~FileIngester();
 
   // Reads dir/name (not following symlinks) and stores it.
@@ -85,6 +87,7 @@ class FileIngester {
   Compressor compressor_;
   ThreadPool* chunk_pool_;
   NewObjects* fresh_;
+  ObjectGuard::Hold* hold_;
   std::deque<std::pair<std::future<Result<ChunkPutResult>>, size_t>> in_flight_;
   std::unique_ptr<uint8_t[]> buf_;
   size_t buf_size_;

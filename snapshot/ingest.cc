@@ -110,6 +110,7 @@ class Walker {
     if (options.use_files_cache) cache_it_ = store->kv().NewIterator(cache_prefix_);
   }
 
+
   Result<SnapshotRecord> Run();
 
  private:
@@ -122,6 +123,9 @@ class Walker {
   FileFuture StartFile(SourceDir& dir, const std::string& name, const std::string& key,
                        const struct stat& st);
   std::optional<CachedFile> CacheLookup(const std::string& key, const struct stat& st);
+  // Adds a files-cache hit's content and its chunks to the hold; false if
+  // the content or a chunk is gone (the file is read again).
+  Result<bool> HoldCached(const CachedFile& cached, const struct stat& st);
   FileIngester* IngesterForThisThread();
   void AddError(const std::string& path, const std::string& message) {
     std::lock_guard<std::mutex> lock(errors_mu_);
@@ -133,6 +137,10 @@ class Walker {
   BackupProgress* progress_;
   MetaBuffer meta_;
   NewObjects new_objects_;  // what this backup stored: its commit reads none of it back
+  // Everything the backup found or stored, so that the garbage collector
+  // leaves it alone until the commit references it (ObjectGuard).
+  // Destroyed after the chunk pool, whose workers add to it.
+  std::unique_ptr<ObjectGuard::Hold> hold_ = store_->guard().NewBackupHold();
   ThreadPool chunk_pool_;  // compresses and packs new chunks; outlives the ingesters
   std::mutex ingesters_mu_;
   std::map<std::thread::id, std::unique_ptr<FileIngester>> ingesters_;  // GUARDED_BY
@@ -142,6 +150,7 @@ class Walker {
   std::string cache_prefix_;
   std::unique_ptr<KvIterator> cache_it_;
   uint64_t generation_ = 0;  // the store's content generation when the walk began
+  uint64_t deletions_ = 0;   // ObjectGuard::deletions() read together with generation_
   std::map<std::pair<dev_t, ino_t>, FileFuture> hardlinks_;
   std::map<uint64_t, uint64_t> link_counts_;  // link_id -> names kept in the snapshot
   uint64_t others_ = 0;
@@ -156,7 +165,7 @@ FileIngester* Walker::IngesterForThisThread() {
   auto& slot = ingesters_[std::this_thread::get_id()];
   if (!slot) {
     slot = std::make_unique<FileIngester>(store_, &meta_, &progress_->counters, &chunk_pool_,
-                                          &new_objects_);
+                                          &new_objects_, hold_.get());
   }
   return slot.get();
 }
@@ -166,10 +175,11 @@ FileIngester* Walker::IngesterForThisThread() {
 // iterator follows the walk, and the entries it passes over belong to files
 // that no longer exist: they are deleted.
 //
-// An entry written under the current content generation names a content that
-// still exists (anything that deletes contents bumps the generation in the
-// same batch, docs/commit.md), so a hit costs no lookup. An older entry is
-// checked against the store once and re-stamped.
+// An entry written under the current generation names a content whose
+// chunks all still exist (every batch of the garbage collector that deletes
+// anything bumps the generation, docs/gc.md), so a hit costs only the read
+// of the content's record (HoldCached). An older entry is checked against
+// the store once and re-stamped.
 std::optional<CachedFile> Walker::CacheLookup(const std::string& key, const struct stat& st) {
   if (!cache_it_) return std::nullopt;
   while (cache_it_->Valid() && cache_it_->key() < key) {
@@ -181,12 +191,40 @@ std::optional<CachedFile> Walker::CacheLookup(const std::string& key, const stru
   bool match = CacheMatches(cache_it_->value(), st, &cached);
   cache_it_->Next();
   if (!match) return std::nullopt;
+  auto held = HoldCached(cached, st);
+  if (!held.ok() || !*held) return std::nullopt;
   if (cached.generation != generation_) {
-    auto exists = store_->kv().Contains(ContentKey(cached.content));
-    if (!exists.ok() || !*exists) return std::nullopt;
     meta_.Put(key, EncodeCacheValue(st, cached.content, generation_, cached.hole_bytes, cached.xattrs));
   }
   return cached;
+}
+
+// The commit will reference the content and, through it, its chunks; they
+// may be unreferenced right now (the snapshot that had them was pruned), so
+// all of them go into the hold, under the guard, before they are trusted.
+// Whether they still exist needs asking only when something was deleted
+// since the entry was written (its generation is older) or since the walk
+// began (a collector ran meanwhile).
+Result<bool> Walker::HoldCached(const CachedFile& cached, const struct stat& st) {
+  auto shared = store_->guard().Shared();
+  hold_->Add('o', cached.content);
+  bool verify = cached.generation != generation_ || store_->guard().deletions() != deletions_;
+  // A file up to inline_max is stored inside its content record: no chunks.
+  if (static_cast<uint64_t>(st.st_size) <= store_->meta().inline_max && !verify) return true;
+  std::string value;
+  KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(ContentKey(cached.content), &value));
+  if (!found) return false;
+  if (IsInlineContentRecord(value)) return true;
+  KEEPFS_ASSIGN_OR_RETURN(Content content, DecodeContent(value));
+  for (const ContentPart& p : content.parts) {
+    if (p.is_hole()) continue;
+    hold_->Add('c', p.chunk);
+    if (verify) {
+      KEEPFS_ASSIGN_OR_RETURN(bool present, store_->kv().Contains(ChunkStore::ChunkKey(p.chunk)));
+      if (!present) return false;
+    }
+  }
+  return true;
 }
 
 FileFuture Walker::StartFile(SourceDir& dir, const std::string& name, const std::string& rel_key,
@@ -335,8 +373,15 @@ Result<ObjectId> Walker::WalkDir(SourceDir& dir, const std::string& key, const s
   auto tree = WriteTree(std::move(kept), [this](std::string encoded) -> Result<ObjectId> {
     ObjectId id = Sha256::Of(encoded);
     std::string tkey = TreeKey(id);
+    // Everything below the node is in the hold already (the walk found or
+    // stored it); now the node itself, before the lookup.
+    auto shared = store_->guard().Shared();
+    hold_->Add('t', id);
     KEEPFS_ASSIGN_OR_RETURN(bool exists, store_->kv().Contains(tkey));
-    if (!exists) meta_.Put(std::move(tkey), std::move(encoded));
+    if (!exists) {
+      meta_.Put(std::move(tkey), std::move(encoded));
+      new_objects_.AddTree(id);
+    }
     return id;
   });
   if (!tree.ok()) fatal_ = tree.status();
@@ -367,6 +412,10 @@ Result<SnapshotRecord> Walker::Run() {
     rec.root_meta = std::move(m);
   }
   {
+    // Read together, under the guard, so that an unchanged deletions()
+    // later means the generation is still current.
+    auto shared = store_->guard().Shared();
+    deletions_ = store_->guard().deletions();
     std::string value;
     KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(kContentGenerationKey, &value));
     if (found) {

@@ -1,5 +1,7 @@
 #include "store/chunk_store.h"
 
+#include "store/chunk_store_rep.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
@@ -21,7 +23,6 @@ namespace keepfs {
 namespace {
 constexpr char kChunkPrefix = 'c';
 constexpr char kPackPrefix = 'p';
-constexpr size_t kMaxOpenPacks = 256;
 
 std::string EncodeLoc(const PackEntry& e, uint64_t pack_id) {
   std::string v;
@@ -35,55 +36,26 @@ std::string EncodeLoc(const PackEntry& e, uint64_t pack_id) {
   return v;
 }
 
-std::string EncodePackInfo(const PackInfo& p) {
+}  // namespace
+
+std::string EncodeLocation(const PackEntry& e, uint64_t pack_id) { return EncodeLoc(e, pack_id); }
+
+uint64_t PackInfo::blob_bytes() const {
+  uint64_t overhead = kPackHeaderSize + kPackFooterSize + kPackTrailerEntrySize * chunk_count;
+  return size > overhead ? size - overhead : 0;
+}
+
+std::string ChunkStore::EncodePackInfo(const PackInfo& p) {
   std::string v;
   Encoder enc(&v);
   enc.PutVarint(p.size);
   enc.PutVarint(p.chunk_count);
   enc.PutSignedVarint(p.created_unix);
+  enc.PutVarint(p.dead_bytes);
+  enc.PutVarint(p.dead_chunks);
+  enc.PutU8(p.condemned ? 1 : 0);
   return v;
 }
-}  // namespace
-
-struct ChunkStore::Rep {
-  KvStore* kv = nullptr;
-  ChunkStoreOptions options;
-  uint64_t adopted = 0;
-
-  // Open pack fds for reads. Lock order: fd_mu is a leaf.
-  mutable std::mutex fd_mu;
-  mutable std::unordered_map<uint64_t, std::shared_ptr<UniqueFd>> fds;  // GUARDED_BY(fd_mu)
-
-  // Write side. Lock order: write_mu before fd_mu.
-  std::mutex write_mu;
-  std::unique_ptr<PackWriter> writer;                                  // GUARDED_BY(write_mu)
-  std::unordered_map<ObjectId, PackEntry, ObjectIdHash> pending;       // GUARDED_BY(write_mu)
-  uint64_t next_pack_id = 1;                                           // GUARDED_BY(write_mu)
-  // Full packs being sealed by a worker outside write_mu; Flush waits for 0.
-  int sealing = 0;                                                     // GUARDED_BY(write_mu)
-  // Bumped whenever chunks move from `pending` to the index, so that Put can
-  // tell whether its unlocked index lookup may have gone stale.
-  uint64_t index_epoch = 0;                                            // GUARDED_BY(write_mu)
-  std::condition_variable seal_done;
-  // The first write error. Once set, the open pack is abandoned and every
-  // later Put/Flush fails with it: chunks other workers deduplicated against
-  // that pack are gone, so the running backup must not commit.
-  Status failed;                                                       // GUARDED_BY(write_mu)
-
-  Status Fail(const Status& s) {
-    failed = s;
-    writer.reset();  // removes the temporary file
-    pending.clear();
-    return s;
-  }
-
-  std::string Path(const std::string& rel) const { return options.store_dir + "/" + rel; }
-  Result<std::shared_ptr<UniqueFd>> PackFd(uint64_t pack_id) const;
-  Status SealLocked();
-  Status SealDetached(std::unique_ptr<PackWriter> full);
-  Status IndexPack(uint64_t pack_id, const std::vector<PackEntry>& entries, uint64_t size);
-  Status ScanPacks();
-};
 
 Result<std::shared_ptr<UniqueFd>> ChunkStore::Rep::PackFd(uint64_t pack_id) const {
   std::lock_guard<std::mutex> lock(fd_mu);
@@ -100,12 +72,28 @@ Result<std::shared_ptr<UniqueFd>> ChunkStore::Rep::PackFd(uint64_t pack_id) cons
   return fd;
 }
 
+Result<std::unique_ptr<PackWriter>> ChunkStore::Rep::NewWriter() {
+  uint64_t pack_id = next_pack_id++;
+  std::string final_path = Path(PackRelPath(pack_id));
+  std::string subdir = final_path.substr(0, final_path.find_last_of('/'));
+  if (!PathExists(subdir)) {
+    // A new packs/XX/ must itself be durable before a pack is renamed into it.
+    KEEPFS_RETURN_IF_ERROR(MakeDirs(subdir));
+    KEEPFS_RETURN_IF_ERROR(FsyncDir(Path("packs")));
+  }
+  std::string tmp = Path("tmp/" + std::to_string(pack_id) + ".pack.tmp");
+  return PackWriter::Create(pack_id, tmp, final_path);
+}
+
 Status ChunkStore::Rep::IndexPack(uint64_t pack_id, const std::vector<PackEntry>& entries,
                                   uint64_t size) {
   WriteBatch batch;
   for (const PackEntry& e : entries) batch.Put(ChunkKey(e.id), EncodeLoc(e, pack_id));
-  batch.Put(PackKey(pack_id), EncodePackInfo({size, static_cast<uint32_t>(entries.size()),
-                                              static_cast<int64_t>(std::time(nullptr))}));
+  PackInfo info;
+  info.size = size;
+  info.chunk_count = static_cast<uint32_t>(entries.size());
+  info.created_unix = static_cast<int64_t>(std::time(nullptr));
+  batch.Put(PackKey(pack_id), EncodePackInfo(info));
   // Not synced: if this write is lost in a crash the sealed pack is adopted
   // again on the next writable open, and every later synced write (a
   // snapshot commit) makes it durable first, since the WAL is ordered.
@@ -153,11 +141,14 @@ Status ChunkStore::Rep::ScanPacks() {
   // Ids come from the index as well as from disk, so an id whose pack file
   // was deleted is never reused while a record may still name it.
   std::unordered_set<uint64_t> indexed;
+  std::vector<uint64_t> condemned;
   auto pit = kv->NewIterator(std::string(1, kPackPrefix));
   for (; pit->Valid(); pit->Next()) {
     if (auto id = PackIdFromKey(pit->key())) {
       indexed.insert(*id);
       next_pack_id = std::max(next_pack_id, *id + 1);
+      auto info = DecodePackInfo(pit->value());
+      if (info.ok() && info->condemned) condemned.push_back(*id);
     }
   }
   KEEPFS_RETURN_IF_ERROR(pit->status());
@@ -184,20 +175,47 @@ Status ChunkStore::Rep::ScanPacks() {
                    entries.status().ToString());
       continue;
     }
-    KEEPFS_RETURN_IF_ERROR(IndexPack(id, *entries, static_cast<uint64_t>(st.st_size)));
+    KEEPFS_RETURN_IF_ERROR(AdoptPack(id, *entries, static_cast<uint64_t>(st.st_size)));
     ++adopted;
     spdlog::info("adopted pack {} ({} chunks) left by an interrupted run", path, entries->size());
   }
+  // A collector stopped between condemning packs and removing them.
+  for (uint64_t id : condemned) KEEPFS_RETURN_IF_ERROR(RetirePack(id));
   return Status::OK();
+}
+
+// Indexes the chunks of a sealed pack that has no record: a backup's pack
+// whose index write was lost, or a repack's copy whose batch never landed.
+// A chunk indexed elsewhere meanwhile keeps its entry, and its blob here
+// counts as dead, so the dead-byte counters stay exact.
+Status ChunkStore::Rep::AdoptPack(uint64_t pack_id, const std::vector<PackEntry>& entries,
+                                  uint64_t size) {
+  WriteBatch batch;
+  PackInfo info;
+  info.size = size;
+  info.chunk_count = static_cast<uint32_t>(entries.size());
+  info.created_unix = static_cast<int64_t>(std::time(nullptr));
+  for (const PackEntry& e : entries) {
+    KEEPFS_ASSIGN_OR_RETURN(bool present, kv->Contains(ChunkKey(e.id)));
+    if (present) {
+      info.dead_bytes += e.stored_len;
+      ++info.dead_chunks;
+    } else {
+      batch.Put(ChunkKey(e.id), EncodeLocation(e, pack_id));
+    }
+  }
+  batch.Put(PackKey(pack_id), EncodePackInfo(info));
+  return kv->Write(batch, /*sync=*/false);
 }
 
 ChunkStore::ChunkStore(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
 ChunkStore::~ChunkStore() = default;  // an unsealed pack is discarded; nothing points at it
 
-Result<std::unique_ptr<ChunkStore>> ChunkStore::Open(KvStore* kv,
+Result<std::unique_ptr<ChunkStore>> ChunkStore::Open(KvStore* kv, ObjectGuard* guard,
                                                      const ChunkStoreOptions& options) {
   auto rep = std::make_unique<Rep>();
   rep->kv = kv;
+  rep->guard = guard;
   rep->options = options;
   if (options.writable) KEEPFS_RETURN_IF_ERROR(rep->ScanPacks());
   return std::unique_ptr<ChunkStore>(new ChunkStore(std::move(rep)));
@@ -239,11 +257,16 @@ Result<ChunkLoc> ChunkStore::DecodeLoc(std::string_view value) {
 Result<PackInfo> ChunkStore::DecodePackInfo(std::string_view value) {
   Decoder dec(value);
   PackInfo p;
-  uint64_t count = 0;
-  if (!dec.GetVarint(&p.size) || !dec.GetVarint(&count) || !dec.GetSignedVarint(&p.created_unix)) {
+  uint64_t count = 0, dead_chunks = 0;
+  uint8_t condemned = 0;
+  if (!dec.GetVarint(&p.size) || !dec.GetVarint(&count) || !dec.GetSignedVarint(&p.created_unix) ||
+      !dec.GetVarint(&p.dead_bytes) || !dec.GetVarint(&dead_chunks) || !dec.GetU8(&condemned) ||
+      !dec.empty() || count > UINT32_MAX || dead_chunks > count || condemned > 1) {
     return Status::Corruption("bad pack record");
   }
   p.chunk_count = static_cast<uint32_t>(count);
+  p.dead_chunks = static_cast<uint32_t>(dead_chunks);
+  p.condemned = condemned == 1;
   return p;
 }
 
@@ -256,6 +279,12 @@ Result<std::optional<ChunkLoc>> ChunkStore::Lookup(const ObjectId& id) const {
 }
 
 Status ChunkStore::Read(const ObjectId& id, std::string* out, Verify verify) const {
+  // From the index lookup to the end of the pread: the pack may not be removed.
+  struct Section {
+    ReadEpochs& epochs;
+    int e;
+    ~Section() { epochs.Leave(e); }
+  } section{rep_->epochs, rep_->epochs.Enter()};
   KEEPFS_ASSIGN_OR_RETURN(std::optional<ChunkLoc> loc, Lookup(id));
   if (!loc) return Status::NotFound("chunk " + id.ShortHex() + " is not in the store");
   KEEPFS_ASSIGN_OR_RETURN(std::shared_ptr<UniqueFd> fd, rep_->PackFd(loc->pack_id));
@@ -292,16 +321,22 @@ Result<bool> ChunkStore::Contains(const ObjectId& id) const {
 }
 
 Result<ChunkPutResult> ChunkStore::Put(const ObjectId& id, std::string_view raw,
-                                       Compressor& compressor) {
+                                       Compressor& compressor, ObjectGuard::Hold* hold) {
   if (!rep_->options.writable) return Status::Internal("Put on a read-only chunk store");
   uint64_t epoch;
   {
-    std::lock_guard<std::mutex> lock(rep_->write_mu);
-    if (rep_->pending.count(id)) return ChunkPutResult{};
-    epoch = rep_->index_epoch;
+    // Held before the lookup, under the guard: if the chunk is present now,
+    // the collector cannot delete it before our commit (ObjectGuard).
+    auto shared = rep_->guard->Shared();
+    if (hold) hold->Add('c', id);
+    {
+      std::lock_guard<std::mutex> lock(rep_->write_mu);
+      if (rep_->pending.count(id)) return ChunkPutResult{};
+      epoch = rep_->index_epoch;
+    }
+    KEEPFS_ASSIGN_OR_RETURN(bool indexed, rep_->kv->Contains(ChunkKey(id)));
+    if (indexed) return ChunkPutResult{};
   }
-  KEEPFS_ASSIGN_OR_RETURN(bool indexed, rep_->kv->Contains(ChunkKey(id)));
-  if (indexed) return ChunkPutResult{};
   // Compress outside the lock so workers compress in parallel.
   std::string stored;
   Codec codec = compressor.Compress(raw, &stored);
@@ -315,16 +350,7 @@ Result<ChunkPutResult> ChunkStore::Put(const ObjectId& id, std::string_view raw,
     if (now_indexed) return ChunkPutResult{};
   }
   if (!rep_->writer) {
-    uint64_t pack_id = rep_->next_pack_id++;
-    std::string final_path = rep_->Path(PackRelPath(pack_id));
-    std::string subdir = final_path.substr(0, final_path.find_last_of('/'));
-    if (!PathExists(subdir)) {
-      // A new packs/XX/ must itself be durable before a pack is renamed into it.
-      if (Status s = MakeDirs(subdir); !s.ok()) return rep_->Fail(s);
-      if (Status s = FsyncDir(rep_->Path("packs")); !s.ok()) return rep_->Fail(s);
-    }
-    std::string tmp = rep_->Path("tmp/" + std::to_string(pack_id) + ".pack.tmp");
-    auto w = PackWriter::Create(pack_id, tmp, final_path);
+    auto w = rep_->NewWriter();
     if (!w.ok()) return rep_->Fail(w.status());
     rep_->writer = std::move(*w);
   }
@@ -350,6 +376,7 @@ Status ChunkStore::Flush() {
 }
 
 uint64_t ChunkStore::adopted_packs() const { return rep_->adopted; }
+uint64_t ChunkStore::pack_target_size() const { return rep_->options.pack_target_size; }
 
 Status ChunkStore::write_status() const {
   std::lock_guard<std::mutex> lock(rep_->write_mu);

@@ -15,13 +15,18 @@
 // Thread safety: all methods may be called from many threads at once.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "store/compress.h"
 #include "store/kv_store.h"
+#include "store/object_guard.h"
 #include "store/object_id.h"
 #include "store/status.h"
 
@@ -36,10 +41,22 @@ struct ChunkLoc {
   uint64_t check = 0;  // BlobCheck(id, stored bytes): store/blob_check.h
 };
 
+// The `p` record of a sealed pack. dead_bytes and dead_chunks count the
+// pack's blobs that no index entry points at any more (deleted by the
+// garbage collector, or moved by a repack): exact, so that choosing what to
+// repack needs no mark pass (docs/gc.md). A condemned pack holds nothing
+// live; its file is removed once no read can be using it.
 struct PackInfo {
   uint64_t size = 0;
   uint32_t chunk_count = 0;
   int64_t created_unix = 0;
+  uint64_t dead_bytes = 0;   // stored bytes of dead blobs
+  uint32_t dead_chunks = 0;
+  bool condemned = false;
+
+  // Bytes of blobs (the file less header, trailer and footer).
+  uint64_t blob_bytes() const;
+  uint64_t live_bytes() const { return blob_bytes() - std::min(dead_bytes, blob_bytes()); }
 };
 
 struct ChunkStoreOptions {
@@ -55,9 +72,11 @@ struct ChunkPutResult {
 
 class ChunkStore {
  public:
-  // Opens over kv (not owned; must outlive the ChunkStore). A writable open
-  // removes leftover temporary packs and adopts sealed packs that are not indexed.
-  static Result<std::unique_ptr<ChunkStore>> Open(KvStore* kv, const ChunkStoreOptions& options);
+  // Opens over kv and guard (not owned; must outlive the ChunkStore). A
+  // writable open removes leftover temporary packs, finishes removing
+  // condemned packs and adopts sealed packs that are not indexed.
+  static Result<std::unique_ptr<ChunkStore>> Open(KvStore* kv, ObjectGuard* guard,
+                                                  const ChunkStoreOptions& options);
   ~ChunkStore();
 
   // How much a read verifies. Either way a damaged chunk is Corruption,
@@ -69,13 +88,42 @@ class ChunkStore {
   Result<std::optional<ChunkLoc>> Lookup(const ObjectId& id) const;
   // True if the chunk is indexed or waiting in this process's open pack.
   Result<bool> Contains(const ObjectId& id) const;
-  // Stores raw under id (= SHA-256 of raw, computed by the caller) unless present.
-  Result<ChunkPutResult> Put(const ObjectId& id, std::string_view raw, Compressor& compressor);
+  // Stores raw under id (= SHA-256 of raw, computed by the caller) unless
+  // present. With a hold, the chunk is added to it whether it was present
+  // or is new (ObjectGuard: the collector leaves it alone until the hold ends).
+  Result<ChunkPutResult> Put(const ObjectId& id, std::string_view raw, Compressor& compressor,
+                             ObjectGuard::Hold* hold = nullptr);
   // Seals the open pack and indexes its chunks. After OK every chunk given to
   // Put before the call is durable and indexed.
   Status Flush();
 
   uint64_t adopted_packs() const;
+  uint64_t pack_target_size() const;
+
+  // --- For the garbage collector (store/chunk_store_gc.cc; docs/gc.md). ---
+  // Every pack record, by id.
+  Result<std::vector<std::pair<uint64_t, PackInfo>>> ListPacks() const;
+  Result<std::optional<PackInfo>> GetPack(uint64_t pack_id) const;
+  struct RepackResult {
+    uint64_t packs_written = 0;
+    uint64_t chunks_moved = 0;
+    uint64_t bytes_moved = 0;   // stored bytes copied
+    uint64_t bytes_written = 0;  // size of the pack files written
+    uint64_t packs_removed = 0;
+    uint64_t bytes_removed = 0;  // size of the pack files removed
+  };
+  // Copies the live blobs of packs (those the index still points at) into
+  // new packs, byte for byte, then in one synced batch points the index at
+  // the copies and condemns the old packs, then removes them (Retire).
+  // Needs the collector's exclusive right to move index entries: one call at a time.
+  Result<RepackResult> Repack(const std::vector<uint64_t>& pack_ids);
+  // Condemns packs without live blobs (synced) and removes them.
+  Result<RepackResult> Condemn(const std::vector<uint64_t>& pack_ids);
+  // Removes a condemned pack: waits until no read that may have looked up
+  // an index entry into it is still running, unlinks the file, then deletes
+  // the record. Idempotent (recovery at open calls it for every condemned pack).
+  Status Retire(uint64_t pack_id);
+  static std::string EncodePackInfo(const PackInfo& p);
   // OK, or the first write error: after one, Put and Flush keep failing.
   Status write_status() const;
   static std::string ChunkKey(const ObjectId& id);
@@ -87,6 +135,7 @@ class ChunkStore {
 
  private:
   struct Rep;
+  Result<RepackResult> RetireAll(const std::vector<uint64_t>& pack_ids, RepackResult r);
   explicit ChunkStore(std::unique_ptr<Rep> rep);
   std::unique_ptr<Rep> rep_;
 };

@@ -2,6 +2,7 @@
 
 #include <grp.h>
 
+#include <algorithm>
 #include <cctype>
 #include <sstream>
 #include <toml++/toml.h>
@@ -82,6 +83,70 @@ Result<uint64_t> ParseSize(std::string_view text) {
   return v << shift;
 }
 
+namespace {
+// A size given as a string with a unit or as a number of bytes.
+Result<uint64_t> SizeValue(toml::node_view<const toml::node> n) {
+  if (n.is_integer() && *n.value<int64_t>() >= 0) return static_cast<uint64_t>(*n.value<int64_t>());
+  if (n.is_string()) return ParseSize(*n.value<std::string>());
+  return Status::InvalidArgument("not a size (e.g. \"4GiB\")");
+}
+
+Status ParseGc(const toml::table& t, const std::string& path, GcConfig* gc) {
+  toml::node_view<const toml::node> v(t);
+  for (const auto& [key, node] : t) {
+    std::string k(key.str());
+    static const char* kKnown[] = {"undelete_window", "repack_dead_percent", "repack_low_percent",
+                                   "waste_percent",   "small_pack",          "max_repack",
+                                   "min_free"};
+    if (std::find(std::begin(kKnown), std::end(kKnown), k) == std::end(kKnown)) {
+      return Bad(path, "gc." + k + " is not a setting (known: undelete_window, "
+                       "repack_dead_percent, repack_low_percent, waste_percent, small_pack, "
+                       "max_repack, min_free)");
+    }
+  }
+  if (auto n = v["undelete_window"]; n) {
+    Result<int64_t> d = n.is_integer() ? Result<int64_t>(*n.value<int64_t>())
+                        : n.is_string() ? ParseDuration(*n.value<std::string>())
+                                        : Status::InvalidArgument("not a duration");
+    if (!d.ok() || *d < 0) {
+      return Bad(path, "gc.undelete_window must be a duration such as \"7d\" or \"0s\"");
+    }
+    gc->undelete_window_sec = *d;
+  }
+  struct Percent {
+    const char* key;
+    uint32_t* out;
+  };
+  for (Percent p : {Percent{"repack_dead_percent", &gc->repack_dead_percent},
+                    Percent{"repack_low_percent", &gc->repack_low_percent},
+                    Percent{"waste_percent", &gc->waste_percent}}) {
+    if (auto n = v[p.key]; n) {
+      auto x = n.value<int64_t>();
+      if (!n.is_integer() || *x < 1 || *x > 100) {
+        return Bad(path, std::string("gc.") + p.key + " must be a whole number from 1 to 100");
+      }
+      *p.out = static_cast<uint32_t>(*x);
+    }
+  }
+  if (gc->repack_low_percent > gc->repack_dead_percent) {
+    return Bad(path, "gc.repack_low_percent must not be above gc.repack_dead_percent");
+  }
+  struct Size {
+    const char* key;
+    uint64_t* out;
+  };
+  for (Size z : {Size{"small_pack", &gc->small_pack_bytes}, Size{"max_repack", &gc->max_repack_bytes},
+                 Size{"min_free", &gc->min_free_bytes}}) {
+    if (auto n = v[z.key]; n) {
+      auto bytes = SizeValue(n);
+      if (!bytes.ok()) return Bad(path, std::string("gc.") + z.key + ": " + bytes.status().message());
+      *z.out = *bytes;
+    }
+  }
+  return Status::OK();
+}
+}  // namespace
+
 Result<StoreConfig> ParseStoreConfig(std::string_view text, const std::string& path) {
   toml::table t;
   try {
@@ -147,6 +212,10 @@ Result<StoreConfig> ParseStoreConfig(std::string_view text, const std::string& p
       }
       c.users.emplace(std::string(name.str()), UserMapping{uid, gid});
     }
+  }
+  if (auto n = t["gc"]; n) {
+    if (!n.is_table()) return Bad(path, "gc must be a table");
+    KEEPFS_RETURN_IF_ERROR(ParseGc(*n.as_table(), path, &c.gc));
   }
   if (auto n = t["retention"]; n) {
     if (!n.is_table()) return Bad(path, "retention must be a table of rules");

@@ -58,9 +58,30 @@ struct RetentionPolicy {
   bool operator==(const RetentionPolicy&) const = default;
 };
 
+// How the garbage collector reclaims space ([gc]; docs/gc.md).
+struct GcConfig {
+  // Forgotten snapshots stay undeletable (their data kept) this long.
+  int64_t undelete_window_sec = 7 * 86400;
+  // A pack whose dead bytes reach repack_dead_percent is repacked; one at
+  // repack_low_percent or more, only while the store's dead bytes are more
+  // than waste_percent of all. All-dead packs are always removed.
+  uint32_t repack_dead_percent = 50;
+  uint32_t repack_low_percent = 20;
+  uint32_t waste_percent = 10;
+  // Packs with less live data than this are merged into fuller ones.
+  uint64_t small_pack_bytes = 4ull << 20;
+  // At most this many live bytes are copied by one run (0: no repacking).
+  uint64_t max_repack_bytes = 8ull << 30;
+  // Below this much free space on the store's disk a run only deletes:
+  // repacking needs room for the copies before the originals go.
+  uint64_t min_free_bytes = 1ull << 30;
+  bool operator==(const GcConfig&) const = default;
+};
+
 struct StoreConfig {
   int compression_level = 3;
   MountConfig mount;
+  GcConfig gc;
   std::map<std::string, UserMapping, std::less<>> users;  // [users.NAME]
   RetentionPolicy retention = RetentionPolicy::Default();  // [retention]
   // [retention.NAME]: the default with the keys given there replaced.

@@ -239,7 +239,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, OpenMode mode
   ChunkStoreOptions cso;
   cso.store_dir = dir;
   cso.writable = mode == OpenMode::kReadWrite;
-  KEEPFS_ASSIGN_OR_RETURN(store->chunks_, ChunkStore::Open(store->kv_.get(), cso));
+  KEEPFS_ASSIGN_OR_RETURN(store->chunks_, ChunkStore::Open(store->kv_.get(), &store->guard_, cso));
   return store;
 }
 

@@ -26,6 +26,7 @@
 #include "store/chunker.h"
 #include "store/config.h"
 #include "store/kv_store.h"
+#include "store/object_guard.h"
 #include "store/status.h"
 
 namespace keepfs {
@@ -65,6 +66,8 @@ class Store {
   const StoreMeta& meta() const { return meta_; }
   KvStore& kv() { return *kv_; }
   ChunkStore& chunks() { return *chunks_; }
+  // Keeps the garbage collector off objects that work in flight relies on.
+  ObjectGuard& guard() { return guard_; }
   bool writable() const { return mode_ == OpenMode::kReadWrite; }
   // The tunable settings of config.toml as read at open (or by SetUser).
   StoreConfig config() const;
@@ -81,6 +84,8 @@ class Store {
   // reading the reference counts until the batch that changes them is
   // written (snapshot/accounting.h).
   std::mutex& commit_mu() { return commit_mu_; }
+  // Held by the garbage collector for a whole run: one run at a time.
+  std::mutex& gc_mu() { return gc_mu_; }
 
   // Who wants to hear that a snapshot of user was committed or removed (the
   // mount, to drop the kernel's cached entries at once). Null: nobody.
@@ -96,12 +101,14 @@ class Store {
   OpenMode mode_ = OpenMode::kReadOnly;
   StoreMeta meta_;
   int lock_fd_ = -1;
+  ObjectGuard guard_;            // destroyed after chunks_
   std::unique_ptr<KvStore> kv_;  // destroyed after chunks_
   std::unique_ptr<ChunkStore> chunks_;
   mutable std::mutex config_mu_;
   StoreConfig config_;  // GUARDED_BY(config_mu_)
   std::mutex number_mu_;  // serializes AllocateNumber's read-advance-write
   std::mutex commit_mu_;
+  std::mutex gc_mu_;
   std::mutex listener_mu_;
   std::function<void(std::string_view, std::string_view)> listener_;  // GUARDED_BY(listener_mu_)
 };

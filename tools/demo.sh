@@ -28,6 +28,7 @@ echo "a new note" > "$DEMO/alice/note.txt"
 "$K" restore --user alice latest "$DEMO/restored"
 "$K" check --verify-data
 "$K" stats
+"$K" gc --dry-run
 "$K" user add alice --uid "$(id -u)"
 "$K" mount "$DEMO/mnt"
 ls -l "$DEMO/mnt/alice"

@@ -12,6 +12,9 @@
 #include <set>
 
 #include "fs/inode.h"
+#include "gc/collector.h"
+#include "gc/prune.h"
+#include "store/pack.h"
 #include "snapshot/ingest.h"
 #include "snapshot/repo.h"
 #include "store/file_util.h"
@@ -114,6 +117,57 @@ class ViewTest : public ::testing::Test {
   std::unique_ptr<Store> store_;
   std::unique_ptr<View> view_;
 };
+
+// A file open through the mount stays readable to the end although its
+// snapshot is forgotten and the collector deletes everything else of it and
+// repacks its pack: the open file's hold keeps its chunks, the repack moves
+// them and the old pack is removed while the file is open. Once it is
+// closed, the next run collects them.
+TEST_F(ViewTest, AnOpenFileOutlivesForgetCollectionAndRepack) {
+  std::string carol_src = tmp_.Join("carol");
+  ASSERT_OK(MakeDirs(carol_src));
+  const std::string keep = testing::RandomBytes(2 << 20, 61);
+  ASSERT_OK(testing::WriteFile(carol_src + "/keep.bin", keep));
+  ASSERT_OK(testing::WriteFile(carol_src + "/drop.bin", testing::RandomBytes(6 << 20, 62)));
+  ASSERT_OK(store_->SetUser("carol", {kAlice, kAlice}));
+  const auto fixture_packs = ListPackFiles(store_->dir());
+  auto snap = testing::BackupOrFail(store_.get(), "carol", carol_src, kTime);
+  std::vector<uint64_t> carols;
+  for (uint64_t id : ListPackFiles(store_->dir())) {
+    if (std::count(fixture_packs.begin(), fixture_packs.end(), id) == 0) carols.push_back(id);
+  }
+  ASSERT_FALSE(carols.empty());
+  ASSERT_OK_AND_ASSIGN(EntryOut file, Walk(kRoot, "carol/" + snap.name + "/keep.bin"));
+  ASSERT_OK_AND_ASSIGN(uint64_t h, view_->Open(kRoot, file.attr.ino, O_RDONLY));
+  std::string head;
+  ASSERT_OK(view_->Read(h, 0, 64 << 10, &head));
+
+  ASSERT_OK(gc::ForgetSnapshot(store_.get(), "carol", snap.name, kTime).status());
+  gc::GcOptions o;
+  o.config.undelete_window_sec = 0;
+  o.config.min_free_bytes = 0;
+  o.config.small_pack_bytes = 0;
+  ASSERT_OK_AND_ASSIGN(gc::GcResult r, gc::CollectGarbage(store_.get(), o));
+  EXPECT_GT(r.kept_in_flight, 0u) << "keep.bin's chunks";
+  EXPECT_GT(r.chunks, 0u) << "drop.bin's chunks";
+  EXPECT_GT(r.packs_repacked, 0u);
+  const auto packs_after = ListPackFiles(store_->dir());
+  for (uint64_t id : carols) {
+    EXPECT_EQ(std::count(packs_after.begin(), packs_after.end(), id), 0)
+        << "carol's pack was replaced while keep.bin was open";
+  }
+  std::string all = head, part;
+  for (uint64_t off = head.size();; off += part.size()) {
+    ASSERT_OK(view_->Read(h, off, 128 << 10, &part));
+    if (part.empty()) break;
+    all += part;
+  }
+  EXPECT_TRUE(all == keep) << "read to the end after the repack";
+  view_->Release(h);
+  ASSERT_OK_AND_ASSIGN(r, gc::CollectGarbage(store_.get(), o));
+  EXPECT_EQ(r.kept_in_flight, 0u);
+  EXPECT_GT(r.chunks, 0u) << "closed: keep.bin's chunks go too";
+}
 
 TEST_F(ViewTest, LayoutAndOwners) {
   auto root = List(kRoot, View::kRootIno);

@@ -395,7 +395,8 @@ TEST(ChunkStoreSealTest, OverlappingSealsLoseNothing) {
   o.store_dir = tmp.Join("s");
   o.writable = true;
   o.pack_target_size = 8 << 10;
-  ASSERT_OK_AND_ASSIGN(auto chunks, ChunkStore::Open(kv.get(), o));
+  ObjectGuard guard;
+  ASSERT_OK_AND_ASSIGN(auto chunks, ChunkStore::Open(kv.get(), &guard, o));
   constexpr int kThreads = 4, kPerThread = 60;
   std::atomic<int> failures{0}, news{0};
   std::vector<std::thread> threads;
@@ -451,6 +452,25 @@ TEST(ChunkStoreCodingTest, KeysAndDecoders) {
   EXPECT_CODE(ChunkStore::DecodeLoc(std::string("\x01\x10\x05\x05\x01", 5) + check + "x"),
               StatusCode::kCorruption);  // trailing bytes
   EXPECT_CODE(ChunkStore::DecodePackInfo("\x80"), StatusCode::kCorruption);
+  PackInfo info;
+  info.size = 1000;
+  info.chunk_count = 3;
+  info.created_unix = -5;
+  info.dead_bytes = 70;
+  info.dead_chunks = 2;
+  info.condemned = true;
+  std::string v = ChunkStore::EncodePackInfo(info);
+  ASSERT_OK_AND_ASSIGN(PackInfo back, ChunkStore::DecodePackInfo(v));
+  EXPECT_EQ(back.size, 1000u);
+  EXPECT_EQ(back.created_unix, -5);
+  EXPECT_EQ(back.dead_bytes, 70u);
+  EXPECT_EQ(back.dead_chunks, 2u);
+  EXPECT_TRUE(back.condemned);
+  EXPECT_EQ(back.blob_bytes(), 1000u - 16 - 56 - 3 * 57);
+  EXPECT_CODE(ChunkStore::DecodePackInfo(v + "x"), StatusCode::kCorruption);
+  info.dead_chunks = 4;  // more dead than there are
+  EXPECT_CODE(ChunkStore::DecodePackInfo(ChunkStore::EncodePackInfo(info)),
+              StatusCode::kCorruption);
 }
 
 }  // namespace

@@ -38,10 +38,12 @@ inline std::map<std::string, uint64_t> StoredRefCounts(Store* store) {
 }
 
 // The counts recomputed from scratch by the rule of accounting.h (roots:
-// every snapshot's tree and every pin's object), and the
-// charged objects each user holds (kind+id -> stored bytes).
+// every snapshot's tree and every pin's object), the charged objects each
+// user holds (kind+id -> stored bytes) and, if asked, the users of every
+// object (kind + hex id -> users: what the `h` records must list).
 inline std::map<std::string, uint64_t> RecountRefs(
-    Store* store, std::map<std::string, std::map<std::string, uint64_t>>* held) {
+    Store* store, std::map<std::string, std::map<std::string, uint64_t>>* held,
+    std::map<std::string, std::set<std::string>>* users_of = nullptr) {
   std::map<std::string, uint64_t> counts;
   snapshot::Repo repo(store);
   auto users = repo.ListUsers();
@@ -61,6 +63,7 @@ inline std::map<std::string, uint64_t> RecountRefs(
       stack.pop_back();
       if (id.IsZero()) continue;
       if (counts[snapshot::RefKey(user, kind, id)]++ > 0) continue;
+      if (users_of) (*users_of)[kind + id.ToHex()].insert(user);
       if (kind == 't') {
         auto node = repo.GetTreeNode(id);
         EXPECT_OK(node);
@@ -94,15 +97,12 @@ inline std::map<std::string, uint64_t> RecountRefs(
 // recomputed holdings per user.
 inline std::map<std::string, snapshot::UserHoldings> ExpectRefsConsistent(Store* store) {
   std::map<std::string, std::map<std::string, uint64_t>> held;
-  EXPECT_EQ(StoredRefCounts(store), RecountRefs(store, &held))
+  std::map<std::string, std::set<std::string>> want_holders;  // kind + hex id -> users
+  EXPECT_EQ(StoredRefCounts(store), RecountRefs(store, &held, &want_holders))
       << "reference counts differ from a recount";
   std::map<std::string, int> holders;
-  std::map<std::string, std::set<std::string>> want_holders;  // kind + hex id -> users
   for (const auto& [user, objs] : held) {
-    for (const auto& [obj, bytes] : objs) {
-      ++holders[obj];
-      want_holders[obj].insert(user);
-    }
+    for (const auto& [obj, bytes] : objs) ++holders[obj];
   }
   std::map<std::string, std::set<std::string>> got_holders;
   for (auto it = store->kv().NewIterator("h"); it->Valid(); it->Next()) {

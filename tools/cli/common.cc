@@ -14,10 +14,10 @@ bool Context::Cancelled() const {
   return hosted && hosted->cancel && hosted->cancel->load();
 }
 
-Result<StoreHandle> OpenStore(Context& ctx, OpenMode mode) {
+Result<StoreHandle> OpenStore(Context& ctx, OpenMode mode, bool beside_writers) {
   if (ctx.hosted) {
     std::unique_lock<std::mutex> writer;
-    if (mode == OpenMode::kReadWrite) writer = std::unique_lock<std::mutex>(*ctx.hosted->writer_mu);
+    if (mode == OpenMode::kReadWrite && !beside_writers) writer = std::unique_lock<std::mutex>(*ctx.hosted->writer_mu);
     return StoreHandle(ctx.hosted->store, std::move(writer));
   }
   if (ctx.store_dir.empty()) {

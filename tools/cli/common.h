@@ -86,12 +86,16 @@ void RegisterUser(CLI::App& app, Context& ctx);
 void RegisterUsage(CLI::App& app, Context& ctx);
 void RegisterPrune(CLI::App& app, Context& ctx);  // forget, undelete and prune
 void RegisterPin(CLI::App& app, Context& ctx);    // pin, unpin and pins
+void RegisterGc(CLI::App& app, Context& ctx);
 
 // Opens the store named by ctx.store_dir; a missing --store is an error
 // that says how to give one. When a mount process holds the store, the whole
 // command is sent to it over the control socket instead: then the result is
 // an error status and ctx.forwarded_exit holds the command's exit code.
-Result<StoreHandle> OpenStore(Context& ctx, OpenMode mode);
+// beside_writers: a writing command that runs alongside the others in a
+// mount process instead of waiting for the writer lock (the garbage
+// collector, which has locks of its own).
+Result<StoreHandle> OpenStore(Context& ctx, OpenMode mode, bool beside_writers = false);
 // Prints "keepfs: <message>" once and returns the exit code for status.
 int Fail(Context& ctx, const Status& status);
 // Runs fn and converts a non-OK status with Fail.

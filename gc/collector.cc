@@ -1,0 +1,468 @@
+#include "gc/collector.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/statvfs.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <set>
+#include <utility>
+
+#include "snapshot/accounting.h"
+#include "snapshot/catalog.h"
+#include "snapshot/snapshot_record.h"
+#include "store/chunk_store.h"
+#include "store/coding.h"
+#include "store/pack.h"
+#include "store/text.h"
+
+namespace keepfs::gc {
+
+namespace {
+
+constexpr size_t kBatch = 2048;
+constexpr char kQueuePrefix = 'Q';
+// Parents before children: while a tree's record exists its contents do,
+// and while a content's does, its chunks do (a reader walking down from a
+// record never finds a hole the collector made).
+constexpr char kKindOrder[] = {'t', 'o', 'c'};
+
+bool Cancelled(const GcOptions& o) { return o.cancel && o.cancel->load(); }
+
+class Collector {
+ public:
+  Collector(Store* store, const GcOptions& options) : store_(store), opt_(options) {
+    r_.dry_run = options.dry_run;
+  }
+
+  Result<GcResult> Run() {
+    if (!opt_.dry_run && !store_->writable()) return Status::Internal("gc needs a writable store");
+    std::unique_lock<std::mutex> one_run(store_->gc_mu(), std::try_to_lock);
+    if (!one_run.owns_lock()) {
+      return Status::Busy("a garbage collection is already running on this store; wait for it");
+    }
+    window_ = store_->guard().NewBackupHold();
+    KEEPFS_RETURN_IF_ERROR(DeletedSnapshots());
+    for (char kind : kKindOrder) {
+      if (Cancelled(opt_)) break;
+      KEEPFS_RETURN_IF_ERROR(Candidates(kind));
+    }
+    if (!Cancelled(opt_)) KEEPFS_RETURN_IF_ERROR(Packs());
+    r_.cancelled = Cancelled(opt_);
+    return r_;
+  }
+
+ private:
+  void Progress(const char* phase, uint64_t done, uint64_t total) {
+    if (opt_.progress) opt_.progress({phase, done, total});
+  }
+
+  // Drops `d` records whose undelete window has passed, and walks the
+  // others into window_, so that what only they reference stays.
+  Status DeletedSnapshots() {
+    std::vector<std::pair<std::string, std::string>> records;
+    {
+      auto it = store_->kv().NewIterator(snapshot::DeletedPrefix(""));
+      for (; it->Valid(); it->Next()) records.emplace_back(it->key(), it->value());
+      KEEPFS_RETURN_IF_ERROR(it->status());
+    }
+    WriteBatch expire;
+    uint64_t done = 0;
+    for (const auto& [key, value] : records) {
+      Progress("deleted snapshots", ++done, records.size());
+      seen_deleted_.insert(key);
+      auto d = snapshot::DecodeDeletedSnapshot(value);
+      if (!d.ok()) {
+        r_.problems.push_back("deleted-snapshot record is damaged, kept as it is: " +
+                              d.status().message());
+        continue;
+      }
+      if (d->deleted_unix + opt_.config.undelete_window_sec <= opt_.now_unix) {
+        ++r_.expired_deleted;
+        expire.Delete(key);
+        continue;
+      }
+      ++r_.undeletable;
+      KEEPFS_RETURN_IF_ERROR(KeepForUndelete(d->record.root));
+    }
+    if (opt_.dry_run || expire.Count() == 0) return Status::OK();
+    // Under the commit lock: undelete reads a record and writes in one go.
+    std::lock_guard<std::mutex> commit(store_->commit_mu());
+    return store_->kv().Write(expire, /*sync=*/true);
+  }
+
+  // Adds the objects below root that nobody references (only forgotten
+  // snapshots can have them) to window_. Stops at referenced objects:
+  // everything below one of those is referenced too.
+  Status KeepForUndelete(const ObjectId& root) {
+    std::vector<std::pair<char, ObjectId>> stack{{'t', root}};
+    snapshot::ObjectLinks links;
+    while (!stack.empty()) {
+      auto [kind, id] = stack.back();
+      stack.pop_back();
+      if (id.IsZero() || window_->MayHold(kind, id)) continue;
+      KEEPFS_ASSIGN_OR_RETURN(bool referenced,
+                              store_->kv().Contains(snapshot::HolderKey(kind, id)));
+      if (referenced) continue;
+      window_->Add(kind, id);
+      Status s = snapshot::ReadObjectLinks(store_, kind, id, &links);
+      if (!s.ok()) continue;  // already gone: undelete will say so
+      stack.insert(stack.end(), links.children.begin(), links.children.end());
+    }
+    return Status::OK();
+  }
+
+  // A forget or prune that ran since the run began made new `d` records:
+  // their objects are just now unreferenced. Called under the commit lock.
+  Status NewlyDeleted() {
+    auto it = store_->kv().NewIterator(snapshot::DeletedPrefix(""));
+    for (; it->Valid(); it->Next()) {
+      std::string key(it->key());
+      if (!seen_deleted_.insert(key).second) continue;
+      auto d = snapshot::DecodeDeletedSnapshot(it->value());
+      if (!d.ok()) continue;
+      ++r_.undeletable;
+      KEEPFS_RETURN_IF_ERROR(KeepForUndelete(d->record.root));
+    }
+    return it->status();
+  }
+
+  Status Candidates(char kind) {
+    std::string prefix{kQueuePrefix, kind};
+    auto it = store_->kv().NewIterator(prefix);
+    std::vector<ObjectId> batch;
+    for (; it->Valid(); it->Next()) {
+      auto id = ObjectId::FromBytes(it->key().substr(2));
+      if (!id.ok()) {
+        r_.problems.push_back("a candidate key is damaged; left in place");
+        continue;
+      }
+      batch.push_back(*id);
+      if (batch.size() == kBatch) {
+        KEEPFS_RETURN_IF_ERROR(Decide(kind, batch));
+        batch.clear();
+        if (Cancelled(opt_)) return Status::OK();
+      }
+    }
+    KEEPFS_RETURN_IF_ERROR(it->status());
+    return Decide(kind, batch);
+  }
+
+  // One batch of candidates of one kind: decided and written under the
+  // commit lock (counts cannot change meanwhile) and the guard's exclusive
+  // side (no lookup can be between "present" and adding its hold).
+  Status Decide(char kind, const std::vector<ObjectId>& ids) {
+    if (ids.empty()) return Status::OK();
+    std::lock_guard<std::mutex> commit(store_->commit_mu());
+    KEEPFS_RETURN_IF_ERROR(NewlyDeleted());
+    auto exclusive = store_->guard().Exclusive();
+    WriteBatch batch;
+    std::map<uint64_t, std::pair<uint64_t, uint32_t>> dead;  // pack -> bytes, chunks
+    uint64_t deleted = 0;
+    for (const ObjectId& id : ids) {
+      ++r_.candidates;
+      const std::string qkey = std::string{kQueuePrefix, kind} + std::string(id.AsBytes());
+      if (window_->MayHold(kind, id)) {
+        ++r_.kept_undelete;
+        continue;
+      }
+      if (store_->guard().IsHeld(kind, id)) {
+        ++r_.kept_in_flight;
+        continue;
+      }
+      KEEPFS_ASSIGN_OR_RETURN(bool referenced,
+                              store_->kv().Contains(snapshot::HolderKey(kind, id)));
+      batch.Delete(qkey);
+      if (referenced) {
+        ++r_.referenced;
+        continue;
+      }
+      switch (kind) {
+        case 't': {
+          KEEPFS_ASSIGN_OR_RETURN(bool present, store_->kv().Contains(snapshot::TreeKey(id)));
+          if (!present) continue;
+          batch.Delete(snapshot::TreeKey(id));
+          ++r_.trees;
+          break;
+        }
+        case 'o': {
+          KEEPFS_ASSIGN_OR_RETURN(bool present, store_->kv().Contains(snapshot::ContentKey(id)));
+          if (!present) continue;
+          batch.Delete(snapshot::ContentKey(id));
+          ++r_.contents;
+          break;
+        }
+        default: {
+          KEEPFS_ASSIGN_OR_RETURN(std::optional<ChunkLoc> loc, store_->chunks().Lookup(id));
+          if (!loc) continue;
+          batch.Delete(ChunkStore::ChunkKey(id));
+          auto& d = dead[loc->pack_id];
+          d.first += loc->stored_len;
+          ++d.second;
+          ++r_.chunks;
+          r_.chunk_bytes += loc->stored_len;
+          break;
+        }
+      }
+      ++deleted;
+    }
+    Progress("candidates", r_.candidates, 0);
+    if (opt_.dry_run) {
+      for (const auto& [pack, d] : dead) {
+        projected_dead_[pack].first += d.first;
+        projected_dead_[pack].second += d.second;
+      }
+      return Status::OK();
+    }
+    if (batch.Count() == 0) return Status::OK();
+    for (const auto& [pack, d] : dead) {
+      KEEPFS_ASSIGN_OR_RETURN(std::optional<PackInfo> info, store_->chunks().GetPack(pack));
+      if (!info) continue;  // an index entry into a pack without a record: check reports it
+      info->dead_bytes += d.first;
+      info->dead_chunks = std::min(info->chunk_count, info->dead_chunks + d.second);
+      batch.Put(ChunkStore::PackKey(pack), ChunkStore::EncodePackInfo(*info));
+    }
+    if (deleted > 0) {
+      // Files-cache entries stamped with an older generation are checked
+      // before they are trusted again (snapshot/ingest.cc).
+      std::string g;
+      uint64_t generation = 0;
+      KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(snapshot::kContentGenerationKey, &g));
+      if (found) {
+        KEEPFS_ASSIGN_OR_RETURN(generation, snapshot::DecodeContentGeneration(g));
+      }
+      std::string v;
+      Encoder(&v).PutVarint(generation + 1);
+      batch.Put(snapshot::kContentGenerationKey, v);
+    }
+    KEEPFS_RETURN_IF_ERROR(store_->kv().Write(batch, /*sync=*/true));
+    store_->guard().NoteDeletions();
+    return Status::OK();
+  }
+
+  Status Packs() {
+    KEEPFS_ASSIGN_OR_RETURN(auto packs, store_->chunks().ListPacks());
+    for (auto& [id, info] : packs) {
+      ++r_.packs_before;
+      r_.bytes_before += info.size;
+      if (auto it = projected_dead_.find(id); it != projected_dead_.end()) {
+        info.dead_bytes += it->second.first;
+        info.dead_chunks = std::min(info.chunk_count, info.dead_chunks + it->second.second);
+      }
+    }
+    std::vector<uint64_t> condemn;
+    std::vector<std::pair<uint64_t, PackInfo>> rest;
+    for (const auto& [id, info] : packs) {
+      if (info.condemned || info.dead_chunks == info.chunk_count) {
+        condemn.push_back(id);
+      } else {
+        rest.emplace_back(id, info);
+      }
+    }
+    uint64_t gone = 0;
+    for (const auto& [id, info] : packs) {
+      if (info.condemned || info.dead_chunks == info.chunk_count) gone += info.size;
+    }
+    Progress("packs", 0, condemn.size());
+    if (!opt_.dry_run && !condemn.empty()) {
+      KEEPFS_RETURN_IF_ERROR(store_->chunks().Condemn(condemn).status());
+    }
+    r_.packs_condemned = condemn.size();
+    r_.bytes_freed += gone;
+
+    struct statvfs vfs;
+    std::string packs_dir = store_->dir() + "/packs";
+    if (::statvfs(packs_dir.c_str(), &vfs) == 0) {
+      uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+      r_.delete_only = free_bytes < opt_.config.min_free_bytes;
+    }
+    std::vector<std::vector<uint64_t>> groups;
+    if (!r_.delete_only && opt_.config.max_repack_bytes > 0) groups = ChooseRepacks(rest);
+    uint64_t done = 0;
+    for (const auto& group : groups) {
+      if (Cancelled(opt_)) break;
+      Progress("packs", ++done, groups.size());
+      uint64_t old_bytes = 0, live = 0;
+      for (uint64_t id : group) {
+        for (const auto& [pid, info] : rest) {
+          if (pid == id) {
+            old_bytes += info.size;
+            live += info.live_bytes();
+          }
+        }
+      }
+      if (opt_.dry_run) {
+        r_.packs_repacked += group.size();
+        r_.bytes_moved += live;
+        r_.bytes_freed += old_bytes > live ? old_bytes - live : 0;
+        for (uint64_t id : group) repacked_.insert(id);
+        continue;
+      }
+      auto rr = store_->chunks().Repack(group);
+      if (!rr.ok()) {
+        // A damaged pack is left for check and repair; the rest go on.
+        r_.problems.push_back(rr.status().message());
+        spdlog::warn("gc: {}", rr.status().message());
+        continue;
+      }
+      r_.packs_repacked += rr->packs_removed;
+      r_.packs_written += rr->packs_written;
+      r_.bytes_moved += rr->bytes_moved;
+      r_.bytes_freed += rr->bytes_removed > rr->bytes_written ? rr->bytes_removed - rr->bytes_written : 0;
+    }
+    return Tally(packs);
+  }
+
+  // Which packs to repack, in groups of about one pack's worth of live
+  // data: the deadest first, within the byte budget.
+  std::vector<std::vector<uint64_t>> ChooseRepacks(
+      const std::vector<std::pair<uint64_t, PackInfo>>& packs) {
+    const GcConfig& c = opt_.config;
+    uint64_t blob = 0, dead = 0;
+    for (const auto& [id, info] : packs) {
+      blob += info.blob_bytes();
+      dead += std::min(info.dead_bytes, info.blob_bytes());
+    }
+    const bool wasteful = blob > 0 && dead * 100 > blob * c.waste_percent;
+    struct Pick {
+      uint64_t id;
+      double dead_ratio;
+      uint64_t live;
+    };
+    std::vector<Pick> picks, small;
+    for (const auto& [id, info] : packs) {
+      uint64_t b = info.blob_bytes();
+      double ratio = b ? static_cast<double>(std::min(info.dead_bytes, b)) / b : 0;
+      if (ratio * 100 >= c.repack_dead_percent ||
+          (wasteful && ratio * 100 >= c.repack_low_percent)) {
+        picks.push_back({id, ratio, info.live_bytes()});
+      } else if (info.live_bytes() < c.small_pack_bytes) {
+        small.push_back({id, ratio, info.live_bytes()});
+      }
+    }
+    std::sort(picks.begin(), picks.end(),
+              [](const Pick& a, const Pick& b) { return a.dead_ratio > b.dead_ratio; });
+    // Small packs are merged only with each other or into a repack: one
+    // small pack alone would be copied into another small pack.
+    if (small.size() >= 2 || (!small.empty() && !picks.empty())) {
+      picks.insert(picks.end(), small.begin(), small.end());
+    }
+    std::vector<std::vector<uint64_t>> groups;
+    uint64_t budget = c.max_repack_bytes, group_live = 0;
+    const uint64_t target = store_->chunks().pack_target_size();
+    for (const Pick& p : picks) {
+      if (p.live > budget) {
+        r_.budget_exhausted = true;
+        break;
+      }
+      budget -= p.live;
+      if (groups.empty() || group_live + p.live > target) {
+        groups.emplace_back();
+        group_live = 0;
+      }
+      groups.back().push_back(p.id);
+      group_live += p.live;
+    }
+    return groups;
+  }
+
+  // The packs after the run (projected for a dry run).
+  Status Tally(const std::vector<std::pair<uint64_t, PackInfo>>& projected) {
+    if (opt_.dry_run) {
+      for (const auto& [id, info] : projected) {
+        if (info.condemned || info.dead_chunks == info.chunk_count || repacked_.count(id)) continue;
+        ++r_.packs_after;
+        r_.dead_bytes_left += std::min(info.dead_bytes, info.blob_bytes());
+      }
+      const uint64_t target = store_->chunks().pack_target_size();
+      r_.packs_written = (r_.bytes_moved + target - 1) / target;
+      r_.packs_after += r_.packs_written;
+      r_.bytes_after = r_.bytes_before - std::min(r_.bytes_before, r_.bytes_freed);
+      return Status::OK();
+    }
+    KEEPFS_ASSIGN_OR_RETURN(auto packs, store_->chunks().ListPacks());
+    for (const auto& [id, info] : packs) {
+      ++r_.packs_after;
+      r_.bytes_after += info.size;
+      r_.dead_bytes_left += std::min(info.dead_bytes, info.blob_bytes());
+    }
+    return Status::OK();
+  }
+
+  Store* store_;
+  GcOptions opt_;
+  GcResult r_;
+  // Objects that only forgotten snapshots inside the undelete window have:
+  // registered like a backup's hold, so the collector itself skips them.
+  std::unique_ptr<ObjectGuard::Hold> window_;
+  std::set<std::string> seen_deleted_;
+  std::map<uint64_t, std::pair<uint64_t, uint32_t>> projected_dead_;  // dry run: pack -> dead
+  std::set<uint64_t> repacked_;  // dry run: packs a real run would repack
+};
+
+}  // namespace
+
+Result<GcResult> CollectGarbage(Store* store, const GcOptions& options) {
+  return Collector(store, options).Run();
+}
+
+std::string GcText(const GcResult& r) {
+  const char* would = r.dry_run ? "would " : "";
+  std::string o;
+  o += std::string(r.dry_run ? "dry run: nothing was changed\n" : "");
+  o += "objects: " + std::to_string(r.candidates) + " candidates; " + would + "delete " +
+       std::to_string(r.trees) + " trees, " + std::to_string(r.contents) + " contents, " +
+       std::to_string(r.chunks) + " chunks (" + HumanBytes(r.chunk_bytes) + ")\n";
+  if (r.referenced || r.kept_in_flight || r.kept_undelete) {
+    o += "kept: " + std::to_string(r.referenced) + " referenced again, " +
+         std::to_string(r.kept_in_flight) + " in use by a running backup or an open file, " +
+         std::to_string(r.kept_undelete) + " for undelete\n";
+  }
+  o += "deleted snapshots: " + std::to_string(r.expired_deleted) + " past the undelete window" +
+       (r.dry_run ? " would be dropped" : " dropped") + ", " + std::to_string(r.undeletable) +
+       " still undeletable\n";
+  o += "packs: " + std::string(would) + "remove " + std::to_string(r.packs_condemned) +
+       " dead, " + would + "repack " + std::to_string(r.packs_repacked) + " into " +
+       std::to_string(r.packs_written) + " (" + HumanBytes(r.bytes_moved) + " copied)\n";
+  o += "store: " + std::to_string(r.packs_before) + " packs, " + HumanBytes(r.bytes_before) +
+       " -> " + std::to_string(r.packs_after) + " packs, " + HumanBytes(r.bytes_after) + "; " +
+       (r.dry_run ? "would free " : "freed ") + HumanBytes(r.bytes_freed) + "; " +
+       HumanBytes(r.dead_bytes_left) + " dead left in packs\n";
+  if (r.delete_only) {
+    o += "note: the disk is nearly full (below gc.min_free): only dead packs were removed; free "
+         "space and run gc again to repack\n";
+  }
+  if (r.budget_exhausted) {
+    o += "note: more packs are worth repacking than gc.max_repack allows in one run; the next "
+         "run continues\n";
+  }
+  if (r.cancelled) o += "note: stopped early; run gc again to continue\n";
+  for (const auto& p : r.problems) o += "problem: " + p + "\n";
+  return o;
+}
+
+std::string GcJson(const GcResult& r) {
+  auto n = [](uint64_t v) { return std::to_string(v); };
+  auto b = [](bool v) { return std::string(v ? "true" : "false"); };
+  std::string problems;
+  for (const auto& p : r.problems) problems += (problems.empty() ? "" : ",") + JsonString(p);
+  return "{\"dry_run\":" + b(r.dry_run) + ",\"cancelled\":" + b(r.cancelled) +
+         ",\"deleted_snapshots\":{\"expired\":" + n(r.expired_deleted) +
+         ",\"undeletable\":" + n(r.undeletable) + "}" +
+         ",\"objects\":{\"candidates\":" + n(r.candidates) + ",\"referenced\":" +
+         n(r.referenced) + ",\"kept_in_flight\":" + n(r.kept_in_flight) +
+         ",\"kept_undelete\":" + n(r.kept_undelete) + ",\"trees\":" + n(r.trees) +
+         ",\"contents\":" + n(r.contents) + ",\"chunks\":" + n(r.chunks) +
+         ",\"chunk_bytes\":" + n(r.chunk_bytes) + "}" +
+         ",\"packs\":{\"condemned\":" + n(r.packs_condemned) + ",\"repacked\":" +
+         n(r.packs_repacked) + ",\"written\":" + n(r.packs_written) + ",\"bytes_moved\":" +
+         n(r.bytes_moved) + ",\"bytes_freed\":" + n(r.bytes_freed) + ",\"before\":" +
+         n(r.packs_before) + ",\"bytes_before\":" + n(r.bytes_before) + ",\"after\":" +
+         n(r.packs_after) + ",\"bytes_after\":" + n(r.bytes_after) +
+         ",\"dead_bytes_left\":" + n(r.dead_bytes_left) + "}" +
+         ",\"delete_only\":" + b(r.delete_only) + ",\"budget_exhausted\":" +
+         b(r.budget_exhausted) + ",\"problems\":[" + problems + "]}";
+}
+
+}  // namespace keepfs::gc

@@ -1,0 +1,174 @@
+// What the garbage collector does to packs: list them, copy the live blobs
+// of mostly-dead packs into new ones (repack), condemn and remove packs
+// without live blobs. docs/gc.md has the protocol and why each step is safe.
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <thread>
+
+#include "store/blob_check.h"
+#include "store/chunk_store.h"
+#include "store/chunk_store_rep.h"
+
+namespace keepfs {
+
+void ReadEpochs::Synchronize() {
+  std::lock_guard<std::mutex> lock(flip_mu_);
+  int old = epoch_.load();
+  epoch_.store(1 - old);
+  // Reads are short (one index lookup and one pread), so polling is cheap.
+  while (readers_[old].load() != 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+}
+
+Result<std::vector<std::pair<uint64_t, PackInfo>>> ChunkStore::ListPacks() const {
+  std::vector<std::pair<uint64_t, PackInfo>> out;
+  auto it = rep_->kv->NewIterator("p");
+  for (; it->Valid(); it->Next()) {
+    auto id = PackIdFromKey(it->key());
+    if (!id) continue;
+    auto info = DecodePackInfo(it->value());
+    if (!info.ok()) return info.status().WithContext("pack " + PackRelPath(*id));
+    out.emplace_back(*id, *info);
+  }
+  KEEPFS_RETURN_IF_ERROR(it->status());
+  return out;
+}
+
+Result<std::optional<PackInfo>> ChunkStore::GetPack(uint64_t pack_id) const {
+  std::string v;
+  KEEPFS_ASSIGN_OR_RETURN(bool found, rep_->kv->Get(PackKey(pack_id), &v));
+  if (!found) return std::optional<PackInfo>();
+  auto info = DecodePackInfo(v);
+  if (!info.ok()) return info.status().WithContext("pack " + PackRelPath(pack_id));
+  return std::optional<PackInfo>(*info);
+}
+
+Status ChunkStore::Rep::RetirePack(uint64_t pack_id) {
+  // Every read that may have found this pack in the index has finished
+  // after this; later reads cannot find it (the index moved on before).
+  epochs.Synchronize();
+  {
+    std::lock_guard<std::mutex> lock(fd_mu);
+    fds.erase(pack_id);  // a reader still holding the fd keeps the inode alive
+  }
+  std::string path = Path(PackRelPath(pack_id));
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return Status::FromErrno(errno, "removing pack " + path);
+  }
+  KEEPFS_RETURN_IF_ERROR(FsyncDir(path.substr(0, path.find_last_of('/'))));
+  // Only after the file is gone: a record that outlived a crash is finished
+  // by the next open, and a file without a record would be adopted.
+  WriteBatch batch;
+  batch.Delete(PackKey(pack_id));
+  return kv->Write(batch, /*sync=*/false);
+}
+
+Status ChunkStore::Retire(uint64_t pack_id) { return rep_->RetirePack(pack_id); }
+
+Result<ChunkStore::RepackResult> ChunkStore::RetireAll(const std::vector<uint64_t>& pack_ids,
+                                                       RepackResult r) {
+  for (uint64_t id : pack_ids) {
+    KEEPFS_ASSIGN_OR_RETURN(std::optional<PackInfo> info, GetPack(id));
+    KEEPFS_RETURN_IF_ERROR(rep_->RetirePack(id));
+    ++r.packs_removed;
+    if (info) r.bytes_removed += info->size;
+  }
+  return r;
+}
+
+Result<ChunkStore::RepackResult> ChunkStore::Condemn(const std::vector<uint64_t>& pack_ids) {
+  WriteBatch batch;
+  for (uint64_t id : pack_ids) {
+    KEEPFS_ASSIGN_OR_RETURN(std::optional<PackInfo> info, GetPack(id));
+    if (!info) continue;
+    if (info->dead_chunks != info->chunk_count) {
+      return Status::Internal("pack " + PackRelPath(id) + " still holds live chunks");
+    }
+    info->condemned = true;
+    batch.Put(PackKey(id), EncodePackInfo(*info));
+  }
+  KEEPFS_RETURN_IF_ERROR(rep_->kv->Write(batch, /*sync=*/true));
+  return RetireAll(pack_ids, {});
+}
+
+Result<ChunkStore::RepackResult> ChunkStore::Repack(const std::vector<uint64_t>& pack_ids) {
+  if (!rep_->options.writable) return Status::Internal("Repack on a read-only chunk store");
+  RepackResult r;
+  struct Moved {
+    ObjectId id;
+    uint64_t pack_id;
+    PackEntry entry;
+  };
+  std::vector<Moved> moved;
+  std::vector<std::unique_ptr<PackWriter>> done;
+  std::unique_ptr<PackWriter> w;
+  auto seal = [&]() -> Status {
+    if (!w) return Status::OK();
+    KEEPFS_RETURN_IF_ERROR(w->Seal());
+    done.push_back(std::move(w));
+    return Status::OK();
+  };
+  std::string stored;
+  for (uint64_t id : pack_ids) {
+    KEEPFS_ASSIGN_OR_RETURN(std::shared_ptr<UniqueFd> fd, rep_->PackFd(id));
+    struct stat st;
+    if (::fstat(fd->get(), &st) != 0) return Status::FromErrno(errno, "stat of a pack");
+    std::string what = rep_->Path(PackRelPath(id));
+    KEEPFS_ASSIGN_OR_RETURN(std::vector<PackEntry> entries,
+                            ReadPackIndex(fd->get(), static_cast<uint64_t>(st.st_size), what));
+    for (const PackEntry& e : entries) {
+      KEEPFS_ASSIGN_OR_RETURN(std::optional<ChunkLoc> loc, Lookup(e.id));
+      if (!loc || loc->pack_id != id || loc->offset != e.offset) continue;  // dead
+      stored.resize(e.stored_len);
+      std::string where = what + " offset " + std::to_string(e.offset);
+      KEEPFS_RETURN_IF_ERROR(PreadAll(fd->get(), stored.data(), stored.size(), e.offset, where));
+      if (BlobCheck(e.id, stored) != loc->check) {
+        // Never copy damaged bytes under a good name: the pack stays as it
+        // is for check and repair to deal with.
+        return Status::Corruption(where + ": chunk " + e.id.ShortHex() +
+                                  " does not match its checksum; not repacking this pack");
+      }
+      if (!w) {
+        std::lock_guard<std::mutex> lock(rep_->write_mu);
+        KEEPFS_ASSIGN_OR_RETURN(w, rep_->NewWriter());
+      }
+      KEEPFS_ASSIGN_OR_RETURN(PackEntry ne, w->Add(e.id, e.codec, stored, e.raw_len));
+      moved.push_back({e.id, w->pack_id(), ne});
+      r.bytes_moved += e.stored_len;
+      if (w->size() >= rep_->options.pack_target_size) KEEPFS_RETURN_IF_ERROR(seal());
+    }
+  }
+  KEEPFS_RETURN_IF_ERROR(seal());
+  // The copies are durable; now one synced batch moves the index onto them
+  // and condemns the old packs. A crash before it leaves the copies
+  // unindexed, and the next open adopts them as wholly dead.
+  WriteBatch batch;
+  int64_t now = static_cast<int64_t>(std::time(nullptr));
+  for (const auto& pw : done) {
+    PackInfo info;
+    info.size = pw->size();
+    info.chunk_count = static_cast<uint32_t>(pw->entries().size());
+    info.created_unix = now;
+    batch.Put(PackKey(pw->pack_id()), EncodePackInfo(info));
+    ++r.packs_written;
+    r.bytes_written += pw->size();
+  }
+  for (const Moved& m : moved) batch.Put(ChunkKey(m.id), EncodeLocation(m.entry, m.pack_id));
+  r.chunks_moved = moved.size();
+  for (uint64_t id : pack_ids) {
+    KEEPFS_ASSIGN_OR_RETURN(std::optional<PackInfo> info, GetPack(id));
+    if (!info) continue;
+    info->condemned = true;
+    info->dead_bytes = info->blob_bytes();
+    info->dead_chunks = info->chunk_count;
+    batch.Put(PackKey(id), EncodePackInfo(*info));
+  }
+  KEEPFS_RETURN_IF_ERROR(rep_->kv->Write(batch, /*sync=*/true));
+  return RetireAll(pack_ids, r);
+}
+
+}  // namespace keepfs

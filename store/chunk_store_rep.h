@@ -1,0 +1,95 @@
+// ChunkStore's private state, shared by chunk_store.cc (reads and writes)
+// and chunk_store_gc.cc (what the garbage collector does to packs). Not
+// part of any contract: include only from those two files.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "store/chunk_store.h"
+#include "store/file_util.h"
+#include "store/pack.h"
+
+namespace keepfs {
+
+constexpr size_t kMaxOpenPacks = 256;
+
+// The index value of a chunk stored at e in pack_id.
+std::string EncodeLocation(const PackEntry& e, uint64_t pack_id);
+
+// Lets a pack's file be removed only once no read that may have found the
+// pack in the index is still running. A read enters before its index lookup
+// and leaves after its pread; Synchronize(), called after the index stopped
+// naming the pack, flips the epoch and waits for the reads of the old one.
+class ReadEpochs {
+ public:
+  int Enter() {
+    for (;;) {
+      int e = epoch_.load();
+      readers_[e].fetch_add(1);
+      if (epoch_.load() == e) return e;
+      readers_[e].fetch_sub(1);  // a flip raced with us: join the new epoch
+    }
+  }
+  void Leave(int e) { readers_[e].fetch_sub(1); }
+  void Synchronize();
+
+ private:
+  std::mutex flip_mu_;
+  std::atomic<int> epoch_{0};
+  std::atomic<uint64_t> readers_[2] = {0, 0};
+};
+
+struct ChunkStore::Rep {
+  KvStore* kv = nullptr;
+  ObjectGuard* guard = nullptr;
+  ReadEpochs epochs;
+  ChunkStoreOptions options;
+  uint64_t adopted = 0;
+
+  // Open pack fds for reads. Lock order: fd_mu is a leaf.
+  mutable std::mutex fd_mu;
+  mutable std::unordered_map<uint64_t, std::shared_ptr<UniqueFd>> fds;  // GUARDED_BY(fd_mu)
+
+  // Write side. Lock order: write_mu before fd_mu.
+  std::mutex write_mu;
+  std::unique_ptr<PackWriter> writer;                                  // GUARDED_BY(write_mu)
+  std::unordered_map<ObjectId, PackEntry, ObjectIdHash> pending;       // GUARDED_BY(write_mu)
+  uint64_t next_pack_id = 1;                                           // GUARDED_BY(write_mu)
+  // Full packs being sealed by a worker outside write_mu; Flush waits for 0.
+  int sealing = 0;                                                     // GUARDED_BY(write_mu)
+  // Bumped whenever chunks move from `pending` to the index, so that Put can
+  // tell whether its unlocked index lookup may have gone stale.
+  uint64_t index_epoch = 0;                                            // GUARDED_BY(write_mu)
+  std::condition_variable seal_done;
+  // The first write error. Once set, the open pack is abandoned and every
+  // later Put/Flush fails with it: chunks other workers deduplicated against
+  // that pack are gone, so the running backup must not commit.
+  Status failed;                                                       // GUARDED_BY(write_mu)
+
+  Status Fail(const Status& s) {
+    failed = s;
+    writer.reset();  // removes the temporary file
+    pending.clear();
+    return s;
+  }
+
+  std::string Path(const std::string& rel) const { return options.store_dir + "/" + rel; }
+  Result<std::shared_ptr<UniqueFd>> PackFd(uint64_t pack_id) const;
+  Status SealLocked();
+  Status SealDetached(std::unique_ptr<PackWriter> full);
+  Status IndexPack(uint64_t pack_id, const std::vector<PackEntry>& entries, uint64_t size);
+  Status ScanPacks();
+  Status AdoptPack(uint64_t pack_id, const std::vector<PackEntry>& entries, uint64_t size);
+  Status RetirePack(uint64_t pack_id);
+  // A new pack writer with the next id (for a backup or a repack).
+  Result<std::unique_ptr<PackWriter>> NewWriter();  // REQUIRES(write_mu)
+};
+
+
+}  // namespace keepfs

@@ -1,0 +1,101 @@
+// keepfs gc: run the garbage collector once (gc/collector.h, docs/gc.md).
+// While a mount runs it runs there, beside backups, prunes and reads.
+#include <CLI/CLI.hpp>
+
+#include <atomic>
+#include <ctime>
+#include <ostream>
+
+#include "gc/collector.h"
+#include "snapshot/catalog.h"
+#include "tools/cli/common.h"
+#include "tools/cli/progress.h"
+
+namespace keepfs::cli {
+
+namespace {
+struct GcArgs {
+  bool dry_run = false;
+  bool json = false;
+  std::string max_repack;
+  std::string undelete_window;
+  std::string now;
+};
+
+int RunGc(Context& ctx, const GcArgs& a) {
+  return Run(ctx, [&]() -> Status {
+    gc::GcOptions o;
+    o.dry_run = a.dry_run;
+    if (!a.now.empty()) {
+      KEEPFS_ASSIGN_OR_RETURN(o.now_unix, snapshot::ParseUtcTime(a.now));
+    }
+    KEEPFS_ASSIGN_OR_RETURN(
+        StoreHandle store,
+        OpenStore(ctx, a.dry_run ? OpenMode::kReadOnly : OpenMode::kReadWrite, /*beside_writers=*/true));
+    o.config = store->config().gc;
+    if (!a.max_repack.empty()) {
+      auto v = ParseSize(a.max_repack);
+      if (!v.ok()) return v.status().WithContext("--max-repack");
+      o.config.max_repack_bytes = *v;
+    }
+    if (!a.undelete_window.empty()) {
+      auto v = ParseDuration(a.undelete_window);
+      if (!v.ok()) return v.status().WithContext("--undelete-window");
+      o.config.undelete_window_sec = *v;
+    }
+    if (ctx.hosted) o.cancel = ctx.hosted->cancel;
+    std::atomic<uint64_t> done{0}, total{0};
+    std::atomic<const char*> phase{"starting"};
+    o.progress = [&](const gc::GcProgress& p) {
+      phase = p.phase;
+      done = p.done;
+      total = p.total;
+    };
+    Progress display(ctx.io.err, ctx.io.err_is_tty, !ctx.quiet && !a.json, [&](double t) {
+      std::string line = "gc: " + std::string(phase.load()) + " " + std::to_string(done.load());
+      if (total.load()) line += "/" + std::to_string(total.load());
+      return line + " (" + std::to_string(static_cast<int>(t)) + " s)";
+    });
+    auto r = gc::CollectGarbage(store.get(), o);
+    display.Stop();
+    KEEPFS_RETURN_IF_ERROR(r.status());
+    if (a.json) {
+      ctx.io.out << gc::GcJson(*r) << "\n";
+    } else {
+      ctx.io.out << gc::GcText(*r);
+    }
+    if (r->cancelled) return Status::Cancelled("gc stopped; run it again to continue");
+    if (!r->problems.empty()) {
+      ctx.io.err << "keepfs: gc left " << r->problems.size()
+                 << " damaged item(s) alone (listed above); run 'keepfs check --verify-data'\n";
+      ctx.exit_code = kExitPartial;
+    }
+    return Status::OK();
+  });
+}
+}  // namespace
+
+void RegisterGc(CLI::App& app, Context& ctx) {
+  auto a = std::make_shared<GcArgs>();
+  CLI::App* c = app.add_subcommand(
+      "gc",
+      "Reclaim space: delete the trees, contents and chunks that no snapshot or pin references\n"
+      "any more, remove packs that hold nothing live and repack those that are mostly dead\n"
+      "([gc] in config.toml, docs/gc.md). Runs beside backups, prunes and reads (in the mount\n"
+      "process while mounted). Safe to interrupt: the next run continues. Forgotten snapshots\n"
+      "stay undeletable for gc.undelete_window (default 7d). Exit 3 when a damaged pack was\n"
+      "left alone.");
+  c->add_flag("--dry-run,-n", a->dry_run, "Only report what a run would delete and repack");
+  c->add_flag("--json", a->json,
+              "One JSON object on stdout: deleted snapshots, objects, packs, bytes, problems");
+  c->add_option("--max-repack", a->max_repack,
+                "Copy at most SIZE of live data this run (default gc.max_repack, 8GiB; 0: only "
+                "remove dead packs)");
+  c->add_option("--undelete-window", a->undelete_window,
+                "Keep forgotten snapshots undeletable for DURATION (default gc.undelete_window; "
+                "0s reclaims everything now)");
+  c->add_option("--now", a->now, "Judge the undelete window as if it were this UTC time");
+  c->callback([&ctx, a] { ctx.exit_code = RunGc(ctx, *a); });
+}
+
+}  // namespace keepfs::cli
