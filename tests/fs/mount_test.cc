@@ -10,6 +10,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <ctime>
@@ -26,6 +27,7 @@
 #include "snapshot/pins.h"
 #include "snapshot/ingest.h"
 #include "store/file_util.h"
+#include "store/pack.h"
 #include "tests/testing/backup_util.h"
 #include "tests/testing/every_kind_tree.h"
 #include "tests/testing/mount_util.h"
@@ -419,6 +421,77 @@ TEST_F(MountTest, SixteenReadersWhileABackupRuns) {
 }
 
 #ifdef KEEPFS_BINARY
+// The collector runs inside the mount process, forwarded like any command
+// but beside the writer lock: it finishes while a forwarded backup is still
+// running, and a file held open through the mount reads to the end although
+// its snapshot was forgotten and its pack repacked and removed meanwhile.
+TEST_F(MountTest, GcRunsInTheMountBesideABackupWhileAnOpenFileReadsToTheEnd) {
+  KEEPFS_REQUIRE_FUSE_OR_SKIP();
+  std::string src = tmp_.Join("src");
+  ASSERT_OK(MakeDirs(src));
+  const std::string keep = RandomBytes(3 << 20, 71);
+  ASSERT_OK(WriteFile(src + "/keep.bin", keep));
+  ASSERT_OK(WriteFile(src + "/drop.bin", RandomBytes(8 << 20, 72)));
+  auto snap = Backup("alice", src, kTime);
+  std::string store = store_->dir();
+  store_.reset();  // the mount process opens it
+  std::string bin = KEEPFS_BINARY;
+  int code = 0;
+  std::string out = Shell(bin + " --store " + store + " mount " + mnt_ + " 2>&1", &code);
+  ASSERT_EQ(code, 0) << out;
+  const auto packs_before = ListPackFiles(store);
+
+  int fd = ::open((mnt_ + "/alice/" + snap.name + "/keep.bin").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  std::string got(keep.size(), '\0');
+  ASSERT_EQ(::pread(fd, got.data(), 64 << 10, 0), 64 << 10);
+  out = Shell(bin + " --store " + store + " forget --user alice " + snap.name + " 2>&1", &code);
+  ASSERT_EQ(code, 0) << out;
+
+  std::string big = tmp_.Join("big");
+  ASSERT_OK(MakeDirs(big));
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_OK(WriteFile(big + "/f" + std::to_string(i), RandomBytes(512 << 10, 700 + i)));
+  }
+  pid_t backup = ::fork();
+  if (backup == 0) {
+    int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 1);
+    ::execl(bin.c_str(), bin.c_str(), "--store", store.c_str(), "-q", "backup", "--user", "bob",
+            big.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  out = Shell(bin + " --store " + store + " gc --undelete-window 0s --json 2>&1", &code);
+  int status = 0;
+  bool backup_still_running = ::waitpid(backup, &status, WNOHANG) == 0;
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("\"kept_in_flight\":"), std::string::npos) << out;
+  EXPECT_EQ(out.find("\"kept_in_flight\":0,"), std::string::npos)
+      << "the open file's chunks were kept: " << out;
+  if (!backup_still_running) {
+    std::printf("note: the backup finished before gc did; gc beside it was not shown\n");
+  }
+  if (backup_still_running) ASSERT_EQ(::waitpid(backup, &status, 0), backup);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the backup: status " << status;
+  for (uint64_t id : ListPackFiles(store)) {
+    EXPECT_EQ(std::count(packs_before.begin(), packs_before.end(), id), 0)
+        << "alice's pack was repacked and removed while keep.bin was open";
+  }
+  size_t at = 64 << 10;
+  while (at < keep.size()) {
+    ssize_t n = ::pread(fd, got.data() + at, keep.size() - at, static_cast<off_t>(at));
+    ASSERT_GT(n, 0) << "read at " << at << ": " << std::strerror(errno);
+    at += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  EXPECT_TRUE(got == keep) << "read to the end, byte for byte";
+  out = Shell(bin + " --store " + store + " check 2>&1", &code);
+  EXPECT_EQ(code, 0) << out;
+  out = Shell(bin + " umount " + mnt_ + " 2>&1", &code);
+  EXPECT_EQ(code, 0) << out;
+}
+
 TEST_F(MountTest, BinaryMountsInTheBackgroundAndUnmountsCleanly) {
   KEEPFS_REQUIRE_FUSE_OR_SKIP();
   std::string src = tmp_.Join("src");
