@@ -86,6 +86,58 @@ std::string UsageText(const UserUsage& r) {
   return o + "\n";
 }
 
+Result<SharingReport> ComputeSharing(Store* store) {
+  SharingReport r;
+  KEEPFS_ASSIGN_OR_RETURN(std::vector<std::string> users, snapshot::Repo(store).ListUsers());
+  std::map<uint64_t, uint64_t> by_holders;  // k -> bytes held by k, summed over users
+  for (const auto& user : users) {
+    KEEPFS_ASSIGN_OR_RETURN(snapshot::UserHoldings h, snapshot::LoadHoldings(store, user));
+    for (const auto& [k, bytes] : h.bytes_by_holders) {
+      r.without_sharing += bytes;
+      by_holders[k] += bytes;
+    }
+    r.users.emplace_back(user, std::move(h));
+  }
+  for (const auto& [k, bytes] : by_holders) r.with_sharing += bytes / k;
+  return r;
+}
+
+std::string SharingText(const SharingReport& r) {
+  std::string o;
+  for (const auto& [user, h] : r.users) {
+    o += user + ":";
+    if (h.bytes_by_holders.empty()) o += " holds nothing";
+    for (const auto& [k, bytes] : h.bytes_by_holders) {
+      o += " " + HumanBytes(bytes) +
+           (k == 1 ? " alone" : " with " + std::to_string(k - 1) + (k == 2 ? " other" : " others")) +
+           ";";
+    }
+    if (o.back() == ';') o.pop_back();
+    o += "\n";
+  }
+  o += "stored without sharing between users " + HumanBytes(r.without_sharing) + ", with it " +
+       HumanBytes(r.with_sharing) + ": sharing saves " + HumanBytes(r.saved()) + " (" +
+       Percent(r.saved(), r.without_sharing) + "%)\n";
+  return o;
+}
+
+std::string SharingJson(const SharingReport& r) {
+  std::string o = "{\"without_sharing\":" + std::to_string(r.without_sharing) +
+                  ",\"with_sharing\":" + std::to_string(r.with_sharing) +
+                  ",\"saved\":" + std::to_string(r.saved()) + ",\"users\":[";
+  for (size_t i = 0; i < r.users.size(); ++i) {
+    o += (i ? "," : "") + std::string("{\"user\":") + JsonString(r.users[i].first) +
+         ",\"held_by\":{";
+    bool first = true;
+    for (const auto& [k, bytes] : r.users[i].second.bytes_by_holders) {
+      o += (first ? "\"" : ",\"") + std::to_string(k) + "\":" + std::to_string(bytes);
+      first = false;
+    }
+    o += "}}";
+  }
+  return o + "]}";
+}
+
 std::string PruneText(const UserPrune& p, bool dry_run) {
   std::string o = p.user + " (" + p.policy.Describe() + "):\n";
   for (const auto& s : p.snapshots) {

@@ -41,6 +41,23 @@ Result<UserUsage> ComputeUsage(Store* store, const std::string& user);
 std::string UsageJson(const UserUsage& u);
 std::string UsageText(const UserUsage& u);  // a few lines, sizes in binary units
 
+// What cross-user sharing saves (`keepfs usage --sharing`), from the usage
+// accounts alone. Without sharing every user would store their own
+// (deduplicated) copy of what they hold: the sum of each user's held bytes.
+// With it, an object held by k users is stored once: the sum over holder
+// counts k of (bytes held by k, summed over users) / k.
+struct SharingReport {
+  uint64_t without_sharing = 0;
+  uint64_t with_sharing = 0;
+  // Per user, their held bytes by how many users hold them (1 = only them).
+  std::vector<std::pair<std::string, snapshot::UserHoldings>> users;
+  uint64_t saved() const { return without_sharing - with_sharing; }
+};
+Result<SharingReport> ComputeSharing(Store* store);
+std::string SharingText(const SharingReport& r);
+// {"without_sharing":B,"with_sharing":B,"saved":B,"users":[{"user":U,"held_by":{"1":B,...}}]}
+std::string SharingJson(const SharingReport& r);
+
 // The plan as prune prints it: one line per snapshot with its fate, reasons
 // and what it frees, then the totals and the quota.
 std::string PruneText(const UserPrune& p, bool dry_run);

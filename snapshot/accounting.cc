@@ -58,25 +58,37 @@ Status RefChanges::Walk(char kind, const ObjectId& root, int step) {
   return Status::OK();
 }
 
+// In key order: a batch of tens of thousands of records goes into RocksDB's
+// memtable several times faster sorted than in hash order (the skiplist
+// reuses its insert position), which is most of a large forget's write.
 void RefChanges::ForEachRecord(
     const std::function<void(const std::string& key, const std::string* value)>& fn) const {
-  static const std::string kEmpty;
+  std::vector<std::pair<std::string, std::optional<std::string>>> records;
+  records.reserve(counts_.size() * 2 + holders_.size() + accounts_.size());
   for (const auto& [key, count] : counts_) {
-    std::string v;
-    Encoder(&v).PutVarint(count);
-    fn(key, count == 0 ? nullptr : &v);
-    // It left the user's DAG: a candidate for the garbage collector, which
-    // checks whether anything else still references it.
-    if (count == 0) fn(CandidateKey(std::string_view(key).substr(2 + user_.size())), &kEmpty);
+    if (count == 0) {
+      records.emplace_back(key, std::nullopt);
+      // It left the user's DAG: a candidate for the garbage collector, which
+      // checks whether anything else still references it.
+      records.emplace_back(CandidateKey(std::string_view(key).substr(2 + user_.size())),
+                           std::string());
+    } else {
+      std::string v;
+      Encoder(&v).PutVarint(count);
+      records.emplace_back(key, std::move(v));
+    }
   }
   for (const auto& [key, users] : holders_) {
-    std::string v = EncodeHolders(users);
-    fn(key, users.empty() ? nullptr : &v);
+    if (users.empty()) {
+      records.emplace_back(key, std::nullopt);
+    } else {
+      records.emplace_back(key, EncodeHolders(users));
+    }
   }
-  for (const auto& [user, h] : accounts_) {
-    std::string v = EncodeHoldings(h);
-    fn(AccountKey(user), &v);
-  }
+  for (const auto& [user, h] : accounts_) records.emplace_back(AccountKey(user), EncodeHoldings(h));
+  std::sort(records.begin(), records.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [key, value] : records) fn(key, value ? &*value : nullptr);
 }
 
 void RefChanges::AddTo(WriteBatch* batch) const {

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "gc/prune.h"
+#include "gc/report.h"
 #include "snapshot/accounting.h"
 #include "snapshot/catalog.h"
 #include "snapshot/check.h"
@@ -208,6 +209,12 @@ TEST_F(CollectorTest, SharedBytesAreChargedFairlyAndSurviveTheOtherUsersDeletion
   EXPECT_TRUE(near(ha.shared(), 100 * kMiB));
   EXPECT_LE(ha.charged() + hb.charged(), ha.exclusive() + hb.exclusive() + ha.shared())
       << "the charges add up to what is stored, never more";
+  ASSERT_OK_AND_ASSIGN(SharingReport sharing, ComputeSharing(store_.get()));
+  EXPECT_EQ(sharing.without_sharing, ha.exclusive() + ha.shared() + hb.exclusive() + hb.shared());
+  EXPECT_EQ(sharing.with_sharing, ha.exclusive() + ha.shared() + hb.exclusive())
+      << "the shared file is stored once";
+  EXPECT_TRUE(near(sharing.saved(), 100 * kMiB)) << sharing.saved();
+  EXPECT_NE(SharingText(sharing).find("with 1 other"), std::string::npos) << SharingText(sharing);
 
   ASSERT_OK(ForgetSnapshot(store_.get(), "bob", bob.name, kNov1).status());
   GcResult r = Gc(kNov1, 0);

@@ -15,12 +15,19 @@ namespace {
 struct UsageArgs {
   std::string user;
   bool json = false;
+  bool sharing = false;
 };
 
 int RunUsage(Context& ctx, const UsageArgs& a) {
   return Run(ctx, [&]() -> Status {
     if (!a.user.empty()) KEEPFS_RETURN_IF_ERROR(snapshot::ValidateUserName(a.user));
     KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadOnly));
+    if (a.sharing) {
+      if (!a.user.empty()) return Status::InvalidArgument("--sharing is store-wide: drop --user");
+      KEEPFS_ASSIGN_OR_RETURN(gc::SharingReport r, gc::ComputeSharing(store.get()));
+      ctx.io.out << (a.json ? gc::SharingJson(r) + "\n" : gc::SharingText(r));
+      return Status::OK();
+    }
     std::vector<std::string> users = {a.user};
     if (a.user.empty()) {
       KEEPFS_ASSIGN_OR_RETURN(users, snapshot::Repo(store.get()).ListUsers());
@@ -53,6 +60,11 @@ void RegisterUsage(CLI::App& app, Context& ctx) {
               "One JSON array on stdout: user, snapshots, husks, logical_newest, logical_all, "
               "exclusive, shared, charged, pins, pinned, quota, quota_percent (bytes; null "
               "without a quota)");
+  c->add_flag("--sharing", args->sharing,
+              "Instead: what sharing between users saves. Per user, their stored bytes by how "
+              "many users hold them; then the bytes the store would hold if every user kept "
+              "their own copy, and what it holds (with --json: without_sharing, with_sharing, "
+              "saved, users[{user, held_by{holders: bytes}}])");
   c->callback([&ctx, args] { ctx.exit_code = RunUsage(ctx, *args); });
 }
 
