@@ -67,7 +67,7 @@ class Collector {
       for (; it->Valid(); it->Next()) records.emplace_back(it->key(), it->value());
       KEEPFS_RETURN_IF_ERROR(it->status());
     }
-    WriteBatch expire;
+    std::vector<std::string> expired;
     uint64_t done = 0;
     for (const auto& [key, value] : records) {
       Progress("deleted snapshots", ++done, records.size());
@@ -78,18 +78,38 @@ class Collector {
                               d.status().message());
         continue;
       }
-      if (d->deleted_unix + opt_.config.undelete_window_sec <= opt_.now_unix) {
+      if (Expired(*d)) {
         ++r_.expired_deleted;
-        expire.Delete(key);
+        expired.push_back(key);
         continue;
       }
       ++r_.undeletable;
       KEEPFS_RETURN_IF_ERROR(KeepForUndelete(d->record.root));
     }
-    if (opt_.dry_run || expire.Count() == 0) return Status::OK();
-    // Under the commit lock: undelete reads a record and writes in one go.
+    if (opt_.dry_run || expired.empty()) return Status::OK();
+    // Under the commit lock, and decided again there: an undelete and a new
+    // forget of the same snapshot may have replaced a record since it was read.
     std::lock_guard<std::mutex> commit(store_->commit_mu());
-    return store_->kv().Write(expire, /*sync=*/true);
+    WriteBatch batch;
+    for (const auto& key : expired) {
+      std::string v;
+      KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(key, &v));
+      if (!found) continue;
+      auto d = snapshot::DecodeDeletedSnapshot(v);
+      if (!d.ok()) continue;
+      if (Expired(*d)) {
+        batch.Delete(key);
+      } else {
+        --r_.expired_deleted;
+        ++r_.undeletable;
+        KEEPFS_RETURN_IF_ERROR(KeepForUndelete(d->record.root));
+      }
+    }
+    return store_->kv().Write(batch, /*sync=*/true);
+  }
+
+  bool Expired(const snapshot::DeletedSnapshot& d) const {
+    return d.deleted_unix + opt_.config.undelete_window_sec <= opt_.now_unix;
   }
 
   // Adds the objects below root that nobody references (only forgotten
