@@ -432,6 +432,7 @@ Result<SnapshotRecord> Walker::Run() {
   // Every tree and content record is written before the reference counts
   // walk them; the counts, the name and the record then commit as one.
   KEEPFS_RETURN_IF_ERROR(meta_.Flush());
+  if (options_.before_commit_for_test) options_.before_commit_for_test();
   std::lock_guard<std::mutex> commit_lock(store_->commit_mu());
   KEEPFS_ASSIGN_OR_RETURN(rec.seq, Repo(store_).NextSeq(rec.user, rec.time_sec));
   rec.name = FormatSnapshotName(rec.time_sec, rec.seq);

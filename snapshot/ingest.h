@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -36,6 +37,9 @@ struct BackupOptions {
   SourceFs* source_fs = nullptr;    // what to read; null: the real file system
   // When it becomes true the backup stops and commits nothing (Cancelled).
   const std::atomic<bool>* cancel = nullptr;
+  // Tests: called after the walk, before the commit lock is taken (a forced
+  // interleaving with the garbage collector). Null: none.
+  std::function<void()> before_commit_for_test;
 };
 
 // Live view of a running backup, for progress display. Safe to read from
