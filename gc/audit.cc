@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "snapshot/accounting.h"
 #include "snapshot/catalog.h"
@@ -58,7 +59,7 @@ class Auditor {
     if (r_.findings.size() < kMaxFindings) r_.findings.push_back(std::move(s));
   }
   void Progress(const std::string& phase, uint64_t done) {
-    if (opt_.progress) opt_.progress(phase, done);
+    if (opt_.progress) opt_.progress({phase, done, 0});
   }
 
   // Recounts one user's references and raises what is below the recount.
@@ -92,9 +93,9 @@ class Auditor {
     r_.references += counts.size();
 
     WriteBatch batch;
-    const std::string prefix = "r" + user + std::string(1, '\0');
+    const std::string prefix = snapshot::RefPrefix(user);
     auto it = store_->kv().NewIterator(prefix);
-    std::unordered_map<std::string, bool> seen;
+    std::unordered_set<std::string> seen;
     for (; it->Valid(); it->Next()) {
       std::string key(it->key().substr(prefix.size()));
       Decoder dec(it->value());
@@ -105,7 +106,7 @@ class Auditor {
       }
       auto c = counts.find(key);
       uint64_t want = c == counts.end() ? 0 : c->second;
-      if (c != counts.end()) seen[key] = true;
+      if (c != counts.end()) seen.insert(key);
       if (stored > want) {
         ++r_.over;
         Finding(user + ": " + Describe(key) + " counted " + std::to_string(stored) + ", recount " +
@@ -120,7 +121,7 @@ class Auditor {
     }
     // Every object the user reaches must list the user as a holder.
     for (const auto& [key, want] : counts) {
-      std::string hkey = "h" + key, v;
+      std::string hkey = snapshot::HolderKey(key), v;
       KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(hkey, &v));
       std::vector<std::string> holders;
       if (found) {
@@ -150,7 +151,7 @@ class Auditor {
             std::to_string(want) + (opt_.dry_run ? "" : " (raised)"));
     std::string v;
     Encoder(&v).PutVarint(want);
-    batch->Put("r" + user + std::string(1, '\0') + key, v);
+    batch->Put(snapshot::RefPrefix(user) + key, v);
   }
 
   // A holder without a count: only reported (it keeps garbage, never loses data).
@@ -162,7 +163,7 @@ class Auditor {
       if (!holders.ok()) continue;  // reported by Mark when reachable
       for (const auto& user : *holders) {
         KEEPFS_ASSIGN_OR_RETURN(bool counted,
-                                store_->kv().Contains("r" + user + std::string(1, '\0') + key));
+                                store_->kv().Contains(snapshot::RefPrefix(user) + key));
         if (counted) continue;
         ++r_.holders_extra;
         Finding(Describe(key) + ": " + user + " is listed as a holder without a count (kept)");
@@ -175,7 +176,7 @@ class Auditor {
   Status Account(const std::string& user) {
     std::lock_guard<std::mutex> commit(store_->commit_mu());
     snapshot::UserHoldings want;
-    const std::string prefix = "r" + user + std::string(1, '\0');
+    const std::string prefix = snapshot::RefPrefix(user);
     auto it = store_->kv().NewIterator(prefix);
     snapshot::ObjectLinks links;
     for (; it->Valid(); it->Next()) {
@@ -185,7 +186,7 @@ class Auditor {
       if (!id.ok()) continue;
       if (!snapshot::ReadObjectLinks(store_, key[0], *id, &links).ok() || !links.charged) continue;
       std::string v;
-      KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get("h" + std::string(key), &v));
+      KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(snapshot::HolderKey(key), &v));
       uint64_t k = 1;
       if (found) {
         auto holders = snapshot::DecodeHolders(v);
@@ -210,8 +211,8 @@ class Auditor {
   // Records of one kind that nobody holds and that are not queued: queued now.
   Status Sweep(char kind) {
     auto records = store_->kv().NewIterator(std::string(1, kind));
-    auto holders = store_->kv().NewIterator(std::string{'h', kind});
-    auto queued = store_->kv().NewIterator(std::string{'Q', kind});
+    auto holders = store_->kv().NewIterator(snapshot::HolderKey(std::string(1, kind)));
+    auto queued = store_->kv().NewIterator(snapshot::CandidateKey(std::string(1, kind)));
     WriteBatch batch;
     for (; records->Valid(); records->Next()) {
       std::string_view id = records->key().substr(1);
@@ -225,7 +226,7 @@ class Auditor {
       bool in_queue = queued->Valid() && queued->key().substr(2) == id;
       if (held || in_queue) continue;
       ++r_.orphans;
-      batch.Put(std::string{'Q', kind} + std::string(id), "");
+      batch.Put(snapshot::CandidateKey(kind + std::string(id)), "");
       if (batch.Count() >= 4096 && !opt_.dry_run) {
         KEEPFS_RETURN_IF_ERROR(store_->kv().Write(batch, /*sync=*/false));
         batch.Clear();

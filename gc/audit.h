@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "gc/collector.h"
 #include "store/store.h"
 
 namespace keepfs::gc {
@@ -37,7 +38,7 @@ namespace keepfs::gc {
 struct AuditOptions {
   bool dry_run = false;  // report only
   const std::atomic<bool>* cancel = nullptr;
-  std::function<void(const std::string& phase, uint64_t done)> progress;
+  std::function<void(const GcProgress&)> progress;  // called now and then; may be null
 };
 
 struct AuditResult {

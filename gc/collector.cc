@@ -22,7 +22,6 @@ namespace keepfs::gc {
 namespace {
 
 constexpr size_t kBatch = 2048;
-constexpr char kQueuePrefix = 'Q';
 // Parents before children: while a tree's record exists its contents do,
 // and while a content's does, its chunks do (a reader walking down from a
 // record never finds a hole the collector made).
@@ -149,8 +148,7 @@ class Collector {
   }
 
   Status Candidates(char kind) {
-    std::string prefix{kQueuePrefix, kind};
-    auto it = store_->kv().NewIterator(prefix);
+    auto it = store_->kv().NewIterator(snapshot::CandidateKey(std::string(1, kind)));
     std::vector<ObjectId> batch;
     for (; it->Valid(); it->Next()) {
       auto id = ObjectId::FromBytes(it->key().substr(2));
@@ -178,11 +176,10 @@ class Collector {
     KEEPFS_RETURN_IF_ERROR(NewlyDeleted());
     auto exclusive = store_->guard().Exclusive();
     WriteBatch batch;
-    std::map<uint64_t, std::pair<uint64_t, uint32_t>> dead;  // pack -> bytes, chunks
+    std::vector<ObjectId> dead_chunks;
     uint64_t deleted = 0;
     for (const ObjectId& id : ids) {
       ++r_.candidates;
-      const std::string qkey = std::string{kQueuePrefix, kind} + std::string(id.AsBytes());
       if (window_->MayHold(kind, id)) {
         ++r_.kept_undelete;
         continue;
@@ -193,103 +190,76 @@ class Collector {
       }
       KEEPFS_ASSIGN_OR_RETURN(bool referenced,
                               store_->kv().Contains(snapshot::HolderKey(kind, id)));
-      batch.Delete(qkey);
+      batch.Delete(snapshot::CandidateKey(kind + std::string(id.AsBytes())));
       if (referenced) {
         ++r_.referenced;
-        continue;
+      } else if (kind == 'c') {
+        dead_chunks.push_back(id);  // with their packs' counters, below
+      } else {
+        const std::string key = kind == 't' ? snapshot::TreeKey(id) : snapshot::ContentKey(id);
+        KEEPFS_ASSIGN_OR_RETURN(bool present, store_->kv().Contains(key));
+        if (!present) continue;
+        batch.Delete(key);
+        ++(kind == 't' ? r_.trees : r_.contents);
+        ++deleted;
       }
-      switch (kind) {
-        case 't': {
-          KEEPFS_ASSIGN_OR_RETURN(bool present, store_->kv().Contains(snapshot::TreeKey(id)));
-          if (!present) continue;
-          batch.Delete(snapshot::TreeKey(id));
-          ++r_.trees;
-          break;
-        }
-        case 'o': {
-          KEEPFS_ASSIGN_OR_RETURN(bool present, store_->kv().Contains(snapshot::ContentKey(id)));
-          if (!present) continue;
-          batch.Delete(snapshot::ContentKey(id));
-          ++r_.contents;
-          break;
-        }
-        default: {
-          KEEPFS_ASSIGN_OR_RETURN(std::optional<ChunkLoc> loc, store_->chunks().Lookup(id));
-          if (!loc) continue;
-          batch.Delete(ChunkStore::ChunkKey(id));
-          auto& d = dead[loc->pack_id];
-          d.first += loc->stored_len;
-          ++d.second;
-          ++r_.chunks;
-          r_.chunk_bytes += loc->stored_len;
-          break;
-        }
+    }
+    KEEPFS_ASSIGN_OR_RETURN(auto dead, store_->chunks().DeleteChunks(dead_chunks, &batch));
+    for (const auto& [pack, d] : dead) {
+      r_.chunks += d.chunks;
+      r_.chunk_bytes += d.bytes;
+      deleted += d.chunks;
+      if (opt_.dry_run) {
+        projected_dead_[pack].bytes += d.bytes;
+        projected_dead_[pack].chunks += d.chunks;
       }
-      ++deleted;
     }
     Progress("candidates", r_.candidates, 0);
-    if (opt_.dry_run) {
-      for (const auto& [pack, d] : dead) {
-        projected_dead_[pack].first += d.first;
-        projected_dead_[pack].second += d.second;
-      }
-      return Status::OK();
-    }
-    if (batch.Count() == 0) return Status::OK();
-    for (const auto& [pack, d] : dead) {
-      KEEPFS_ASSIGN_OR_RETURN(std::optional<PackInfo> info, store_->chunks().GetPack(pack));
-      if (!info) continue;  // an index entry into a pack without a record: check reports it
-      info->dead_bytes += d.first;
-      info->dead_chunks = std::min(info->chunk_count, info->dead_chunks + d.second);
-      batch.Put(ChunkStore::PackKey(pack), ChunkStore::EncodePackInfo(*info));
-    }
-    if (deleted > 0) {
-      // Files-cache entries stamped with an older generation are checked
-      // before they are trusted again (snapshot/ingest.cc).
-      std::string g;
-      uint64_t generation = 0;
-      KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(snapshot::kContentGenerationKey, &g));
-      if (found) {
-        KEEPFS_ASSIGN_OR_RETURN(generation, snapshot::DecodeContentGeneration(g));
-      }
-      std::string v;
-      Encoder(&v).PutVarint(generation + 1);
-      batch.Put(snapshot::kContentGenerationKey, v);
-    }
+    if (opt_.dry_run || batch.Count() == 0) return Status::OK();
+    // Files-cache entries stamped with an older generation are checked
+    // before they are trusted again (snapshot/ingest.cc).
+    if (deleted > 0) KEEPFS_RETURN_IF_ERROR(BumpGeneration(&batch));
     KEEPFS_RETURN_IF_ERROR(store_->kv().Write(batch, /*sync=*/true));
     store_->guard().NoteDeletions();
     return Status::OK();
   }
 
+  Status BumpGeneration(WriteBatch* batch) {
+    std::string g;
+    uint64_t generation = 0;
+    KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(snapshot::kContentGenerationKey, &g));
+    if (found) {
+      KEEPFS_ASSIGN_OR_RETURN(generation, snapshot::DecodeContentGeneration(g));
+    }
+    std::string v;
+    Encoder(&v).PutVarint(generation + 1);
+    batch->Put(snapshot::kContentGenerationKey, v);
+    return Status::OK();
+  }
+
   Status Packs() {
     KEEPFS_ASSIGN_OR_RETURN(auto packs, store_->chunks().ListPacks());
+    std::vector<uint64_t> condemn;
+    std::vector<std::pair<uint64_t, PackInfo>> rest;
     for (auto& [id, info] : packs) {
       ++r_.packs_before;
       r_.bytes_before += info.size;
       if (auto it = projected_dead_.find(id); it != projected_dead_.end()) {
-        info.dead_bytes += it->second.first;
-        info.dead_chunks = std::min(info.chunk_count, info.dead_chunks + it->second.second);
+        info.dead_bytes += it->second.bytes;
+        info.dead_chunks = std::min(info.chunk_count, info.dead_chunks + it->second.chunks);
       }
-    }
-    std::vector<uint64_t> condemn;
-    std::vector<std::pair<uint64_t, PackInfo>> rest;
-    for (const auto& [id, info] : packs) {
-      if (info.condemned || info.dead_chunks == info.chunk_count) {
+      if (info.nothing_live()) {
         condemn.push_back(id);
+        r_.bytes_freed += info.size;
       } else {
         rest.emplace_back(id, info);
       }
-    }
-    uint64_t gone = 0;
-    for (const auto& [id, info] : packs) {
-      if (info.condemned || info.dead_chunks == info.chunk_count) gone += info.size;
     }
     Progress("packs", 0, condemn.size());
     if (!opt_.dry_run && !condemn.empty()) {
       KEEPFS_RETURN_IF_ERROR(store_->chunks().Condemn(condemn).status());
     }
     r_.packs_condemned = condemn.size();
-    r_.bytes_freed += gone;
 
     struct statvfs vfs;
     std::string packs_dir = store_->dir() + "/packs";
@@ -297,29 +267,20 @@ class Collector {
       uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
       r_.delete_only = free_bytes < opt_.config.min_free_bytes;
     }
-    std::vector<std::vector<uint64_t>> groups;
+    std::vector<RepackGroup> groups;
     if (!r_.delete_only && opt_.config.max_repack_bytes > 0) groups = ChooseRepacks(rest);
     uint64_t done = 0;
-    for (const auto& group : groups) {
+    for (const RepackGroup& group : groups) {
       if (Cancelled(opt_)) break;
       Progress("packs", ++done, groups.size());
-      uint64_t old_bytes = 0, live = 0;
-      for (uint64_t id : group) {
-        for (const auto& [pid, info] : rest) {
-          if (pid == id) {
-            old_bytes += info.size;
-            live += info.live_bytes();
-          }
-        }
-      }
       if (opt_.dry_run) {
-        r_.packs_repacked += group.size();
-        r_.bytes_moved += live;
-        r_.bytes_freed += old_bytes > live ? old_bytes - live : 0;
-        for (uint64_t id : group) repacked_.insert(id);
+        r_.packs_repacked += group.ids.size();
+        r_.bytes_moved += group.live;
+        r_.bytes_freed += group.size - std::min(group.size, group.live);
+        repacked_.insert(group.ids.begin(), group.ids.end());
         continue;
       }
-      auto rr = store_->chunks().Repack(group);
+      auto rr = store_->chunks().Repack(group.ids);
       if (!rr.ok()) {
         // A damaged pack is left for check and repair; the rest go on.
         r_.problems.push_back(rr.status().message());
@@ -329,15 +290,20 @@ class Collector {
       r_.packs_repacked += rr->packs_removed;
       r_.packs_written += rr->packs_written;
       r_.bytes_moved += rr->bytes_moved;
-      r_.bytes_freed += rr->bytes_removed > rr->bytes_written ? rr->bytes_removed - rr->bytes_written : 0;
+      r_.bytes_freed += rr->bytes_removed - std::min(rr->bytes_removed, rr->bytes_written);
     }
     return Tally(packs);
   }
 
-  // Which packs to repack, in groups of about one pack's worth of live
-  // data: the deadest first, within the byte budget.
-  std::vector<std::vector<uint64_t>> ChooseRepacks(
-      const std::vector<std::pair<uint64_t, PackInfo>>& packs) {
+  // Packs repacked together: about one pack's worth of live data.
+  struct RepackGroup {
+    std::vector<uint64_t> ids;
+    uint64_t size = 0;  // of the pack files
+    uint64_t live = 0;  // live blob bytes
+  };
+
+  // Which packs to repack, in groups, the deadest first, within the byte budget.
+  std::vector<RepackGroup> ChooseRepacks(const std::vector<std::pair<uint64_t, PackInfo>>& packs) {
     const GcConfig& c = opt_.config;
     uint64_t blob = 0, dead = 0;
     for (const auto& [id, info] : packs) {
@@ -348,7 +314,7 @@ class Collector {
     struct Pick {
       uint64_t id;
       double dead_ratio;
-      uint64_t live;
+      const PackInfo* info;
     };
     std::vector<Pick> picks, small;
     for (const auto& [id, info] : packs) {
@@ -356,9 +322,9 @@ class Collector {
       double ratio = b ? static_cast<double>(std::min(info.dead_bytes, b)) / b : 0;
       if (ratio * 100 >= c.repack_dead_percent ||
           (wasteful && ratio * 100 >= c.repack_low_percent)) {
-        picks.push_back({id, ratio, info.live_bytes()});
+        picks.push_back({id, ratio, &info});
       } else if (info.live_bytes() < c.small_pack_bytes) {
-        small.push_back({id, ratio, info.live_bytes()});
+        small.push_back({id, ratio, &info});
       }
     }
     std::sort(picks.begin(), picks.end(),
@@ -368,21 +334,20 @@ class Collector {
     if (small.size() >= 2 || (!small.empty() && !picks.empty())) {
       picks.insert(picks.end(), small.begin(), small.end());
     }
-    std::vector<std::vector<uint64_t>> groups;
-    uint64_t budget = c.max_repack_bytes, group_live = 0;
+    std::vector<RepackGroup> groups;
+    uint64_t budget = c.max_repack_bytes;
     const uint64_t target = store_->chunks().pack_target_size();
     for (const Pick& p : picks) {
-      if (p.live > budget) {
+      const uint64_t live = p.info->live_bytes();
+      if (live > budget) {
         r_.budget_exhausted = true;
         break;
       }
-      budget -= p.live;
-      if (groups.empty() || group_live + p.live > target) {
-        groups.emplace_back();
-        group_live = 0;
-      }
-      groups.back().push_back(p.id);
-      group_live += p.live;
+      budget -= live;
+      if (groups.empty() || groups.back().live + live > target) groups.emplace_back();
+      groups.back().ids.push_back(p.id);
+      groups.back().size += p.info->size;
+      groups.back().live += live;
     }
     return groups;
   }
@@ -391,7 +356,7 @@ class Collector {
   Status Tally(const std::vector<std::pair<uint64_t, PackInfo>>& projected) {
     if (opt_.dry_run) {
       for (const auto& [id, info] : projected) {
-        if (info.condemned || info.dead_chunks == info.chunk_count || repacked_.count(id)) continue;
+        if (info.nothing_live() || repacked_.count(id)) continue;
         ++r_.packs_after;
         r_.dead_bytes_left += std::min(info.dead_bytes, info.blob_bytes());
       }
@@ -417,7 +382,7 @@ class Collector {
   // registered like a backup's hold, so the collector itself skips them.
   std::unique_ptr<ObjectGuard::Hold> window_;
   std::set<std::string> seen_deleted_;
-  std::map<uint64_t, std::pair<uint64_t, uint32_t>> projected_dead_;  // dry run: pack -> dead
+  std::map<uint64_t, ChunkStore::DeadBlobs> projected_dead_;  // dry run: pack -> what dies
   std::set<uint64_t> repacked_;  // dry run: packs a real run would repack
 };
 

@@ -37,8 +37,9 @@
 
 namespace keepfs::gc {
 
+// Where a run of the collector (or the auditor) is, for a progress line.
 struct GcProgress {
-  const char* phase = "";  // "deleted snapshots", "candidates", "packs"
+  std::string phase;  // "deleted snapshots", "candidates", "packs"; "recount USER", "sweep"
   uint64_t done = 0;
   uint64_t total = 0;  // 0 when not known in advance
 };

@@ -65,12 +65,13 @@ void RefChanges::ForEachRecord(
     const std::function<void(const std::string& key, const std::string* value)>& fn) const {
   std::vector<std::pair<std::string, std::optional<std::string>>> records;
   records.reserve(counts_.size() * 2 + holders_.size() + accounts_.size());
+  const size_t prefix_len = RefPrefix(user_).size();
   for (const auto& [key, count] : counts_) {
     if (count == 0) {
       records.emplace_back(key, std::nullopt);
       // It left the user's DAG: a candidate for the garbage collector, which
       // checks whether anything else still references it.
-      records.emplace_back(CandidateKey(std::string_view(key).substr(2 + user_.size())),
+      records.emplace_back(CandidateKey(std::string_view(key).substr(prefix_len)),
                            std::string());
     } else {
       std::string v;
@@ -311,10 +312,15 @@ uint64_t UserHoldings::charged() const {
   return c;
 }
 
-std::string RefKey(std::string_view user, char kind, const ObjectId& id) {
+std::string RefPrefix(std::string_view user) {
   std::string k = "r";
   k.append(user);
   k.push_back('\0');
+  return k;
+}
+
+std::string RefKey(std::string_view user, char kind, const ObjectId& id) {
+  std::string k = RefPrefix(user);
   k.push_back(kind);
   k.append(id.AsBytes());
   return k;
@@ -322,11 +328,10 @@ std::string RefKey(std::string_view user, char kind, const ObjectId& id) {
 
 std::string CandidateKey(std::string_view kind_and_id) { return "Q" + std::string(kind_and_id); }
 
+std::string HolderKey(std::string_view kind_and_id) { return "h" + std::string(kind_and_id); }
+
 std::string HolderKey(char kind, const ObjectId& id) {
-  std::string k = "h";
-  k.push_back(kind);
-  k.append(id.AsBytes());
-  return k;
+  return HolderKey(kind + std::string(id.AsBytes()));
 }
 
 std::string EncodeHolders(const std::vector<std::string>& users) {

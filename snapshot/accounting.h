@@ -59,8 +59,12 @@ struct UserHoldings {
   uint64_t charged() const;  // exclusive + sum of shared / holders (rounded down)
 };
 
+// Keys (docs/format.md). kind_and_id: the kind byte followed by the 32 id
+// bytes, as the suffix of every per-object key.
 std::string RefKey(std::string_view user, char kind, const ObjectId& id);
+std::string RefPrefix(std::string_view user);  // "r" USER 0x00: all of one user's counts
 std::string HolderKey(char kind, const ObjectId& id);
+std::string HolderKey(std::string_view kind_and_id);
 std::string CandidateKey(std::string_view kind_and_id);  // "Q" KIND ID
 std::string EncodeHolders(const std::vector<std::string>& users);
 Result<std::vector<std::string>> DecodeHolders(std::string_view bytes);

@@ -141,14 +141,14 @@ Status ChunkStore::Rep::ScanPacks() {
   // Ids come from the index as well as from disk, so an id whose pack file
   // was deleted is never reused while a record may still name it.
   std::unordered_set<uint64_t> indexed;
-  std::vector<uint64_t> condemned;
+  std::vector<std::pair<uint64_t, PackInfo>> condemned;
   auto pit = kv->NewIterator(std::string(1, kPackPrefix));
   for (; pit->Valid(); pit->Next()) {
     if (auto id = PackIdFromKey(pit->key())) {
       indexed.insert(*id);
       next_pack_id = std::max(next_pack_id, *id + 1);
       auto info = DecodePackInfo(pit->value());
-      if (info.ok() && info->condemned) condemned.push_back(*id);
+      if (info.ok() && info->condemned) condemned.emplace_back(*id, *info);
     }
   }
   KEEPFS_RETURN_IF_ERROR(pit->status());
@@ -180,8 +180,8 @@ Status ChunkStore::Rep::ScanPacks() {
     spdlog::info("adopted pack {} ({} chunks) left by an interrupted run", path, entries->size());
   }
   // A collector stopped between condemning packs and removing them.
-  for (uint64_t id : condemned) KEEPFS_RETURN_IF_ERROR(RetirePack(id));
-  return Status::OK();
+  RepackResult retired;
+  return RetirePacks(condemned, &retired);
 }
 
 // Indexes the chunks of a sealed pack that has no record: a backup's pack

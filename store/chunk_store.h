@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,6 +57,8 @@ struct PackInfo {
 
   // Bytes of blobs (the file less header, trailer and footer).
   uint64_t blob_bytes() const;
+  // Nothing in it is live: it is (to be) condemned and removed.
+  bool nothing_live() const { return condemned || dead_chunks == chunk_count; }
   uint64_t live_bytes() const { return blob_bytes() - std::min(dead_bytes, blob_bytes()); }
 };
 
@@ -114,15 +117,22 @@ class ChunkStore {
   };
   // Copies the live blobs of packs (those the index still points at) into
   // new packs, byte for byte, then in one synced batch points the index at
-  // the copies and condemns the old packs, then removes them (Retire).
+  // the copies and condemns the old packs, then removes them.
   // Needs the collector's exclusive right to move index entries: one call at a time.
   Result<RepackResult> Repack(const std::vector<uint64_t>& pack_ids);
   // Condemns packs without live blobs (synced) and removes them.
   Result<RepackResult> Condemn(const std::vector<uint64_t>& pack_ids);
-  // Removes a condemned pack: waits until no read that may have looked up
-  // an index entry into it is still running, unlinks the file, then deletes
-  // the record. Idempotent (recovery at open calls it for every condemned pack).
-  Status Retire(uint64_t pack_id);
+  // Stored bytes and blobs that became dead in one pack.
+  struct DeadBlobs {
+    uint64_t bytes = 0;
+    uint32_t chunks = 0;
+  };
+  // Adds to batch the deletion of the index entries of those chunks that are
+  // indexed, and the matching rise of their packs' dead counters (which must
+  // stay exact: PackInfo). Returns what became dead, by pack. The batch is
+  // the caller's to write, or to drop for a dry run.
+  Result<std::map<uint64_t, DeadBlobs>> DeleteChunks(const std::vector<ObjectId>& ids,
+                                                     WriteBatch* batch) const;
   static std::string EncodePackInfo(const PackInfo& p);
   // OK, or the first write error: after one, Put and Flush keep failing.
   Status write_status() const;
@@ -135,7 +145,6 @@ class ChunkStore {
 
  private:
   struct Rep;
-  Result<RepackResult> RetireAll(const std::vector<uint64_t>& pack_ids, RepackResult r);
   explicit ChunkStore(std::unique_ptr<Rep> rep);
   std::unique_ptr<Rep> rep_;
 };

@@ -47,52 +47,84 @@ Result<std::optional<PackInfo>> ChunkStore::GetPack(uint64_t pack_id) const {
   return std::optional<PackInfo>(*info);
 }
 
-Status ChunkStore::Rep::RetirePack(uint64_t pack_id) {
-  // Every read that may have found this pack in the index has finished
-  // after this; later reads cannot find it (the index moved on before).
+Status ChunkStore::Rep::RetirePacks(const std::vector<std::pair<uint64_t, PackInfo>>& packs,
+                                    RepackResult* r) {
+  if (packs.empty()) return Status::OK();
+  // Every read that may have found these packs in the index has finished
+  // after this; later reads cannot find them (the index moved on before).
   epochs.Synchronize();
-  {
-    std::lock_guard<std::mutex> lock(fd_mu);
-    fds.erase(pack_id);  // a reader still holding the fd keeps the inode alive
-  }
-  std::string path = Path(PackRelPath(pack_id));
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return Status::FromErrno(errno, "removing pack " + path);
-  }
-  KEEPFS_RETURN_IF_ERROR(FsyncDir(path.substr(0, path.find_last_of('/'))));
-  // Only after the file is gone: a record that outlived a crash is finished
-  // by the next open, and a file without a record would be adopted.
   WriteBatch batch;
-  batch.Delete(PackKey(pack_id));
+  for (const auto& [id, info] : packs) {
+    {
+      std::lock_guard<std::mutex> lock(fd_mu);
+      fds.erase(id);  // a reader still holding the fd keeps the inode alive
+    }
+    std::string path = Path(PackRelPath(id));
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return Status::FromErrno(errno, "removing pack " + path);
+    }
+    KEEPFS_RETURN_IF_ERROR(FsyncDir(path.substr(0, path.find_last_of('/'))));
+    // Only after the file is gone: a record that outlived a crash is
+    // finished by the next open, and a file without a record would be adopted.
+    batch.Delete(PackKey(id));
+    ++r->packs_removed;
+    r->bytes_removed += info.size;
+  }
   return kv->Write(batch, /*sync=*/false);
 }
 
-Status ChunkStore::Retire(uint64_t pack_id) { return rep_->RetirePack(pack_id); }
-
-Result<ChunkStore::RepackResult> ChunkStore::RetireAll(const std::vector<uint64_t>& pack_ids,
-                                                       RepackResult r) {
-  for (uint64_t id : pack_ids) {
-    KEEPFS_ASSIGN_OR_RETURN(std::optional<PackInfo> info, GetPack(id));
-    KEEPFS_RETURN_IF_ERROR(rep_->RetirePack(id));
-    ++r.packs_removed;
-    if (info) r.bytes_removed += info->size;
+Result<std::map<uint64_t, ChunkStore::DeadBlobs>> ChunkStore::DeleteChunks(
+    const std::vector<ObjectId>& ids, WriteBatch* batch) const {
+  std::map<uint64_t, DeadBlobs> dead;
+  for (const ObjectId& id : ids) {
+    KEEPFS_ASSIGN_OR_RETURN(std::optional<ChunkLoc> loc, Lookup(id));
+    if (!loc) continue;
+    batch->Delete(ChunkKey(id));
+    DeadBlobs& d = dead[loc->pack_id];
+    d.bytes += loc->stored_len;
+    ++d.chunks;
   }
-  return r;
+  for (const auto& [pack, d] : dead) {
+    KEEPFS_ASSIGN_OR_RETURN(std::optional<PackInfo> info, GetPack(pack));
+    if (!info) continue;  // an index entry into a pack without a record: check reports it
+    info->dead_bytes += d.bytes;
+    info->dead_chunks = std::min(info->chunk_count, info->dead_chunks + d.chunks);
+    batch->Put(PackKey(pack), EncodePackInfo(*info));
+  }
+  return dead;
 }
 
-Result<ChunkStore::RepackResult> ChunkStore::Condemn(const std::vector<uint64_t>& pack_ids) {
-  WriteBatch batch;
+namespace {
+// The records of packs, condemned (all blobs dead), added to batch. With
+// must_be_dead, Internal if one still holds live blobs by its counters.
+Result<std::vector<std::pair<uint64_t, PackInfo>>> CondemnRecords(
+    const ChunkStore& chunks, const std::vector<uint64_t>& pack_ids, bool must_be_dead,
+    WriteBatch* batch) {
+  std::vector<std::pair<uint64_t, PackInfo>> out;
   for (uint64_t id : pack_ids) {
-    KEEPFS_ASSIGN_OR_RETURN(std::optional<PackInfo> info, GetPack(id));
+    KEEPFS_ASSIGN_OR_RETURN(std::optional<PackInfo> info, chunks.GetPack(id));
     if (!info) continue;
-    if (info->dead_chunks != info->chunk_count) {
+    if (must_be_dead && !info->nothing_live()) {
       return Status::Internal("pack " + PackRelPath(id) + " still holds live chunks");
     }
     info->condemned = true;
-    batch.Put(PackKey(id), EncodePackInfo(*info));
+    info->dead_bytes = info->blob_bytes();
+    info->dead_chunks = info->chunk_count;
+    batch->Put(ChunkStore::PackKey(id), ChunkStore::EncodePackInfo(*info));
+    out.emplace_back(id, *info);
   }
+  return out;
+}
+}  // namespace
+
+Result<ChunkStore::RepackResult> ChunkStore::Condemn(const std::vector<uint64_t>& pack_ids) {
+  WriteBatch batch;
+  KEEPFS_ASSIGN_OR_RETURN(auto condemned,
+                          CondemnRecords(*this, pack_ids, /*must_be_dead=*/true, &batch));
   KEEPFS_RETURN_IF_ERROR(rep_->kv->Write(batch, /*sync=*/true));
-  return RetireAll(pack_ids, {});
+  RepackResult r;
+  KEEPFS_RETURN_IF_ERROR(rep_->RetirePacks(condemned, &r));
+  return r;
 }
 
 Result<ChunkStore::RepackResult> ChunkStore::Repack(const std::vector<uint64_t>& pack_ids) {
@@ -159,16 +191,11 @@ Result<ChunkStore::RepackResult> ChunkStore::Repack(const std::vector<uint64_t>&
   }
   for (const Moved& m : moved) batch.Put(ChunkKey(m.id), EncodeLocation(m.entry, m.pack_id));
   r.chunks_moved = moved.size();
-  for (uint64_t id : pack_ids) {
-    KEEPFS_ASSIGN_OR_RETURN(std::optional<PackInfo> info, GetPack(id));
-    if (!info) continue;
-    info->condemned = true;
-    info->dead_bytes = info->blob_bytes();
-    info->dead_chunks = info->chunk_count;
-    batch.Put(PackKey(id), EncodePackInfo(*info));
-  }
+  KEEPFS_ASSIGN_OR_RETURN(auto condemned,
+                          CondemnRecords(*this, pack_ids, /*must_be_dead=*/false, &batch));
   KEEPFS_RETURN_IF_ERROR(rep_->kv->Write(batch, /*sync=*/true));
-  return RetireAll(pack_ids, r);
+  KEEPFS_RETURN_IF_ERROR(rep_->RetirePacks(condemned, &r));
+  return r;
 }
 
 }  // namespace keepfs

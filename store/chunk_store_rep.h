@@ -86,7 +86,13 @@ struct ChunkStore::Rep {
   Status IndexPack(uint64_t pack_id, const std::vector<PackEntry>& entries, uint64_t size);
   Status ScanPacks();
   Status AdoptPack(uint64_t pack_id, const std::vector<PackEntry>& entries, uint64_t size);
-  Status RetirePack(uint64_t pack_id);
+  // Removes condemned packs: waits (once) until no read that may have
+  // looked up an index entry into them is still running, unlinks the files,
+  // then deletes the records. Idempotent: recovery at open calls it for
+  // every condemned pack. Adds to r->packs_removed and bytes_removed (sizes
+  // as recorded).
+  Status RetirePacks(const std::vector<std::pair<uint64_t, PackInfo>>& packs,
+                     ChunkStore::RepackResult* r);
   // A new pack writer with the next id (for a backup or a repack).
   Result<std::unique_ptr<PackWriter>> NewWriter();  // REQUIRES(write_mu)
 };

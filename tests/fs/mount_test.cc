@@ -59,6 +59,15 @@ class MountTest : public ::testing::Test {
   TestMount mount_;
 };
 
+// n files of 512 KiB of random bytes in a new directory dir: a backup long
+// enough to be caught running.
+void WriteRandomFiles(const std::string& dir, int n, uint64_t seed) {
+  ASSERT_OK(MakeDirs(dir));
+  for (int i = 0; i < n; ++i) {
+    ASSERT_OK(WriteFile(dir + "/f" + std::to_string(i), RandomBytes(512 << 10, seed + i)));
+  }
+}
+
 std::string Slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
@@ -449,18 +458,8 @@ TEST_F(MountTest, GcRunsInTheMountBesideABackupWhileAnOpenFileReadsToTheEnd) {
   ASSERT_EQ(code, 0) << out;
 
   std::string big = tmp_.Join("big");
-  ASSERT_OK(MakeDirs(big));
-  for (int i = 0; i < 300; ++i) {
-    ASSERT_OK(WriteFile(big + "/f" + std::to_string(i), RandomBytes(512 << 10, 700 + i)));
-  }
-  pid_t backup = ::fork();
-  if (backup == 0) {
-    int null = ::open("/dev/null", O_WRONLY);
-    ::dup2(null, 1);
-    ::execl(bin.c_str(), bin.c_str(), "--store", store.c_str(), "-q", "backup", "--user", "bob",
-            big.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  WriteRandomFiles(big, 300, 700);
+  pid_t backup = SpawnQuiet({bin, "--store", store, "-q", "backup", "--user", "bob", big});
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   out = Shell(bin + " --store " + store + " gc --undelete-window 0s --json 2>&1", &code);
   int status = 0;
@@ -531,16 +530,8 @@ TEST_F(MountTest, BinaryMountsInTheBackgroundAndUnmountsCleanly) {
   }
   // Ctrl-C in the client cancels the forwarded backup cleanly: no snapshot.
   std::string big = tmp_.Join("big");
-  ASSERT_OK(MakeDirs(big));
-  for (int i = 0; i < 400; ++i) {
-    ASSERT_OK(WriteFile(big + "/f" + std::to_string(i), RandomBytes(512 << 10, 900 + i)));
-  }
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::execl(bin.c_str(), bin.c_str(), "--store", store.c_str(), "-q", "backup", "--user", "dave",
-            big.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  WriteRandomFiles(big, 400, 900);
+  pid_t pid = SpawnQuiet({bin, "--store", store, "-q", "backup", "--user", "dave", big});
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   ::kill(pid, SIGINT);
   int status = 0;

@@ -131,4 +131,19 @@ Result<std::unique_ptr<Store>> InitAndOpen(const std::string& dir, const InitOpt
   return Store::Open(dir, OpenMode::kReadWrite);
 }
 
+pid_t SpawnQuiet(const std::vector<std::string>& args) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
 }  // namespace keepfs::testing

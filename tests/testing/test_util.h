@@ -7,9 +7,11 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/types.h>
 
 #include <cstdint>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "store/status.h"
@@ -81,6 +83,9 @@ Result<std::string> ReadFile(const std::string& path);
 Status PatchFile(const std::string& path, uint64_t offset, std::string_view bytes);
 // XORs one byte of an existing file with mask.
 Status FlipByte(const std::string& path, uint64_t offset, uint8_t mask = 0xff);
+// Starts args[0] with args in the background, stdout and stderr to
+// /dev/null; the caller waits for (or kills) the returned pid.
+pid_t SpawnQuiet(const std::vector<std::string>& args);
 
 // Chunk sizes small enough that test files of a few MiB span many chunks.
 InitOptions SmallChunkOptions();

@@ -25,21 +25,6 @@
 namespace keepfs::testing {
 namespace {
 
-pid_t Spawn(const std::vector<std::string>& args) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    int null = ::open("/dev/null", O_WRONLY);
-    ::dup2(null, 1);
-    ::dup2(null, 2);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
 void MakeData(const std::string& root, uint64_t seed, int files) {
   ASSERT_EQ(::mkdir(root.c_str(), 0755), 0);
   Rng rng(seed);
@@ -65,7 +50,7 @@ TEST(CrashTest, KillDuringBackupLeavesConsistentStore) {
   Rng rng(42);
   int killed_mid_run = 0;
   for (int i = 0; i < iterations; ++i) {
-    pid_t pid = Spawn({KEEPFS_BINARY, "backup", "--store", store, "--user", "bob", "--no-cache",
+    pid_t pid = SpawnQuiet({KEEPFS_BINARY, "backup", "--store", store, "--user", "bob", "--no-cache",
                        "-q", big});
     ASSERT_GT(pid, 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng.Uniform(1500)));
@@ -140,7 +125,7 @@ TEST(CrashTest, KillDuringPruneLeavesWholeSnapshotsAndExactCounts) {
         pinned[name] = f;
       }
     }
-    pid_t pid = Spawn({KEEPFS_BINARY, "prune", "--store", store, "-q", "--keep-last", "1",
+    pid_t pid = SpawnQuiet({KEEPFS_BINARY, "prune", "--store", store, "-q", "--keep-last", "1",
                        "--keep-within", "0", "--keep-monthly", "0"});
     ASSERT_GT(pid, 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(5 + rng.Uniform(120)));
@@ -217,7 +202,7 @@ TEST(CrashTest, KillDuringGcLosesNothingCommitted) {
                       "--keep-monthly", "0"})
                   .code,
               0);
-    pid_t pid = Spawn({KEEPFS_BINARY, "gc", "--store", store, "-q", "--undelete-window", "0s"});
+    pid_t pid = SpawnQuiet({KEEPFS_BINARY, "gc", "--store", store, "-q", "--undelete-window", "0s"});
     ASSERT_GT(pid, 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(5 + rng.Uniform(150)));
     ::kill(pid, SIGKILL);

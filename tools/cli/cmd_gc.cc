@@ -2,7 +2,6 @@
 // While a mount runs it runs there, beside backups, prunes and reads.
 #include <CLI/CLI.hpp>
 
-#include <atomic>
 #include <mutex>
 #include <ctime>
 #include <ostream>
@@ -16,6 +15,42 @@
 namespace keepfs::cli {
 
 namespace {
+// The collector and the auditor run beside other writing commands (in a
+// mount process they do not take its writer lock); a dry run only reads.
+Result<StoreHandle> OpenBesideWriters(Context& ctx, bool dry_run) {
+  return OpenStore(ctx, dry_run ? OpenMode::kReadOnly : OpenMode::kReadWrite,
+                   /*beside_writers=*/true);
+}
+
+// The live progress line of a run: the last GcProgress it reported.
+class PhaseLine {
+ public:
+  PhaseLine(Context& ctx, bool json, std::string what)
+      : what_(std::move(what)),
+        display_(ctx.io.err, ctx.io.err_is_tty, !ctx.quiet && !json,
+                 [this](double t) { return Line(t); }) {}
+  std::function<void(const gc::GcProgress&)> Sink() {
+    return [this](const gc::GcProgress& p) {
+      std::lock_guard<std::mutex> lock(mu_);
+      last_ = p;
+    };
+  }
+  void Stop() { display_.Stop(); }
+
+ private:
+  std::string Line(double t) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string line = what_ + ": " + last_.phase + " " + std::to_string(last_.done);
+    if (last_.total) line += "/" + std::to_string(last_.total);
+    return line + " (" + std::to_string(static_cast<int>(t)) + " s)";
+  }
+
+  std::string what_;
+  std::mutex mu_;
+  gc::GcProgress last_{"starting", 0, 0};  // GUARDED_BY(mu_)
+  Progress display_;  // last: its thread calls Line until it stops
+};
+
 struct GcArgs {
   bool dry_run = false;
   bool json = false;
@@ -31,9 +66,7 @@ int RunGc(Context& ctx, const GcArgs& a) {
     if (!a.now.empty()) {
       KEEPFS_ASSIGN_OR_RETURN(o.now_unix, snapshot::ParseUtcTime(a.now));
     }
-    KEEPFS_ASSIGN_OR_RETURN(
-        StoreHandle store,
-        OpenStore(ctx, a.dry_run ? OpenMode::kReadOnly : OpenMode::kReadWrite, /*beside_writers=*/true));
+    KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenBesideWriters(ctx, a.dry_run));
     o.config = store->config().gc;
     if (!a.max_repack.empty()) {
       auto v = ParseSize(a.max_repack);
@@ -46,26 +79,12 @@ int RunGc(Context& ctx, const GcArgs& a) {
       o.config.undelete_window_sec = *v;
     }
     if (ctx.hosted) o.cancel = ctx.hosted->cancel;
-    std::atomic<uint64_t> done{0}, total{0};
-    std::atomic<const char*> phase{"starting"};
-    o.progress = [&](const gc::GcProgress& p) {
-      phase = p.phase;
-      done = p.done;
-      total = p.total;
-    };
-    Progress display(ctx.io.err, ctx.io.err_is_tty, !ctx.quiet && !a.json, [&](double t) {
-      std::string line = "gc: " + std::string(phase.load()) + " " + std::to_string(done.load());
-      if (total.load()) line += "/" + std::to_string(total.load());
-      return line + " (" + std::to_string(static_cast<int>(t)) + " s)";
-    });
+    PhaseLine line(ctx, a.json, "gc");
+    o.progress = line.Sink();
     auto r = gc::CollectGarbage(store.get(), o);
-    display.Stop();
+    line.Stop();
     KEEPFS_RETURN_IF_ERROR(r.status());
-    if (a.json) {
-      ctx.io.out << gc::GcJson(*r) << "\n";
-    } else {
-      ctx.io.out << gc::GcText(*r);
-    }
+    ctx.io.out << (a.json ? gc::GcJson(*r) + "\n" : gc::GcText(*r));
     if (r->cancelled) return Status::Cancelled("gc stopped; run it again to continue");
     if (!r->problems.empty()) {
       ctx.io.err << "keepfs: gc left " << r->problems.size()
@@ -75,6 +94,7 @@ int RunGc(Context& ctx, const GcArgs& a) {
     return Status::OK();
   });
 }
+
 struct AuditArgs {
   bool dry_run = false;
   bool json = false;
@@ -82,27 +102,14 @@ struct AuditArgs {
 
 int RunAudit(Context& ctx, const AuditArgs& a) {
   return Run(ctx, [&]() -> Status {
-    KEEPFS_ASSIGN_OR_RETURN(
-        StoreHandle store,
-        OpenStore(ctx, a.dry_run ? OpenMode::kReadOnly : OpenMode::kReadWrite, /*beside_writers=*/true));
+    KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenBesideWriters(ctx, a.dry_run));
     gc::AuditOptions o;
     o.dry_run = a.dry_run;
     if (ctx.hosted) o.cancel = ctx.hosted->cancel;
-    std::mutex mu;
-    std::string phase = "starting";
-    uint64_t done = 0;
-    o.progress = [&](const std::string& p, uint64_t n) {
-      std::lock_guard<std::mutex> lock(mu);
-      phase = p;
-      done = n;
-    };
-    Progress display(ctx.io.err, ctx.io.err_is_tty, !ctx.quiet && !a.json, [&](double t) {
-      std::lock_guard<std::mutex> lock(mu);
-      return "audit: " + phase + " " + std::to_string(done) + " (" +
-             std::to_string(static_cast<int>(t)) + " s)";
-    });
+    PhaseLine line(ctx, a.json, "audit");
+    o.progress = line.Sink();
     auto r = gc::Audit(store.get(), o);
-    display.Stop();
+    line.Stop();
     KEEPFS_RETURN_IF_ERROR(r.status());
     ctx.io.out << (a.json ? gc::AuditJson(*r) + "\n" : gc::AuditText(*r));
     if (r->cancelled) return Status::Cancelled("audit stopped; run it again");
