@@ -53,21 +53,13 @@ Result<uint64_t> View::Open(const Caller& c, uint64_t ino, int flags) {
   h->node = n;
   h->path = PathOf(*n);
   {
-    // Under the guard: the content is present now, so its chunks are, and
-    // from here on the collector leaves them alone.
-    auto shared = store_->guard().Shared();
-    auto content = repo_->GetContent(n->entry.ref);
+    // From here on the collector leaves the file's chunks alone.
+    auto content = repo_->GetContentHeld(n->entry.ref, &h->hold);
     if (!content.ok()) {
       spdlog::error("{}: {}", h->path, content.status().message());
       return Eio(content.status().message());
     }
     h->content = std::move(*content);
-    if (!h->content.is_inline) {
-      h->hold = store_->guard().NewReaderHold();
-      for (const auto& p : h->content.parts) {
-        if (!p.is_hole()) h->hold->Add('c', p.chunk);
-      }
-    }
   }
   if (h->content.size != n->entry.size) {
     spdlog::error("{}: content size {} differs from the entry's {}", h->path, h->content.size,

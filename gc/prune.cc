@@ -176,7 +176,8 @@ Result<UserPrune> PruneUser(Store* store, std::string_view user, const Retention
     if (auto it = by_snapshot.find(snaps[i].name); it != by_snapshot.end()) {
       pins[i] = std::move(it->second);
     }
-    in.push_back({snaps[i].name, snaps[i].time_sec, pins[i].size(), snaps[i].is_husk()});
+    in.push_back({snaps[i].name, snaps[i].time_sec, pins[i].size(), snaps[i].is_husk(),
+                  snaps[i].seq});
   }
   StoreChargeModel model(store, out.user, snaps, pins, now_sec);
   KEEPFS_RETURN_IF_ERROR(model.Init());

@@ -99,6 +99,7 @@ Result<SharingReport> ComputeSharing(Store* store) {
     r.users.emplace_back(user, std::move(h));
   }
   for (const auto& [k, bytes] : by_holders) r.with_sharing += bytes / k;
+  KEEPFS_ASSIGN_OR_RETURN(r.last_pass, LastSharingPass(store));
   return r;
 }
 
@@ -118,6 +119,17 @@ std::string SharingText(const SharingReport& r) {
   o += "stored without sharing between users " + HumanBytes(r.without_sharing) + ", with it " +
        HumanBytes(r.with_sharing) + ": sharing saves " + HumanBytes(r.saved()) + " (" +
        Percent(r.saved(), r.without_sharing) + "%)\n";
+  if (!r.last_pass) {
+    o += "who shares with whom: no sharing pass yet ('keepfs share')\n";
+    return o;
+  }
+  o += "last sharing pass " + snapshot::FormatUtcTime(r.last_pass->finished_unix) + " UTC: unified " +
+       std::to_string(r.last_pass->unified) + " identical files stored under other recipes (" +
+       HumanBytes(r.last_pass->unified_bytes) + ")\n";
+  for (const PairShare& p : r.last_pass->pairs) {
+    o += "  " + p.a + " & " + p.b + " both hold " + HumanBytes(p.bytes) + "\n";
+  }
+  if (r.last_pass->pairs.empty()) o += "  no stored data is shared between users\n";
   return o;
 }
 
@@ -135,7 +147,7 @@ std::string SharingJson(const SharingReport& r) {
     }
     o += "}}";
   }
-  return o + "]}";
+  return o + "],\"last_pass\":" + (r.last_pass ? SharingPassJson(*r.last_pass) : "null") + "}";
 }
 
 std::string PruneText(const UserPrune& p, bool dry_run) {

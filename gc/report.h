@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gc/prune.h"
+#include "gc/sharing.h"
 #include "snapshot/accounting.h"
 #include "snapshot/pins.h"
 #include "store/status.h"
@@ -51,11 +52,15 @@ struct SharingReport {
   uint64_t with_sharing = 0;
   // Per user, their held bytes by how many users hold them (1 = only them).
   std::vector<std::pair<std::string, snapshot::UserHoldings>> users;
+  // The last sharing pass (`keepfs share`): who shares with whom, and what
+  // its unification did. nullopt before the first.
+  std::optional<SharingResult> last_pass;
   uint64_t saved() const { return without_sharing - with_sharing; }
 };
 Result<SharingReport> ComputeSharing(Store* store);
 std::string SharingText(const SharingReport& r);
-// {"without_sharing":B,"with_sharing":B,"saved":B,"users":[{"user":U,"held_by":{"1":B,...}}]}
+// {"without_sharing":B,"with_sharing":B,"saved":B,"users":[{"user":U,"held_by":{"1":B,...}}],
+//  "last_pass":SharingPassJson or null}
 std::string SharingJson(const SharingReport& r);
 
 // The plan as prune prints it: one line per snapshot with its fate, reasons

@@ -2,6 +2,7 @@
 
 #include <ctime>
 #include <functional>
+#include <tuple>
 
 namespace keepfs::gc {
 
@@ -53,7 +54,7 @@ Result<RetentionPlan> PlanRetention(const std::vector<RetentionSnapshot>& snaps,
   for (size_t i = 1; i < snaps.size(); ++i) {
     const auto& a = snaps[i - 1];
     const auto& b = snaps[i];
-    if (a.time_sec > b.time_sec || (a.time_sec == b.time_sec && a.name >= b.name)) {
+    if (std::tie(a.time_sec, a.seq, a.name) >= std::tie(b.time_sec, b.seq, b.name)) {
       return Status::InvalidArgument("retention: snapshots are not sorted oldest first at " +
                                      b.name);
     }

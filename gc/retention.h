@@ -32,6 +32,7 @@ struct RetentionSnapshot {
   int64_t time_sec = 0;  // UTC seconds
   uint64_t pins = 0;     // pinned paths in it
   bool husk = false;     // already a husk: only its pins keep it
+  uint32_t seq = 0;      // the _N of a name taken at the same second ("_10" is after "_9")
 };
 
 // The user's charged bytes as snapshots are forgotten one by one. Planning

@@ -39,6 +39,18 @@ Status RefChanges::Init() {
   return Status::OK();
 }
 
+Status RefChanges::SwitchUser(std::string_view user) {
+  if (user == user_) return Status::OK();
+  user_ = std::string(user);
+  initialized_ = false;
+  if (accounts_.count(user_)) {  // read already as another user's
+    fresh_user_ = false;
+    initialized_ = true;
+    return Status::OK();
+  }
+  return Init();
+}
+
 void RefChanges::AddPendingNode(const ObjectId& id, std::string encoded) {
   pending_nodes_[id] = std::move(encoded);
 }
@@ -65,13 +77,13 @@ void RefChanges::ForEachRecord(
     const std::function<void(const std::string& key, const std::string* value)>& fn) const {
   std::vector<std::pair<std::string, std::optional<std::string>>> records;
   records.reserve(counts_.size() * 2 + holders_.size() + accounts_.size());
-  const size_t prefix_len = RefPrefix(user_).size();
+  constexpr size_t kKindAndId = 1 + ObjectId::kSize;  // the end of every RefKey
   for (const auto& [key, count] : counts_) {
     if (count == 0) {
       records.emplace_back(key, std::nullopt);
       // It left the user's DAG: a candidate for the garbage collector, which
       // checks whether anything else still references it.
-      records.emplace_back(CandidateKey(std::string_view(key).substr(prefix_len)),
+      records.emplace_back(CandidateKey(std::string_view(key).substr(key.size() - kKindAndId)),
                            std::string());
     } else {
       std::string v;
@@ -193,6 +205,10 @@ Status ReadObjectLinks(Store* store, char kind, const ObjectId& id, ObjectLinks*
       }
       auto content = DecodeContent(value);
       if (!content.ok()) return content.status().WithContext("content " + id.ShortHex());
+      if (content->is_alias()) {  // one reference to the content holding its bytes
+        out->children.push_back({kContent, content->alias_of});
+        return Status::OK();
+      }
       for (const auto& p : content->parts) {
         if (!p.is_hole()) out->children.push_back({kChunk, p.chunk});
       }
@@ -444,12 +460,35 @@ bool NewObjects::Has(char kind, const ObjectId& id) const {
   return false;
 }
 
+void NewObjects::ForEach(const std::function<void(char kind, const ObjectId& id)>& fn) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& id : trees_) fn(kTree, id);
+  for (const auto& [id, e] : contents_) fn(kContent, id);
+  for (const auto& [id, bytes] : chunks_) fn(kChunk, id);
+}
+
+bool RefChanges::Touched(char kind, const ObjectId& id) const {
+  auto it = counts_.find(RefKey(user_, kind, id));
+  return it != counts_.end() && it->second > 0;
+}
+
 Result<std::vector<std::pair<std::string, std::string>>> AddSnapshotRefs(
     Store* store, std::string_view user, const ObjectId& root, const NewObjects* fresh) {
   RefChanges changes(store, user);
   changes.SetNewObjects(fresh);
   KEEPFS_RETURN_IF_ERROR(changes.AddRoot(root));
-  return changes.Puts();
+  auto puts = changes.Puts();
+  if (fresh) {
+    // Stored by this backup and referenced by nothing: without a candidate
+    // key only an audit would ever find them.
+    fresh->ForEach([&](char kind, const ObjectId& id) {
+      if (!changes.Touched(kind, id)) {
+        puts.emplace_back(CandidateKey(std::string(1, kind) + std::string(id.AsBytes())),
+                          std::string());
+      }
+    });
+  }
+  return puts;
 }
 
 }  // namespace keepfs::snapshot

@@ -8,7 +8,7 @@
 //                         (KIND 't' tree node, 'o' content, 'c' chunk). A
 //                         snapshot's root counts one; a tree node counts one
 //                         per child node and entry; a content one per chunk
-//                         part. An object is expanded (its children counted)
+//                         part (an alias, one to its target content). An object is expanded (its children counted)
 //                         only when its count goes 0 -> 1, so an unchanged
 //                         subtree costs one increment.
 //   h KIND ID             the users whose DAG holds this object (any kind):
@@ -76,7 +76,7 @@ Result<UserHoldings> LoadHoldings(Store* store, std::string_view user);
 
 // One object of the DAG as accounting sees it: the objects it references
 // (a tree node's child nodes, folders and files; a chunked content's
-// chunks), and for a charged object (a chunk, an inline content) its stored
+// chunks; an alias's target content), and for a charged object (a chunk, an inline content) its stored
 // bytes. Other walks of the DAG (pinned bytes) use it too, so that they
 // follow exactly the edges the counts do.
 struct ObjectLinks {
@@ -115,6 +115,8 @@ class NewObjects {
   void AddTree(const ObjectId& id);
 
   bool Has(char kind, const ObjectId& id) const;
+  // Every object recorded, as (kind, id).
+  void ForEach(const std::function<void(char kind, const ObjectId& id)>& fn) const;
   // The links of a new content or chunk into *out (cleared first); false
   // when it is not one of them.
   bool Links(char kind, const ObjectId& id, ObjectLinks* out) const;
@@ -153,12 +155,21 @@ class RefChanges {
   Status AddObject(char kind, const ObjectId& id) { return Walk(kind, id, +1); }
   Status RemoveObject(char kind, const ObjectId& id) { return Walk(kind, id, -1); }
 
+  // From here on the changes are user's (the sharing pass changes every
+  // holder of an object in one batch). Counts, holders and accounts read so
+  // far are kept, so the records stay consistent across users.
+  Status SwitchUser(std::string_view user);
+
   // Tree nodes not written yet (a husk being planned): the walk reads them
   // from here instead of the store.
   void AddPendingNode(const ObjectId& id, std::string encoded);
   // Objects the caller's backup stored (not owned; must outlive this): known
   // to have no counts or holders yet, and their records need no read.
   void SetNewObjects(const NewObjects* fresh) { new_objects_ = fresh; }
+
+  // Whether the user's DAG holds the object, with the changes so far (only
+  // for objects the changes touched; false for any other).
+  bool Touched(char kind, const ObjectId& id) const;
 
   // Stored bytes that no user holds any more after the removals so far:
   // what deleting them frees once the garbage collector has run.
@@ -208,7 +219,10 @@ class RefChanges {
 // (and, for every object that becomes referenced by user, to its children),
 // with the holder and account records that change. Reads the store; writes
 // nothing. Corruption if an object of the DAG is missing or damaged. fresh:
-// what the backup being committed stored itself (RefChanges::SetNewObjects).
+// what the backup being committed stored itself (RefChanges::SetNewObjects);
+// those the snapshot does not reach (a file read again because it changed
+// meanwhile, a recipe that turned out to be a unified alias's) are queued
+// for the garbage collector with the same records.
 Result<std::vector<std::pair<std::string, std::string>>> AddSnapshotRefs(
     Store* store, std::string_view user, const ObjectId& root,
     const NewObjects* fresh = nullptr);

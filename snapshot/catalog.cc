@@ -118,6 +118,13 @@ std::string FormatUtcTime(int64_t time_sec) {
 std::string TreeKey(const ObjectId& id) { return "t" + std::string(id.AsBytes()); }
 std::string ContentKey(const ObjectId& id) { return "o" + std::string(id.AsBytes()); }
 
+std::string FingerprintKey(const std::array<uint8_t, 16>& fingerprint, const ObjectId& content) {
+  std::string key(kFingerprintPrefix);
+  key.append(reinterpret_cast<const char*>(fingerprint.data()), fingerprint.size());
+  key.append(content.AsBytes());
+  return key;
+}
+
 std::string SnapshotKey(std::string_view user, std::string_view name) {
   return SnapshotPrefix(user) + std::string(name);
 }

@@ -5,6 +5,7 @@
 // Thread safety: pure functions.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -40,6 +41,12 @@ std::string DeletedPrefix(std::string_view user);  // "" = every user's
 std::string PinKey(std::string_view user, std::string_view snapshot, std::string_view path);
 // A user's pins ("" = everyone's), or with a snapshot, that snapshot's.
 std::string PinPrefix(std::string_view user, std::string_view snapshot = {});
+// Fingerprint records: F FINGERPRINT(16) CONTENT-ID(32), empty value, one per
+// chunked content a backup stored (store/file_fingerprint.h). Contents with
+// the same fingerprint are probably identical files under different recipes:
+// the sharing pass's work list (gc/sharing.h).
+inline constexpr char kFingerprintPrefix[] = "F";
+std::string FingerprintKey(const std::array<uint8_t, 16>& fingerprint, const ObjectId& content);
 std::string UserKey(std::string_view user);
 inline constexpr char kUserPrefix[] = "u";
 // The content generation: a counter that every deletion of content records

@@ -143,6 +143,7 @@ class Checker {
       Problem(p);
       return;
     }
+    if (options_.verify_data) CheckAlias(id, *content, path);
     for (const ContentPart& part : content->parts) {
       if (part.is_hole()) continue;
       auto found = repo_.store().kv().Contains(ChunkStore::ChunkKey(part.chunk));
@@ -153,6 +154,21 @@ class Checker {
         Problem(p);
       }
     }
+  }
+
+  // An alias's bytes (its target's) must hash to what the sharing pass
+  // proved equal when it made the alias.
+  void CheckAlias(const ObjectId& id, const Content& data, const std::string& path) {
+    auto record = repo_.GetContentRecord(id);
+    if (!record.ok() || !record->is_alias()) return;
+    auto hash = repo_.HashFileData(data);
+    if (hash.ok() && *hash == record->file_hash) return;
+    CheckProblem p{"content " + id.ShortHex(), "corrupt",
+                   hash.ok() ? "an alias whose target " + record->alias_of.ShortHex() +
+                                   " holds other bytes than it recorded"
+                             : hash.status().message()};
+    p.path = path;
+    Problem(p);
   }
 
   const Repo& repo_;

@@ -10,6 +10,7 @@ namespace keepfs::snapshot {
 namespace {
 constexpr uint8_t kChunked = 1;
 constexpr uint8_t kInline = 2;
+constexpr uint8_t kAlias = 3;
 constexpr uint64_t kMaxInline = 1 << 20;
 
 void EncodeParts(Encoder& enc, const Content& c) {
@@ -65,6 +66,16 @@ std::string EncodeContent(const Content& c, Compressor* compressor) {
   return out;
 }
 
+std::string EncodeContentAlias(uint64_t size, const ObjectId& target, const ObjectId& file_hash) {
+  std::string out;
+  Encoder enc(&out);
+  enc.PutU8(kAlias);
+  enc.PutVarint(size);
+  enc.PutBytes(target.AsBytes());
+  enc.PutBytes(file_hash.AsBytes());
+  return out;
+}
+
 bool IsInlineContentRecord(std::string_view bytes) {
   return !bytes.empty() && static_cast<uint8_t>(bytes[0]) == kInline;
 }
@@ -87,6 +98,16 @@ Result<Content> DecodeContent(std::string_view bytes) {
     thread_local Decompressor decompressor;
     Status s = decompressor.Decompress(static_cast<Codec>(codec), stored, c.size, &c.inline_data);
     if (!s.ok()) return s.WithContext("inline content");
+    return c;
+  }
+  if (kind == kAlias) {
+    std::string_view target, hash;
+    if (!dec.GetBytes(32, &target) || !dec.GetBytes(32, &hash) || !dec.empty()) {
+      return Status::Corruption("content alias is damaged");
+    }
+    std::copy(target.begin(), target.end(), reinterpret_cast<char*>(c.alias_of.bytes.data()));
+    std::copy(hash.begin(), hash.end(), reinterpret_cast<char*>(c.file_hash.bytes.data()));
+    if (c.alias_of.IsZero()) return Status::Corruption("content alias has a zero target");
     return c;
   }
   if (kind != kChunked) return Status::Corruption("unknown content kind");

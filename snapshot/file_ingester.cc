@@ -66,6 +66,7 @@ Result<FileResult> FileIngester::Ingest(SourceDir& dir, const std::string& name)
     KEEPFS_RETURN_IF_ERROR(file->Stat(&before));
     if (!S_ISREG(before.st_mode)) return Status::InvalidArgument("is no longer a regular file");
     content = Content();
+    fingerprint_.Reset();
     KEEPFS_RETURN_IF_ERROR(ReadOnce(*file, before, &content));
     auto xattrs = file->Xattrs();
     result.xattrs = xattrs.ok() ? std::move(*xattrs) : std::vector<Xattr>();
@@ -126,6 +127,7 @@ Status FileIngester::ReadOnce(SourceFile& file, const struct stat& st, Content* 
     if (start > pos) {
       content->parts.push_back({ObjectId(), start - pos});
       content->size += start - pos;
+      fingerprint_.AddZeros(start - pos);
     }
     KEEPFS_RETURN_IF_ERROR(ReadRange(file, start, end, false, content));
     pos = end;
@@ -133,6 +135,7 @@ Status FileIngester::ReadOnce(SourceFile& file, const struct stat& st, Content* 
   if (pos < size) {
     content->parts.push_back({ObjectId(), size - pos});
     content->size += size - pos;
+    fingerprint_.AddZeros(size - pos);
   }
   return Status::OK();
 }
@@ -178,6 +181,7 @@ Status FileIngester::ReadRange(SourceFile& file, uint64_t start, uint64_t end, b
 Status FileIngester::AddChunk(const uint8_t* data, size_t len, Content* content) {
   std::string_view raw(reinterpret_cast<const char*>(data), len);
   ObjectId id = Sha256::Of(raw);
+  fingerprint_.AddData(data, len);
   content->parts.push_back({id, len});
   content->size += len;
   while (in_flight_.size() >= kMaxInFlight) {
@@ -219,6 +223,35 @@ Status FileIngester::DrainChunks() {
   return first;
 }
 
+Result<bool> HoldBelowContent(Store* store, ObjectGuard::Hold* hold, std::string_view record,
+                              bool verify) {
+  std::string target;  // an alias's target record
+  for (int depth = 0;; ++depth) {
+    if (IsInlineContentRecord(record)) return true;
+    KEEPFS_ASSIGN_OR_RETURN(Content content, DecodeContent(record));
+    if (!content.is_alias()) {
+      for (const ContentPart& p : content.parts) {
+        if (p.is_hole()) continue;
+        hold->Add('c', p.chunk);
+        if (verify) {
+          KEEPFS_ASSIGN_OR_RETURN(bool present,
+                                  store->kv().Contains(ChunkStore::ChunkKey(p.chunk)));
+          if (!present) return false;
+        }
+      }
+      return true;
+    }
+    if (depth > 0) {
+      return Status::Corruption("content alias " + content.alias_of.ShortHex() +
+                                " points at another alias");
+    }
+    hold->Add('o', content.alias_of);
+    KEEPFS_ASSIGN_OR_RETURN(bool found, store->kv().Get(ContentKey(content.alias_of), &target));
+    if (!found) return false;
+    record = target;
+  }
+}
+
 Status FileIngester::StoreContent(const Content& content, ObjectId* id) {
   *id = ContentId(content);
   std::string key = ContentKey(*id);
@@ -227,8 +260,22 @@ Status FileIngester::StoreContent(const Content& content, ObjectId* id) {
     // lookup (ObjectGuard): present now means present at our commit.
     auto shared = store_->guard().Shared();
     if (hold_) hold_->Add('o', *id);
-    KEEPFS_ASSIGN_OR_RETURN(bool exists, store_->kv().Contains(key));
-    if (exists) return Status::OK();
+    std::string existing;
+    KEEPFS_ASSIGN_OR_RETURN(bool exists, store_->kv().Get(key, &existing));
+    // Its own chunks are held already; an alias's target (the sharing pass
+    // unified it) and the target's chunks are added here. An alias whose
+    // target is gone is nobody's any more: the recipe replaces it.
+    if (exists && !(hold_ && !content.is_inline)) return Status::OK();
+    if (exists) {
+      KEEPFS_ASSIGN_OR_RETURN(bool held, HoldBelowContent(store_, hold_, existing, false));
+      if (held) return Status::OK();
+      // Only an alias nobody references may have lost its target.
+      KEEPFS_ASSIGN_OR_RETURN(bool referenced, store_->kv().Contains(HolderKey('o', *id)));
+      if (referenced) {
+        return Status::Corruption("content " + id->ShortHex() +
+                                  " is an alias whose target is missing; run 'keepfs check'");
+      }
+    }
   }
   std::string value = EncodeContent(content, &compressor_);
   if (content.is_inline) {
@@ -243,6 +290,7 @@ Status FileIngester::StoreContent(const Content& content, ObjectId* id) {
     fresh_->AddContent(*id, content.is_inline, value.size(), chunks);
   }
   meta_->Put(std::move(key), std::move(value));
+  if (!content.is_inline) meta_->Put(FingerprintKey(fingerprint_.Finish(), *id), std::string());
   return Status::OK();
 }
 

@@ -26,6 +26,7 @@
 #include "snapshot/tree.h"
 #include "store/chunker.h"
 #include "store/compress.h"
+#include "store/file_fingerprint.h"
 #include "store/store.h"
 #include "store/thread_pool.h"
 
@@ -53,6 +54,15 @@ struct FileResult {
   std::vector<Xattr> xattrs;
   std::string xattr_error;  // non-empty: xattrs could not be read (stored without)
 };
+
+// For a backup that reuses a content it found present: adds what lies below
+// it to hold (its chunks; for an alias, the target content and its chunks),
+// reading from record, the content's stored value. Call under the guard's
+// shared side, after adding the content itself. With verify, also checks
+// that each chunk is present. False when something below it is gone (a
+// dead alias's target, a deleted chunk): the file must be stored again.
+Result<bool> HoldBelowContent(Store* store, ObjectGuard::Hold* hold, std::string_view record,
+                              bool verify);
 
 class FileIngester {
  public:
@@ -89,6 +99,9 @@ class FileIngester {
   NewObjects* fresh_;
   ObjectGuard::Hold* hold_;
   std::deque<std::pair<std::future<Result<ChunkPutResult>>, size_t>> in_flight_;
+  // Of the attempt being read: its data through AddChunk, its holes as zeros
+  // (the sharing pass's grouping key, written with a new chunked content).
+  FileFingerprint fingerprint_;
   std::unique_ptr<uint8_t[]> buf_;
   size_t buf_size_;
 };

@@ -214,17 +214,7 @@ Result<bool> Walker::HoldCached(const CachedFile& cached, const struct stat& st)
   std::string value;
   KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(ContentKey(cached.content), &value));
   if (!found) return false;
-  if (IsInlineContentRecord(value)) return true;
-  KEEPFS_ASSIGN_OR_RETURN(Content content, DecodeContent(value));
-  for (const ContentPart& p : content.parts) {
-    if (p.is_hole()) continue;
-    hold_->Add('c', p.chunk);
-    if (verify) {
-      KEEPFS_ASSIGN_OR_RETURN(bool present, store_->kv().Contains(ChunkStore::ChunkKey(p.chunk)));
-      if (!present) return false;
-    }
-  }
-  return true;
+  return HoldBelowContent(store_, hold_.get(), value, verify);
 }
 
 FileFuture Walker::StartFile(SourceDir& dir, const std::string& name, const std::string& rel_key,

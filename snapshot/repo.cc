@@ -16,16 +16,42 @@ Result<TreeNode> Repo::GetTreeNode(const ObjectId& id) const {
   return node;
 }
 
-Result<Content> Repo::GetContent(const ObjectId& id) const {
+Result<Content> Repo::GetContentRecord(const ObjectId& id) const {
   std::string value;
   KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(ContentKey(id), &value));
   if (!found) return Status::Corruption("content " + id.ShortHex() + " is missing");
   auto content = DecodeContent(value);
   if (!content.ok()) return content.status().WithContext("content " + id.ShortHex());
-  if (ContentId(*content) != id) {
+  if (!content->is_alias() && ContentId(*content) != id) {
     return Status::Corruption("content " + id.ShortHex() + " is damaged");
   }
   return content;
+}
+
+Result<Content> Repo::GetContent(const ObjectId& id) const {
+  KEEPFS_ASSIGN_OR_RETURN(Content c, GetContentRecord(id));
+  if (!c.is_alias()) return c;
+  auto target = GetContentRecord(c.alias_of);
+  if (!target.ok()) return target.status().WithContext("content " + id.ShortHex() + " (an alias)");
+  if (target->is_alias() || target->size != c.size) {
+    return Status::Corruption("content " + id.ShortHex() + " is an alias of " +
+                              c.alias_of.ShortHex() + ", which does not match it");
+  }
+  return target;
+}
+
+Result<Content> Repo::GetContentHeld(const ObjectId& id,
+                                     std::unique_ptr<ObjectGuard::Hold>* hold) const {
+  auto shared = store_->guard().Shared();
+  KEEPFS_ASSIGN_OR_RETURN(Content c, GetContent(id));
+  hold->reset();
+  if (!c.is_inline) {
+    *hold = store_->guard().NewReaderHold();
+    for (const auto& p : c.parts) {
+      if (!p.is_hole()) (*hold)->Add('c', p.chunk);
+    }
+  }
+  return c;
 }
 
 NodeSource Repo::node_source() const {
@@ -214,6 +240,28 @@ Result<Entry> Repo::ResolvePath(const SnapshotRecord& snap, std::string_view pat
     cur = std::move(*next);
   }
   return cur;
+}
+
+Result<ObjectId> Repo::HashFileData(const Content& content) const {
+  if (content.is_inline) return Sha256::Of(content.inline_data);
+  static const std::string* const kZeros = new std::string(1 << 16, '\0');
+  Sha256 sha;
+  uint64_t pos = 0;
+  auto zeros = [&](uint64_t n) {
+    while (n > 0) {
+      size_t k = static_cast<size_t>(std::min<uint64_t>(n, kZeros->size()));
+      sha.Update(kZeros->data(), k);
+      n -= k;
+    }
+  };
+  KEEPFS_RETURN_IF_ERROR(ReadContent(content, [&](uint64_t off, std::string_view data) {
+    zeros(off - pos);
+    sha.Update(data);
+    pos = off + data.size();
+    return Status::OK();
+  }));
+  zeros(content.size - pos);
+  return sha.Finish();
 }
 
 Status Repo::ReadContent(

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,7 +24,18 @@ class Repo {
   Store& store() const { return *store_; }
 
   Result<TreeNode> GetTreeNode(const ObjectId& id) const;
+  // A file's data: the content record, or for an alias the content it points
+  // at (Corruption if that is missing, an alias itself, or of another size).
   Result<Content> GetContent(const ObjectId& id) const;
+  // GetContent for a reader that reads the chunks later: under the guard the
+  // content is present, so its chunks are, and they go into a new reader
+  // hold (*hold, null for an inline content) that keeps the garbage
+  // collector off them until it is dropped, whatever prune, gc or the
+  // sharing pass do meanwhile.
+  Result<Content> GetContentHeld(const ObjectId& id,
+                                 std::unique_ptr<ObjectGuard::Hold>* hold) const;
+  // The record itself, alias or not; a non-alias is checked against its id.
+  Result<Content> GetContentRecord(const ObjectId& id) const;
   NodeSource node_source() const;
 
   // Users that have at least one snapshot or a user record, sorted.
@@ -53,6 +65,9 @@ class Repo {
   // repeated slashes ignored) to its entry. The root is a synthesized dir
   // entry named "". NotFound names the missing component.
   Result<Entry> ResolvePath(const SnapshotRecord& snap, std::string_view path) const;
+
+  // SHA-256 of a file's bytes, holes read as zeros (what an alias records).
+  Result<ObjectId> HashFileData(const Content& content) const;
 
   // Streams a file's data in order: sink(offset, bytes) for every non-hole
   // part. Corruption if a chunk is missing or damaged.

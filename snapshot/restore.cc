@@ -85,7 +85,10 @@ Status Restorer::WriteFile(int dirfd, const Entry& e) {
   UniqueFd fd(::openat(dirfd, e.name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                        0600));
   if (!fd.valid()) return Status::FromErrno(errno, "creating");
-  KEEPFS_ASSIGN_OR_RETURN(Content content, repo_.GetContent(e.ref));
+  // Held while read: a concurrent gc (after a prune, or the sharing pass
+  // unifying this file with a copy) leaves these chunks alone.
+  std::unique_ptr<ObjectGuard::Hold> hold;
+  KEEPFS_ASSIGN_OR_RETURN(Content content, repo_.GetContentHeld(e.ref, &hold));
   KEEPFS_RETURN_IF_ERROR(repo_.ReadContent(content, [&](uint64_t off, std::string_view data) {
     progress_->bytes.fetch_add(data.size(), std::memory_order_relaxed);
     return PwriteAll(fd.get(), data.data(), data.size(), off, e.name);

@@ -57,11 +57,7 @@ class CollectorTest : public ::testing::Test {
     return r.ok() ? *r : GcResult{};
   }
 
-  size_t Keys(const std::string& prefix) {
-    size_t n = 0;
-    for (auto it = store_->kv().NewIterator(prefix); it->Valid(); it->Next()) ++n;
-    return n;
-  }
+  size_t Keys(const std::string& prefix) { return testing::CountKeys(store_.get(), prefix); }
 
   void Write(const std::string& name, size_t size, uint64_t seed) {
     ASSERT_OK(testing::WriteFile(src_ + "/" + name, testing::RandomBytes(size, seed)));

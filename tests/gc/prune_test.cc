@@ -38,11 +38,7 @@ class PruneTest : public ::testing::Test {
     }
   }
 
-  size_t Keys(const std::string& prefix) {
-    size_t n = 0;
-    for (auto it = store_->kv().NewIterator(prefix); it->Valid(); it->Next()) ++n;
-    return n;
-  }
+  size_t Keys(const std::string& prefix) { return testing::CountKeys(store_.get(), prefix); }
 
   testing::TempDir tmp_;
   std::string src_;
@@ -108,6 +104,19 @@ TEST_F(PruneTest, ForgettingOneUsersCopyMovesTheWholeChargeToTheOther) {
   ASSERT_OK_AND_ASSIGN(f, ForgetSnapshot(store_.get(), "alice", a.name));
   EXPECT_GE(f.freed, 200000u);
   EXPECT_CODE(ForgetSnapshot(store_.get(), "alice", a.name), StatusCode::kNotFound);
+}
+
+// Eleven backups in one second are named _1 .. _10 after the first: "_10"
+// sorts before "_9" as text, but it is the newest, and prune says so.
+TEST_F(PruneTest, SnapshotsOfOneSecondAreOrderedBySequenceNotByName) {
+  for (int i = 0; i < 11; ++i) testing::BackupOrFail(store_.get(), "alice", src_, kNov1 - kDay);
+  RetentionPolicy p;
+  p.keep_last = 2;
+  ASSERT_OK_AND_ASSIGN(UserPrune r, PruneUser(store_.get(), "alice", p, kNov1, false));
+  ASSERT_OK_AND_ASSIGN(auto left, snapshot::Repo(store_.get()).ListSnapshots("alice"));
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_EQ(left[0].seq, 9u);
+  EXPECT_EQ(left[1].seq, 10u);
 }
 
 }  // namespace

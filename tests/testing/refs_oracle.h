@@ -73,8 +73,12 @@ inline std::map<std::string, uint64_t> RecountRefs(
           if (e.type == snapshot::EntryType::kFile) stack.push_back({'o', e.ref});
         }
       } else if (kind == 'o') {
-        auto c = repo.GetContent(id);
+        auto c = repo.GetContentRecord(id);  // an alias is an edge to its target
         EXPECT_OK(c);
+        if (c->is_alias()) {
+          stack.push_back({'o', c->alias_of});
+          continue;
+        }
         if (c->is_inline) {
           std::string v;
           EXPECT_OK(store->kv().Get(snapshot::ContentKey(id), &v));

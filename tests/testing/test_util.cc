@@ -76,6 +76,19 @@ Status WriteFile(const std::string& path, std::string_view bytes, int mode) {
   return s;
 }
 
+Status WriteFileWithHole(const std::string& path, std::string_view bytes, uint64_t hole_start,
+                         uint64_t hole_end) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::FromErrno(errno, "creating " + path);
+  Status s = WriteAllTo(fd, bytes.substr(0, hole_start), 0, path);
+  if (s.ok()) s = WriteAllTo(fd, bytes.substr(hole_end), hole_end, path);
+  if (s.ok() && ::ftruncate(fd, static_cast<off_t>(bytes.size())) != 0) {
+    s = Status::FromErrno(errno, "truncating " + path);  // a trailing hole
+  }
+  ::close(fd);
+  return s;
+}
+
 Result<std::string> ReadFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno(errno, "opening " + path);
@@ -129,6 +142,12 @@ InitOptions SmallChunkOptions() {
 Result<std::unique_ptr<Store>> InitAndOpen(const std::string& dir, const InitOptions& options) {
   KEEPFS_RETURN_IF_ERROR(Store::Init(dir, options));
   return Store::Open(dir, OpenMode::kReadWrite);
+}
+
+size_t CountKeys(Store* store, const std::string& prefix) {
+  size_t n = 0;
+  for (auto it = store->kv().NewIterator(prefix); it->Valid(); it->Next()) ++n;
+  return n;
 }
 
 pid_t SpawnQuiet(const std::vector<std::string>& args) {

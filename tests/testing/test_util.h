@@ -77,6 +77,10 @@ std::string RandomBytes(size_t n, uint64_t seed);
 
 // Creates (or truncates) path with exactly bytes; mode applies on creation.
 Status WriteFile(const std::string& path, std::string_view bytes, int mode = 0644);
+// Like WriteFile, but [hole_start, hole_end) is left a hole (those bytes of
+// `bytes` must be zeros): the same file as WriteFile's under another recipe.
+Status WriteFileWithHole(const std::string& path, std::string_view bytes, uint64_t hole_start,
+                         uint64_t hole_end);
 // Reads a whole file of any size.
 Result<std::string> ReadFile(const std::string& path);
 // Overwrites bytes of an existing file at offset (for corruption tests).
@@ -86,6 +90,8 @@ Status FlipByte(const std::string& path, uint64_t offset, uint8_t mask = 0xff);
 // Starts args[0] with args in the background, stdout and stderr to
 // /dev/null; the caller waits for (or kills) the returned pid.
 pid_t SpawnQuiet(const std::vector<std::string>& args);
+// The number of keys in the store's database that start with prefix.
+size_t CountKeys(Store* store, const std::string& prefix);
 
 // Chunk sizes small enough that test files of a few MiB span many chunks.
 InitOptions SmallChunkOptions();

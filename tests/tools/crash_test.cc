@@ -1,7 +1,9 @@
-// kill -9 at random instants of a backup. After every kill: `keepfs check` is
-// clean, every snapshot committed before is intact and byte-identical, no
-// partial snapshot is visible, and the next backup reuses what the killed run
-// had already sealed. KEEPFS_CRASH_ITERATIONS sets the count (default 12).
+// kill -9 at random instants of a backup, a prune, gc and the sharing pass.
+// After every kill: `keepfs check` is clean, every snapshot committed before
+// is intact and byte-identical, no partial snapshot is visible, counts equal
+// a recount, and the next run of the job succeeds.
+// KEEPFS_CRASH_ITERATIONS sets the count (default 12, 10 for gc, 6 for the
+// sharing pass).
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -24,6 +26,19 @@
 
 namespace keepfs::testing {
 namespace {
+
+// Runs the binary with args and kills it with SIGKILL after ms
+// milliseconds; true if the kill landed (the run had not finished).
+bool RunAndKill(const std::vector<std::string>& args, uint64_t ms) {
+  pid_t pid = SpawnQuiet(args);
+  EXPECT_GT(pid, 0);
+  if (pid <= 0) return false;
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFSIGNALED(status);
+}
 
 void MakeData(const std::string& root, uint64_t seed, int files) {
   ASSERT_EQ(::mkdir(root.c_str(), 0755), 0);
@@ -50,14 +65,11 @@ TEST(CrashTest, KillDuringBackupLeavesConsistentStore) {
   Rng rng(42);
   int killed_mid_run = 0;
   for (int i = 0; i < iterations; ++i) {
-    pid_t pid = SpawnQuiet({KEEPFS_BINARY, "backup", "--store", store, "--user", "bob", "--no-cache",
-                       "-q", big});
-    ASSERT_GT(pid, 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng.Uniform(1500)));
-    ::kill(pid, SIGKILL);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    if (WIFSIGNALED(status)) ++killed_mid_run;
+    if (RunAndKill({KEEPFS_BINARY, "backup", "--store", store, "--user", "bob", "--no-cache", "-q",
+                    big},
+                   20 + rng.Uniform(1500))) {
+      ++killed_mid_run;
+    }
     CliRun check = RunCli({"check", "--store", store});
     ASSERT_EQ(check.code, 0) << "iteration " << i << ":\n" << check.out << check.err;
     // alice's snapshot is intact and byte-identical.
@@ -125,14 +137,11 @@ TEST(CrashTest, KillDuringPruneLeavesWholeSnapshotsAndExactCounts) {
         pinned[name] = f;
       }
     }
-    pid_t pid = SpawnQuiet({KEEPFS_BINARY, "prune", "--store", store, "-q", "--keep-last", "1",
-                       "--keep-within", "0", "--keep-monthly", "0"});
-    ASSERT_GT(pid, 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(5 + rng.Uniform(120)));
-    ::kill(pid, SIGKILL);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    if (WIFSIGNALED(status)) ++killed_mid_run;
+    if (RunAndKill({KEEPFS_BINARY, "prune", "--store", store, "-q", "--keep-last", "1",
+                    "--keep-within", "0", "--keep-monthly", "0"},
+                   5 + rng.Uniform(120))) {
+      ++killed_mid_run;
+    }
     {
       auto s = Store::Open(store, OpenMode::kReadOnly);
       ASSERT_OK(s);
@@ -202,13 +211,10 @@ TEST(CrashTest, KillDuringGcLosesNothingCommitted) {
                       "--keep-monthly", "0"})
                   .code,
               0);
-    pid_t pid = SpawnQuiet({KEEPFS_BINARY, "gc", "--store", store, "-q", "--undelete-window", "0s"});
-    ASSERT_GT(pid, 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(5 + rng.Uniform(150)));
-    ::kill(pid, SIGKILL);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    if (WIFSIGNALED(status)) ++killed_mid_run;
+    if (RunAndKill({KEEPFS_BINARY, "gc", "--store", store, "-q", "--undelete-window", "0s"},
+                   5 + rng.Uniform(150))) {
+      ++killed_mid_run;
+    }
     {
       auto s = Store::Open(store, OpenMode::kReadWrite);  // recovery runs here
       ASSERT_OK(s);
@@ -238,6 +244,91 @@ TEST(CrashTest, KillDuringGcLosesNothingCommitted) {
   size_t queued = 0;
   for (auto it = (*s)->kv().NewIterator("Q"); it->Valid(); it->Next()) ++queued;
   EXPECT_EQ(queued, 0u) << "the last run finished every candidate";
+}
+
+TEST(CrashTest, KillDuringTheSharingPassLosesNothing) {
+  int iterations = 6;
+  if (const char* env = std::getenv("KEEPFS_CRASH_ITERATIONS")) iterations = std::atoi(env);
+  TempDir dir;
+  std::string store = dir.Join("store"), alice = dir.Join("alice"), bob = dir.Join("bob");
+  ASSERT_EQ(RunCli({"init", "--store", store, "-q"}).code, 0);
+  ASSERT_EQ(::mkdir(alice.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir(bob.c_str(), 0755), 0);
+  Rng rng(21);
+  // user -> snapshot -> file -> bytes
+  std::map<std::string, std::map<std::string, std::map<std::string, std::string>>> expected;
+  std::map<std::string, std::string> files;
+  int killed_mid_run = 0;
+  for (int i = 0; i < iterations; ++i) {
+    // Each round: four new files, dense for bob and with a hole for alice.
+    for (int k = 0; k < 4; ++k) {
+      std::string name = "f" + std::to_string(i) + "_" + std::to_string(k);
+      std::string bytes = RandomBytes((3 << 20) + rng.Uniform(1 << 20), rng.Next());
+      std::fill(bytes.begin() + (1 << 20), bytes.begin() + (2 << 20), '\0');
+      files[name] = bytes;
+      ASSERT_TRUE(WriteFile(bob + "/" + name, bytes).ok());
+      ASSERT_TRUE(WriteFileWithHole(alice + "/" + name, bytes, 1 << 20, 2 << 20).ok());
+    }
+    int64_t t = 1790000000 + i * 3600;
+    for (const auto& [user, src] : {std::pair{"alice", alice}, std::pair{"bob", bob}}) {
+      ASSERT_EQ(RunCli({"backup", "--store", store, "--user", user, "-q", "--time",
+                        snapshot::FormatUtcTime(t), src})
+                    .code,
+                0);
+      expected[user][snapshot::FormatSnapshotName(t, 0)] = files;
+    }
+    if (RunAndKill({KEEPFS_BINARY, "share", "--store", store, "-q"}, 5 + rng.Uniform(120))) {
+      ++killed_mid_run;
+    }
+    {
+      auto s = Store::Open(store, OpenMode::kReadWrite);
+      ASSERT_OK(s);
+      ExpectRefsConsistent(s->get());
+      ExpectPacksExact(s->get());
+      for (const auto& [user, snaps] : expected) {
+        for (const auto& [name, want] : snaps) {
+          auto snap = snapshot::Repo(s->get()).FindSnapshot(user, name);
+          ASSERT_OK(snap);
+          for (const auto& [f, bytes] : want) {
+            auto got = ReadSnapshotFile(s->get(), *snap, f);
+            ASSERT_OK(got) << "iteration " << i << " " << user << "/" << name << " " << f;
+            ASSERT_TRUE(*got == bytes) << "iteration " << i << " " << user << "/" << name << " " << f;
+          }
+        }
+      }
+    }
+    CliRun audit = RunCli({"audit", "--store", store, "--dry-run"});
+    ASSERT_EQ(audit.code, 0) << "iteration " << i << ":\n" << audit.out << audit.err;
+    ASSERT_EQ(RunCli({"gc", "--store", store, "-q", "--undelete-window", "0s"}).code, 0);
+    CliRun check = RunCli({"check", "--store", store, "--verify-data"});
+    ASSERT_EQ(check.code, 0) << "iteration " << i << ":\n" << check.out << check.err;
+  }
+  EXPECT_GT(killed_mid_run, 0) << "no kill landed during a sharing pass";
+  // The next pass finishes the work: every file is one content, and gc
+  // leaves exactly one copy of the data.
+  CliRun finish = RunCli({"share", "--store", store, "--json"});
+  ASSERT_EQ(finish.code, 0) << finish.err;
+  ASSERT_EQ(RunCli({"gc", "--store", store, "-q", "--undelete-window", "0s"}).code, 0);
+  auto s = Store::Open(store, OpenMode::kReadWrite);
+  ASSERT_OK(s);
+  ExpectRefsConsistent(s->get());
+  ExpectPacksExact(s->get());
+  snapshot::Repo repo(s->get());
+  for (const auto& [name, bytes] : files) {
+    auto a = repo.FindSnapshot("alice", "latest");
+    auto b = repo.FindSnapshot("bob", "latest");
+    ASSERT_OK(a);
+    ASSERT_OK(b);
+    auto ea = repo.ResolvePath(*a, name);
+    auto eb = repo.ResolvePath(*b, name);
+    ASSERT_OK(ea);
+    ASSERT_OK(eb);
+    auto ca = repo.GetContentRecord(ea->ref);
+    auto cb = repo.GetContentRecord(eb->ref);
+    ASSERT_OK(ca);
+    ASSERT_OK(cb);
+    EXPECT_TRUE(cb->is_alias() && cb->alias_of == ea->ref) << name << " is stored twice";
+  }
 }
 
 }  // namespace

@@ -210,7 +210,8 @@ int RunCat(Context& ctx, const BrowseArgs& a) {
       return Status::InvalidArgument("'" + a.path + "' is a " + snapshot::EntryTypeName(e.type) +
                                      ", not a file; use 'keepfs ls' or 'keepfs restore'");
     }
-    KEEPFS_ASSIGN_OR_RETURN(snapshot::Content content, repo.GetContent(e.ref));
+    std::unique_ptr<ObjectGuard::Hold> hold;  // gc beside us leaves its chunks alone
+    KEEPFS_ASSIGN_OR_RETURN(snapshot::Content content, repo.GetContentHeld(e.ref, &hold));
     uint64_t written = 0;
     static const std::string kZeros(1 << 16, '\0');
     auto zeros = [&](uint64_t n) {

@@ -8,6 +8,7 @@
 
 #include "gc/audit.h"
 #include "gc/collector.h"
+#include "gc/sharing.h"
 #include "snapshot/catalog.h"
 #include "tools/cli/common.h"
 #include "tools/cli/progress.h"
@@ -117,9 +118,50 @@ int RunAudit(Context& ctx, const AuditArgs& a) {
     return Status::OK();
   });
 }
+struct ShareArgs {
+  bool dry_run = false;
+  bool json = false;
+};
+
+int RunShare(Context& ctx, const ShareArgs& a) {
+  return Run(ctx, [&]() -> Status {
+    KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenBesideWriters(ctx, a.dry_run));
+    gc::SharingOptions o;
+    o.dry_run = a.dry_run;
+    if (ctx.hosted) o.cancel = ctx.hosted->cancel;
+    PhaseLine line(ctx, a.json, "share");
+    o.progress = line.Sink();
+    auto r = gc::RunSharingPass(store.get(), o);
+    line.Stop();
+    KEEPFS_RETURN_IF_ERROR(r.status());
+    ctx.io.out << (a.json ? gc::SharingPassJson(*r) + "\n" : gc::SharingPassText(*r));
+    if (r->cancelled) return Status::Cancelled("sharing pass stopped; run it again");
+    if (!r->problems.empty()) {
+      ctx.io.err << "keepfs: the sharing pass could not read " << r->problems.size()
+                 << " item(s) (listed above); run 'keepfs check --verify-data'\n";
+      ctx.exit_code = kExitPartial;
+    }
+    return Status::OK();
+  });
+}
 }  // namespace
 
 void RegisterGc(CLI::App& app, Context& ctx) {
+  auto sa = std::make_shared<ShareArgs>();
+  CLI::App* sh = app.add_subcommand(
+      "share",
+      "The sharing pass (docs/gc.md): find identical files that are stored twice because their\n"
+      "recipes differ (a sparse and a dense copy), prove them equal by SHA-256 and make them one,\n"
+      "so that the next 'keepfs gc' reclaims the copy; then record how many stored bytes each pair\n"
+      "of users shares ('keepfs usage --sharing' shows it). Runs beside backups, prunes, gc and\n"
+      "reads (in the mount process while mounted). Exit 3 when something could not be read.");
+  sh->add_flag("--dry-run,-n", sa->dry_run, "Only report what would be unified");
+  sh->add_flag("--json", sa->json,
+               "One JSON object: dry_run, cancelled, finished_unix, fingerprints, groups, hashed, "
+               "bytes_hashed, differ, unified, unified_bytes, released, freed, stale, skipped, "
+               "problems[], pairs[{a, b, bytes}]");
+  sh->callback([&ctx, sa] { ctx.exit_code = RunShare(ctx, *sa); });
+
   auto aa = std::make_shared<AuditArgs>();
   CLI::App* au = app.add_subcommand(
       "audit",

@@ -64,7 +64,8 @@ void RegisterUsage(CLI::App& app, Context& ctx) {
               "Instead: what sharing between users saves. Per user, their stored bytes by how "
               "many users hold them; then the bytes the store would hold if every user kept "
               "their own copy, and what it holds (with --json: without_sharing, with_sharing, "
-              "saved, users[{user, held_by{holders: bytes}}])");
+              "saved, users[{user, held_by{holders: bytes}}]); then who shares how much with "
+              "whom, as of the last 'keepfs share' (last_pass, null before the first)");
   c->callback([&ctx, args] { ctx.exit_code = RunUsage(ctx, *args); });
 }
 
