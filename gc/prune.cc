@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "gc/husk.h"
 #include "snapshot/accounting.h"
@@ -66,33 +67,89 @@ class StoreChargeModel : public ChargeModel {
   Status status_;
 };
 
-// REQUIRES: the commit lock.
-Result<Forgotten> ForgetLocked(Store* store, const snapshot::SnapshotRecord& snap,
-                               const std::vector<snapshot::Pin>& pins, int64_t now) {
-  snapshot::RefChanges changes(store, snap.user);
-  KEEPFS_ASSIGN_OR_RETURN(Removal removal, PlanRemoval(store, &changes, snap, pins, now, [store] {
-                            return store->AllocateNumber();
-                          }));
-  WriteBatch batch;
-  changes.AddTo(&batch);
-  for (const auto& key : removal.deletes) batch.Delete(key);
-  for (const auto& [key, value] : removal.puts) batch.Put(key, value);
-  KEEPFS_RETURN_IF_ERROR(store->kv().Write(batch, /*sync=*/true));
-  store->SnapshotChanged(snap.user, snap.name);
-  return Forgotten{changes.freed(), removal.husk};
+// Records one batch may carry: the counts, holders and accounts of about
+// this many objects (~100 bytes each in memory).
+constexpr size_t kMaxTouched = 1 << 20;
+
+struct ToRemove {
+  const snapshot::SnapshotRecord* snap;
+  const std::vector<snapshot::Pin>* pins;
+};
+
+// REQUIRES: the commit lock. Removes (or makes husks of) the snapshots of one
+// user in order, in as few synced batches as kMaxTouched allows: a batch
+// reads and writes each count once however many of its snapshots hold the
+// object, where a batch per snapshot would read and rewrite it for each.
+// A crash leaves every batch whole or absent.
+Result<std::vector<Forgotten>> RemoveLocked(Store* store, const std::string& user,
+                                            const std::vector<ToRemove>& todo, int64_t now) {
+  std::vector<Forgotten> out;
+  std::optional<snapshot::RefChanges> changes;
+  std::vector<Removal> removals;
+  std::vector<std::string> names;
+  auto write = [&]() -> Status {
+    if (!changes) return Status::OK();
+    WriteBatch batch;
+    changes->AddTo(&batch);
+    for (const Removal& r : removals) {
+      for (const auto& key : r.deletes) batch.Delete(key);
+      for (const auto& [key, value] : r.puts) batch.Put(key, value);
+    }
+    KEEPFS_RETURN_IF_ERROR(store->kv().Write(batch, /*sync=*/true));
+    for (const auto& name : names) store->SnapshotChanged(user, name);
+    changes.reset();
+    removals.clear();
+    names.clear();
+    return Status::OK();
+  };
+  for (const ToRemove& t : todo) {
+    if (!changes) changes.emplace(store, user);
+    const uint64_t before = changes->freed();
+    KEEPFS_ASSIGN_OR_RETURN(Removal removal,
+                            PlanRemoval(store, &*changes, *t.snap, *t.pins, now,
+                                        [store] { return store->AllocateNumber(); }));
+    out.push_back(Forgotten{changes->freed() - before, removal.husk});
+    removals.push_back(std::move(removal));
+    names.push_back(t.snap->name);
+    if (changes->touched() >= kMaxTouched) KEEPFS_RETURN_IF_ERROR(write());
+  }
+  KEEPFS_RETURN_IF_ERROR(write());
+  return out;
 }
 
 }  // namespace
 
-Result<Forgotten> ForgetSnapshot(Store* store, std::string_view user, std::string_view name,
-                                 int64_t now_sec) {
+Result<std::vector<Forgotten>> ForgetSnapshots(Store* store, std::string_view user,
+                                               const std::vector<std::string>& names,
+                                               int64_t now_sec) {
   if (!store->writable()) return Status::Internal("forget needs a writable store");
   std::lock_guard<std::mutex> lock(store->commit_mu());
-  KEEPFS_ASSIGN_OR_RETURN(snapshot::SnapshotRecord snap,
-                          snapshot::Repo(store).FindSnapshot(user, name));
-  KEEPFS_ASSIGN_OR_RETURN(std::vector<snapshot::Pin> pins,
-                          snapshot::ListPins(store, snap.user, snap.name));
-  return ForgetLocked(store, snap, pins, now_sec);
+  snapshot::Repo repo(store);
+  std::vector<snapshot::SnapshotRecord> snaps;
+  for (const std::string& name : names) {
+    KEEPFS_ASSIGN_OR_RETURN(snapshot::SnapshotRecord snap, repo.FindSnapshot(user, name));
+    for (const auto& s : snaps) {
+      if (s.name == snap.name) {
+        return Status::InvalidArgument("snapshot " + snap.name + " is named twice" +
+                                       (name == snap.name ? "" : " (as " + name + ")"));
+      }
+    }
+    snaps.push_back(std::move(snap));
+  }
+  std::vector<std::vector<snapshot::Pin>> pins(snaps.size());
+  std::vector<ToRemove> todo;
+  for (size_t i = 0; i < snaps.size(); ++i) {
+    KEEPFS_ASSIGN_OR_RETURN(pins[i], snapshot::ListPins(store, snaps[i].user, snaps[i].name));
+    todo.push_back({&snaps[i], &pins[i]});
+  }
+  return RemoveLocked(store, std::string(user), todo, now_sec);
+}
+
+Result<Forgotten> ForgetSnapshot(Store* store, std::string_view user, std::string_view name,
+                                 int64_t now_sec) {
+  KEEPFS_ASSIGN_OR_RETURN(std::vector<Forgotten> f,
+                          ForgetSnapshots(store, user, {std::string(name)}, now_sec));
+  return f.front();
 }
 
 Result<std::vector<snapshot::DeletedSnapshot>> ListDeleted(Store* store, std::string_view user) {
@@ -189,15 +246,22 @@ Result<UserPrune> PruneUser(Store* store, std::string_view user, const Retention
     out.snapshots.push_back(std::move(p));
   }
   if (dry_run) return out;
+  std::vector<ToRemove> todo;
+  std::vector<size_t> index;
   for (size_t i = 0; i < snaps.size(); ++i) {
     const Fate fate = out.plan.decisions[i].fate;
     // Keep, or a husk that stays as it is.
     if (fate == Fate::kKeep || (fate == Fate::kHusk && snaps[i].is_husk())) continue;
-    KEEPFS_ASSIGN_OR_RETURN(Forgotten f, ForgetLocked(store, snaps[i], pins[i], now_sec));
-    uint64_t freed = f.freed;
-    if (freed != model.frees(i)) {
-      return Status::Internal("prune of " + snaps[i].name + " freed " + std::to_string(freed) +
-                              " bytes where the plan said " + std::to_string(model.frees(i)));
+    todo.push_back({&snaps[i], &pins[i]});
+    index.push_back(i);
+  }
+  KEEPFS_ASSIGN_OR_RETURN(std::vector<Forgotten> done, RemoveLocked(store, out.user, todo, now_sec));
+  for (size_t k = 0; k < done.size(); ++k) {
+    const size_t i = index[k];
+    if (done[k].freed != model.frees(i)) {
+      return Status::Internal("prune of " + snaps[i].name + " freed " +
+                              std::to_string(done[k].freed) + " bytes where the plan said " +
+                              std::to_string(model.frees(i)));
     }
   }
   return out;

@@ -1,4 +1,4 @@
-// Forget and prune: removing snapshots, atomically one at a time.
+// Forget and prune: removing snapshots, atomically.
 //
 // Removing a snapshot deletes its record and subtracts its references
 // (snapshot/accounting.h) in one synced batch, so a crash leaves it whole or
@@ -26,6 +26,14 @@ struct Forgotten {
   bool husk = false;   // it held pins and is now a husk
 };
 
+// Removes several snapshots of user (names as ForgetSnapshot takes them; each
+// at most once), in order, writing each count they change once: many
+// snapshots in a few synced batches (a million touched objects each).
+// Nothing is removed if a name is unknown or given twice. The result is in
+// the order of names.
+Result<std::vector<Forgotten>> ForgetSnapshots(Store* store, std::string_view user,
+                                               const std::vector<std::string>& names,
+                                               int64_t now_sec = std::time(nullptr));
 // Removes snapshot `name` ("latest" allowed) of user now, or turns it into a
 // husk if it holds pins (gc/husk.h); removes a husk whose pins are all gone.
 // NotFound with advice for an unknown user or snapshot; InvalidArgument for a
@@ -58,9 +66,9 @@ struct UserPrune {
 };
 
 // Plans (dry_run) or carries out the retention policy of one user at now.
-// A real run removes the snapshots the plan forgets, oldest first, each in
-// its own batch, in exactly the order and with exactly the numbers a dry run
-// reports.
+// A real run removes the snapshots the plan forgets, oldest first, as
+// ForgetSnapshots does (few batches), in exactly the order and with exactly
+// the numbers a dry run reports.
 Result<UserPrune> PruneUser(Store* store, std::string_view user, const RetentionPolicy& policy,
                             int64_t now_sec, bool dry_run);
 

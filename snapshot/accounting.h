@@ -171,6 +171,10 @@ class RefChanges {
   // for objects the changes touched; false for any other).
   bool Touched(char kind, const ObjectId& id) const;
 
+  // Objects whose count, holders or account changed so far (the records
+  // AddTo would write, about).
+  size_t touched() const { return counts_.size() + holders_.size(); }
+
   // Stored bytes that no user holds any more after the removals so far:
   // what deleting them frees once the garbage collector has run.
   uint64_t freed() const { return freed_; }

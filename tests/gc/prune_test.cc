@@ -119,5 +119,40 @@ TEST_F(PruneTest, SnapshotsOfOneSecondAreOrderedBySequenceNotByName) {
   EXPECT_EQ(left[1].seq, 10u);
 }
 
+// Several snapshots in one call: each frees what a call per snapshot would
+// (the same counts, written once), and a bad name removes nothing.
+TEST_F(PruneTest, ForgettingSeveralAtOnceEqualsOneByOneAndIsAllOrNothing) {
+  DailyBackups("alice", 6);
+  ASSERT_OK_AND_ASSIGN(auto snaps, snapshot::Repo(store_.get()).ListSnapshots("alice"));
+  ASSERT_EQ(snaps.size(), 6u);
+  auto twice = ForgetSnapshots(store_.get(), "alice", {snaps[5].name, "latest"}, kNov1);
+  EXPECT_CODE(twice.status(), StatusCode::kInvalidArgument);
+  EXPECT_NE(twice.status().message().find("named twice (as latest)"), std::string::npos)
+      << twice.status().message();
+  auto unknown = ForgetSnapshots(store_.get(), "alice", {snaps[0].name, "2020-01-01_000000"}, kNov1);
+  EXPECT_CODE(unknown.status(), StatusCode::kNotFound);
+  ASSERT_OK_AND_ASSIGN(auto still, snapshot::Repo(store_.get()).ListSnapshots("alice"));
+  EXPECT_EQ(still.size(), 6u) << "nothing was removed";
+  EXPECT_EQ(Keys("d"), 0u);
+
+  ASSERT_OK_AND_ASSIGN(Forgotten one, ForgetSnapshot(store_.get(), "alice", snaps[0].name, kNov1));
+  ASSERT_OK_AND_ASSIGN(std::vector<Forgotten> three,
+                       ForgetSnapshots(store_.get(), "alice",
+                                       {snaps[1].name, snaps[2].name, snaps[4].name}, kNov1));
+  ASSERT_EQ(three.size(), 3u);
+  for (const Forgotten& f : three) {
+    EXPECT_GE(f.freed, 100000u) << "each frees its own day's file";
+    EXPECT_LE(f.freed, one.freed + one.freed / 10);
+  }
+  ASSERT_OK_AND_ASSIGN(still, snapshot::Repo(store_.get()).ListSnapshots("alice"));
+  ASSERT_EQ(still.size(), 2u);
+  EXPECT_EQ(still[0].name, snaps[3].name);
+  EXPECT_EQ(still[1].name, snaps[5].name);
+  EXPECT_EQ(Keys("d"), 4u) << "every forgotten snapshot stays undeletable";
+  testing::ExpectRefsConsistent(store_.get());
+  ASSERT_OK(Undelete(store_.get(), "alice", snaps[2].name));
+  testing::ExpectRefsConsistent(store_.get());
+}
+
 }  // namespace
 }  // namespace keepfs::gc

@@ -35,12 +35,22 @@ int RunEachSnapshot(Context& ctx, const ForgetArgs& a, const SnapshotOp& op) {
   });
 }
 
+// All names in one call: each count the snapshots share is read and written
+// once (gc/prune.h), and a bad name removes nothing.
 int RunForget(Context& ctx, const ForgetArgs& a) {
-  return RunEachSnapshot(ctx, a, [&](Store* store, const std::string& name) -> Result<std::string> {
-    KEEPFS_ASSIGN_OR_RETURN(gc::Forgotten f, gc::ForgetSnapshot(store, a.user, name));
-    return (f.husk ? "made a husk of " : "forgot ") + a.user + " " + name + " (" +
-           HumanBytes(f.freed) + " no longer held by anyone; reclaimed by garbage collection" +
-           (f.husk ? "; only its pinned paths are left)" : ")");
+  return Run(ctx, [&]() -> Status {
+    KEEPFS_RETURN_IF_ERROR(snapshot::ValidateUserName(a.user));
+    KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadWrite));
+    KEEPFS_ASSIGN_OR_RETURN(std::vector<gc::Forgotten> done,
+                            gc::ForgetSnapshots(store.get(), a.user, a.snapshots));
+    for (size_t i = 0; i < done.size() && !ctx.quiet; ++i) {
+      const gc::Forgotten& f = done[i];
+      ctx.io.err << (f.husk ? "made a husk of " : "forgot ") << a.user << " " << a.snapshots[i]
+                 << " (" << HumanBytes(f.freed)
+                 << " no longer held by anyone; reclaimed by garbage collection"
+                 << (f.husk ? "; only its pinned paths are left)" : ")") << "\n";
+    }
+    return Status::OK();
   });
 }
 
