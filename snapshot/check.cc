@@ -2,190 +2,689 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <ctime>
 #include <map>
+#include <optional>
+#include <set>
+#include <unordered_map>
 #include <unordered_set>
 
+#include "snapshot/accounting.h"
+#include "snapshot/catalog.h"
+#include "snapshot/content.h"
+#include "snapshot/pins.h"
+#include "snapshot/repo.h"
+#include "snapshot/snapshot_record.h"
+#include "snapshot/tree.h"
+#include "store/chunk_store.h"
+#include "store/coding.h"
 #include "store/pack.h"
 
 namespace keepfs::snapshot {
 
 namespace {
 
+constexpr char kCursorKey[] = "K";        // the interrupted check's cursor
+constexpr char kProblemPrefix[] = "k";    // k KIND KEY: a problem it found
+constexpr char kVerifiedPrefix[] = "v";   // v be64(pack): when its data was last verified
+
+enum Phase : uint8_t { kPacks, kChunks, kContents, kTrees, kSnapshots, kPins, kMap };
+constexpr const char* kPhaseRange[] = {"p", "c", "o", "t", "s", "P"};
+constexpr const char* kPhaseName[] = {"packs", "chunks", "contents", "trees", "snapshots", "pins", "report"};
+
+std::string Be64(uint64_t v) {
+  std::string s(8, '\0');
+  for (int i = 7; i >= 0; --i, v >>= 8) s[i] = static_cast<char>(v & 0xff);
+  return s;
+}
+
+std::string VerifiedKey(uint64_t pack) { return kVerifiedPrefix + Be64(pack); }
+
+// Where a run is: the phase, and the last key of its range fully done.
+struct Cursor {
+  Phase phase = kPacks;
+  std::string after;                 // "" = the phase has not started
+  std::string position;              // the caller's sink position after `after`'s line
+  // The run's options, so that a resume verifies what the run chose.
+  bool verify_data = false;
+  int64_t percent = 100, within_sec = 0, now = 0;
+  std::vector<uint64_t> verify;      // packs whose data this run verifies
+  CheckSummary counts;
+};
+
+std::string EncodeCursor(const Cursor& c) {
+  std::string v;
+  Encoder e(&v);
+  e.PutU8(1);
+  e.PutU8(c.phase);
+  e.PutLengthPrefixed(c.after);
+  e.PutLengthPrefixed(c.position);
+  e.PutU8(c.verify_data ? 1 : 0);
+  e.PutSignedVarint(c.percent);
+  e.PutSignedVarint(c.within_sec);
+  e.PutSignedVarint(c.now);
+  e.PutVarint(c.verify.size());
+  for (uint64_t p : c.verify) e.PutVarint(p);
+  const CheckSummary& s = c.counts;
+  for (uint64_t n : {s.packs, s.chunks, s.contents, s.trees, s.snapshots, s.pins,
+                     s.packs_verified, s.bytes_verified, s.problems}) {
+    e.PutVarint(n);
+  }
+  return v;
+}
+
+Result<Cursor> DecodeCursor(std::string_view v) {
+  Decoder d(v);
+  Cursor c;
+  uint8_t version = 0, phase = 0;
+  std::string_view after, position;
+  uint64_t n = 0;
+  bool ok = d.GetU8(&version) && version == 1 && d.GetU8(&phase) && phase <= kMap &&
+            d.GetLengthPrefixed(&after) && d.GetLengthPrefixed(&position);
+  uint8_t verify = 0;
+  ok = ok && d.GetU8(&verify) && verify <= 1 && d.GetSignedVarint(&c.percent) &&
+       d.GetSignedVarint(&c.within_sec) && d.GetSignedVarint(&c.now) && d.GetVarint(&n) &&
+       n <= d.remaining();
+  c.verify_data = verify == 1;
+  for (uint64_t i = 0; ok && i < n; ++i) {
+    uint64_t p = 0;
+    ok = d.GetVarint(&p);
+    c.verify.push_back(p);
+  }
+  CheckSummary& s = c.counts;
+  for (uint64_t* f : {&s.packs, &s.chunks, &s.contents, &s.trees, &s.snapshots, &s.pins,
+                      &s.packs_verified, &s.bytes_verified, &s.problems}) {
+    ok = ok && d.GetVarint(f);
+  }
+  if (!ok || !d.empty()) return Status::Corruption("the check cursor (K) is damaged");
+  c.phase = static_cast<Phase>(phase);
+  c.after = std::string(after);
+  c.position = std::string(position);
+  return c;
+}
+
+// A problem as kept until the end: its key names the object (kind byte, then
+// the object's own key bytes), its value says what is wrong.
+struct Problem {
+  std::string kind, id, state, message;
+};
+
+std::string EncodeProblem(const Problem& p) {
+  std::string v;
+  Encoder e(&v);
+  for (const std::string* s : {&p.kind, &p.id, &p.state, &p.message}) e.PutLengthPrefixed(*s);
+  return v;
+}
+
+Result<Problem> DecodeProblem(std::string_view v) {
+  Decoder d(v);
+  Problem p;
+  for (std::string* s : {&p.kind, &p.id, &p.state, &p.message}) {
+    std::string_view f;
+    if (!d.GetLengthPrefixed(&f)) return Status::Corruption("a check problem record (k) is damaged");
+    *s = std::string(f);
+  }
+  return p;
+}
+
+ObjectId IdOf(std::string_view bytes) {
+  ObjectId id;
+  std::copy(bytes.begin(), bytes.begin() + std::min(bytes.size(), ObjectId::kSize),
+            reinterpret_cast<char*>(id.bytes.data()));
+  return id;
+}
+
 class Checker {
  public:
-  Checker(const Repo& repo, const CheckOptions& options,
-          const std::function<void(const CheckProblem&)>& on_problem)
-      : repo_(repo), options_(options), on_problem_(on_problem) {}
-
-  Status Run() {
-    KEEPFS_RETURN_IF_ERROR(CheckPacks());
-    KEEPFS_RETURN_IF_ERROR(CheckChunkIndex());
-    return CheckSnapshots();
+  Checker(Store* store, const CheckOptions& options,
+          const std::function<void(const CheckedObject&)>& on_object)
+      : store_(store),
+        repo_(store),
+        opt_(options),
+        on_object_(on_object),
+        persist_(store->writable()),
+        now_(options.now_unix ? options.now_unix : std::time(nullptr)) {
+    // What a resume must repeat exactly is kept in the cursor.
+    cur_.verify_data = options.verify_data;
+    cur_.percent = options.verify_percent;
+    cur_.within_sec = options.verified_within_sec;
+    cur_.now = now_;
   }
-  CheckSummary summary;
+
+  Result<CheckSummary> Run() {
+    std::unique_lock<std::mutex> one(store_->check_mu(), std::try_to_lock);
+    if (!one.owns_lock()) return Status::Busy("a check is already running on this store");
+    KEEPFS_RETURN_IF_ERROR(Start());
+    for (int phase = cur_.phase; phase < kMap; ++phase) {
+      if (phase != cur_.phase) {
+        cur_.phase = static_cast<Phase>(phase);
+        cur_.after.clear();
+      }
+      phase_done_ = 0;
+      if (opt_.progress) opt_.progress(kPhaseName[phase], 0);
+      if (phase == kChunks && cur_.after.empty()) KEEPFS_RETURN_IF_ERROR(ChooseVerify());
+      KEEPFS_RETURN_IF_ERROR(Scan());
+      if (Cancelled()) {
+        KEEPFS_RETURN_IF_ERROR(Checkpoint());
+        cur_.counts.cancelled = true;
+        return cur_.counts;
+      }
+      if (phase == kPacks) KEEPFS_RETURN_IF_ERROR(UnknownPackFiles());
+      if (phase == kChunks) KEEPFS_RETURN_IF_ERROR(RecordVerified());
+    }
+    if (cur_.phase != kMap) cur_.after.clear();
+    if (opt_.progress) opt_.progress(kPhaseName[kMap], 0);
+    KEEPFS_RETURN_IF_ERROR(MapAndReport());
+    if (persist_) {
+      WriteBatch done;
+      done.Delete(kCursorKey);
+      done.DeleteRange(kProblemPrefix, "l");
+      KEEPFS_RETURN_IF_ERROR(store_->kv().Write(done, /*sync=*/false));
+    }
+    return cur_.counts;
+  }
 
  private:
-  void Problem(CheckProblem p) {
-    ++summary.problems;
-    p.user = user_;
-    p.snapshot = snapshot_;
-    on_problem_(p);
+  bool Cancelled() const { return opt_.cancel && opt_.cancel->load(); }
+
+  Status Start() {
+    std::string v;
+    KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(kCursorKey, &v));
+    if (opt_.resume) {
+      if (!found) {
+        return Status::NotFound("there is no interrupted check to resume; run 'keepfs check'");
+      }
+      KEEPFS_ASSIGN_OR_RETURN(cur_, DecodeCursor(v));
+      cur_.counts.resumed = true;
+      cur_.counts.cancelled = false;
+      if (opt_.on_resume) KEEPFS_RETURN_IF_ERROR(opt_.on_resume(cur_.position));
+      return Status::OK();
+    }
+    if (found && persist_) {  // a new check drops the old one's state
+      WriteBatch fresh;
+      fresh.Delete(kCursorKey);
+      fresh.DeleteRange(kProblemPrefix, "l");
+      KEEPFS_RETURN_IF_ERROR(store_->kv().Write(fresh, false));
+    }
+    return Checkpoint();  // from here on a kill leaves something to resume
   }
 
-  Status CheckPacks() {
-    Store& store = repo_.store();
-    auto it = store.kv().NewIterator("p");
-    for (; it->Valid(); it->Next()) {
-      std::optional<uint64_t> pack_id = ChunkStore::PackIdFromKey(it->key());
-      if (!pack_id) continue;
-      uint64_t id = *pack_id;
-      auto info = ChunkStore::DecodePackInfo(it->value());
-      std::string name = "pack " + PackRelPath(id);
-      if (!info.ok()) {
-        Problem({name, "corrupt", info.status().message()});
-        continue;
-      }
-      packs_[id] = info->size;
-      // A condemned pack is being removed by the collector (or, after a
-      // crash, by the next writable open): nothing points into it.
-      if (info->condemned) continue;
-      ++summary.packs;
-      struct stat st;
-      std::string path = store.dir() + "/" + PackRelPath(id);
-      if (::stat(path.c_str(), &st) != 0) {
-        Problem({name, "missing", "the pack file is gone"});
-      } else if (static_cast<uint64_t>(st.st_size) != info->size) {
-        Problem({name, "corrupt", "size " + std::to_string(st.st_size) + " but index says " +
-                                      std::to_string(info->size)});
-      }
+  // After each object: its line went out, so the cursor moves past it (with
+  // the problem, if it was one, kept for the report at the end).
+  // The cursor is saved every kCheckpointEvery objects (and on a stop), not
+  // after each: a resume redoes the objects after the last save, and the
+  // caller's sink is cut back to the position saved with it, so their lines
+  // are not written twice. A problem is saved at once, under its own key
+  // (finding it again after a resume overwrites the same record).
+  static constexpr int kCheckpointEvery = 1024;
+
+  Status Done(std::string_view key, const std::optional<Problem>& problem = std::nullopt,
+              const std::string& problem_key = {}) {
+    cur_.after = std::string(key);
+    if (problem && !persist_) problems_.emplace(problem_key.substr(1), *problem);
+    if (!persist_) return Status::OK();
+    if (problem) {
+      WriteBatch b;
+      b.Put(problem_key, EncodeProblem(*problem));
+      KEEPFS_RETURN_IF_ERROR(store_->kv().Write(b, /*sync=*/false));
     }
-    KEEPFS_RETURN_IF_ERROR(it->status());
-    for (uint64_t id : ListPackFiles(store.dir())) {
-      if (!packs_.count(id)) {
-        Problem({"pack " + PackRelPath(id), "unknown", "a pack file the index does not know"});
-      }
-    }
-    return Status::OK();
+    ++phase_done_;
+    if (++since_checkpoint_ < kCheckpointEvery) return Status::OK();
+    if (opt_.progress) opt_.progress(kPhaseName[cur_.phase], phase_done_);
+    return Checkpoint();
   }
 
-  Status CheckChunkIndex() {
-    Store& store = repo_.store();
-    auto it = store.kv().NewIterator("c");
-    std::string buf;
-    for (; it->Valid(); it->Next()) {
-      ++summary.chunks;
-      auto id = ObjectId::FromBytes(it->key().substr(1));
-      std::string name = "chunk " + (id.ok() ? id->ShortHex() : std::string("?"));
-      auto loc = ChunkStore::DecodeLoc(it->value());
-      if (!id.ok() || !loc.ok()) {
-        Problem({name, "corrupt", "the index entry does not decode"});
-        continue;
-      }
-      auto pack = packs_.find(loc->pack_id);
-      if (pack == packs_.end()) {
-        Problem({name, "dangling", "points at pack " + PackRelPath(loc->pack_id) +
-                                       " which the index does not know"});
-        continue;
-      }
-      if (loc->offset + loc->stored_len + kPackFooterSize > pack->second) {
-        Problem({name, "dangling", "points outside its pack"});
-        continue;
-      }
-      if (options_.verify_data) {
-        Status s = store.chunks().Read(*id, &buf, ChunkStore::Verify::kRehash);
-        if (!s.ok()) Problem({name, "corrupt", s.message()});
-        summary.bytes_verified += loc->raw_len;
+  Status Checkpoint() {
+    since_checkpoint_ = 0;
+    if (!persist_) return Status::OK();
+    if (opt_.sink_position) cur_.position = opt_.sink_position();
+    WriteBatch b;
+    b.Put(kCursorKey, EncodeCursor(cur_));
+    return store_->kv().Write(b, /*sync=*/false);
+  }
+
+  // An ok object's line goes out at once; a problem waits for its paths.
+  Status Report(std::string_view key, const std::string& kind, const std::string& id,
+                const std::string& state, const std::string& message) {
+    if (state == "ok") {
+      on_object_({kind, id, "ok", "", {}});
+      return Done(key);
+    }
+    return Done(key, Problem{kind, id, state, message}, ProblemKey(key));
+  }
+
+  // "k" + the object's own key (a pack file without a record: the key its
+  // record would have).
+  static std::string ProblemKey(std::string_view object_key) {
+    return kProblemPrefix + std::string(object_key);
+  }
+
+  // A problem found while checking another object (a chunk a content names
+  // that is not indexed): reported once, under its own key.
+  Status ExtraProblem(const std::string& kind, const std::string& object_key, const std::string& id,
+                      const std::string& state, const std::string& message) {
+    std::string pkey = ProblemKey(object_key);
+    if (persist_) {
+      KEEPFS_ASSIGN_OR_RETURN(bool known, store_->kv().Contains(pkey));
+      if (known) return Status::OK();
+    } else if (problems_.count(object_key)) {
+      return Status::OK();
+    }
+    Problem p{kind, id, state, message};
+    if (!persist_) {
+      problems_.emplace(object_key, p);
+      return Status::OK();
+    }
+    WriteBatch b;
+    b.Put(pkey, EncodeProblem(p));
+    return store_->kv().Write(b, false);
+  }
+
+  Status Scan() {
+    const std::string range = kPhaseRange[cur_.phase];
+    auto it = store_->kv().NewIterator(range);
+    if (cur_.after.empty()) {
+      it->Seek(range);
+    } else {
+      it->Seek(cur_.after);
+      if (it->Valid() && it->key() == cur_.after) it->Next();
+    }
+    for (; it->Valid() && !Cancelled(); it->Next()) {
+      std::string key(it->key());
+      std::string value(it->value());
+      switch (cur_.phase) {
+        case kPacks: KEEPFS_RETURN_IF_ERROR(CheckPack(key, value)); break;
+        case kChunks: KEEPFS_RETURN_IF_ERROR(CheckChunk(key, value)); break;
+        case kContents: KEEPFS_RETURN_IF_ERROR(CheckContent(key, value)); break;
+        case kTrees: KEEPFS_RETURN_IF_ERROR(CheckTree(key, value)); break;
+        case kSnapshots: KEEPFS_RETURN_IF_ERROR(CheckSnapshot(key, value)); break;
+        case kPins: KEEPFS_RETURN_IF_ERROR(CheckPin(key, value)); break;
+        case kMap: break;
       }
     }
     return it->status();
   }
 
-  Status CheckSnapshots() {
-    KEEPFS_ASSIGN_OR_RETURN(std::vector<std::string> users, repo_.ListUsers());
-    for (const std::string& user : users) {
-      KEEPFS_ASSIGN_OR_RETURN(std::vector<SnapshotRecord> snaps, repo_.ListSnapshots(user));
-      for (const SnapshotRecord& s : snaps) {
-        ++summary.snapshots;
-        user_ = user;
-        snapshot_ = s.name;
-        WalkTree(s.root, "");
-      }
+  Status CheckPack(const std::string& key, const std::string& value) {
+    std::optional<uint64_t> id = ChunkStore::PackIdFromKey(key);
+    if (!id) return Done(key);
+    auto info = ChunkStore::DecodePackInfo(value);
+    const std::string name = std::to_string(*id);
+    if (!info.ok()) return Report(key, "pack", name, "corrupt", info.status().message());
+    if (info->condemned) return Done(key);  // being removed by gc: nothing points into it
+    ++cur_.counts.packs;
+    struct stat st;
+    std::string path = store_->dir() + "/" + PackRelPath(*id);
+    if (::stat(path.c_str(), &st) != 0) {
+      return Report(key, "pack", name, "missing", "the pack file " + PackRelPath(*id) + " is gone");
     }
-    user_.clear();
-    snapshot_.clear();
+    if (static_cast<uint64_t>(st.st_size) != info->size) {
+      return Report(key, "pack", name, "corrupt",
+                    PackRelPath(*id) + " has " + std::to_string(st.st_size) +
+                        " bytes where the index says " + std::to_string(info->size));
+    }
+    return Report(key, "pack", name, "ok", "");
+  }
+
+  Status UnknownPackFiles() {
+    KEEPFS_ASSIGN_OR_RETURN(auto packs, store_->chunks().ListPacks());
+    std::unordered_set<uint64_t> known;
+    for (const auto& [id, info] : packs) known.insert(id);
+    for (uint64_t id : ListPackFiles(store_->dir())) {
+      if (known.count(id)) continue;
+      KEEPFS_RETURN_IF_ERROR(ExtraProblem("pack", ChunkStore::PackKey(id), std::to_string(id),
+                                          "unknown", PackRelPath(id) + " is not in the index"));
+    }
     return Status::OK();
   }
 
-  void WalkTree(const ObjectId& id, const std::string& path) {
-    if (!trees_.insert(id).second) return;
-    ++summary.trees;
-    Status s = ForEachEntry(id, repo_.node_source(), [&](const Entry& e) -> Result<bool> {
-      std::string child = path.empty() ? e.name : path + "/" + e.name;
-      if (e.type == EntryType::kDir) WalkTree(e.ref, child);
-      if (e.type == EntryType::kFile) CheckContent(e.ref, child);
-      return true;
-    });
-    if (!s.ok()) {
-      CheckProblem p{"tree " + id.ShortHex(), s.IsCorruption() ? "corrupt" : "missing",
-                     s.message()};
-      p.path = path;
-      Problem(p);
+  // The packs whose data this run verifies: never-verified first, then the
+  // longest ago, until verify_percent of all pack bytes.
+  Status ChooseVerify() {
+    cur_.verify.clear();
+    if (!cur_.verify_data) return Status::OK();
+    KEEPFS_ASSIGN_OR_RETURN(auto packs, store_->chunks().ListPacks());
+    std::vector<std::tuple<int64_t, uint64_t, uint64_t>> order;  // verified, id, size
+    uint64_t total = 0;
+    for (const auto& [id, info] : packs) {
+      if (info.condemned) continue;
+      std::string v;
+      KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(VerifiedKey(id), &v));
+      int64_t when = 0;
+      if (found) {
+        Decoder d(v);
+        if (!d.GetSignedVarint(&when)) when = 0;
+      }
+      total += info.size;
+      if (cur_.within_sec > 0 && found && when > cur_.now - cur_.within_sec) continue;
+      order.emplace_back(when, id, info.size);
     }
+    std::sort(order.begin(), order.end());
+    const uint64_t budget =
+        cur_.percent >= 100 ? UINT64_MAX
+                            : total * static_cast<uint64_t>(std::max<int64_t>(cur_.percent, 1)) / 100;
+    uint64_t taken = 0;
+    for (const auto& [when, id, size] : order) {
+      if (taken >= budget && !cur_.verify.empty()) break;
+      cur_.verify.push_back(id);
+      taken += size;
+    }
+    std::sort(cur_.verify.begin(), cur_.verify.end());
+    return Status::OK();
   }
 
-  void CheckContent(const ObjectId& id, const std::string& path) {
-    if (!contents_.insert(id).second) return;
-    ++summary.contents;
-    auto content = repo_.GetContent(id);
-    if (!content.ok()) {
-      CheckProblem p{"content " + id.ShortHex(), "corrupt", content.status().message()};
-      p.path = path;
-      Problem(p);
-      return;
+  Status RecordVerified() {
+    cur_.counts.packs_verified = cur_.verify.size();
+    if (!persist_ || cur_.verify.empty()) return Status::OK();
+    WriteBatch b;
+    std::string v;
+    Encoder(&v).PutSignedVarint(cur_.now);
+    for (uint64_t id : cur_.verify) b.Put(VerifiedKey(id), v);
+    return store_->kv().Write(b, false);
+  }
+
+  Status CheckChunk(const std::string& key, const std::string& value) {
+    ++cur_.counts.chunks;
+    const ObjectId id = IdOf(std::string_view(key).substr(1));
+    const std::string hex = id.ToHex();
+    auto loc = ChunkStore::DecodeLoc(value);
+    if (key.size() != 1 + ObjectId::kSize || !loc.ok()) {
+      return Report(key, "chunk", hex, "corrupt", "its index entry does not decode");
     }
-    if (options_.verify_data) CheckAlias(id, *content, path);
-    for (const ContentPart& part : content->parts) {
-      if (part.is_hole()) continue;
-      auto found = repo_.store().kv().Contains(ChunkStore::ChunkKey(part.chunk));
-      if (!found.ok() || !*found) {
-        CheckProblem p{"chunk " + part.chunk.ShortHex(), "missing",
-                       "referenced by content " + id.ShortHex() + " but not in the index"};
-        p.path = path;
-        Problem(p);
+    auto pack = store_->chunks().GetPack(loc->pack_id);
+    if (!pack.ok() || !*pack || (*pack)->condemned) {
+      return Report(key, "chunk", hex, "dangling",
+                    "its index entry points at pack " + std::to_string(loc->pack_id) +
+                        ", which the index does not list");
+    }
+    if (loc->offset + loc->stored_len + kPackFooterSize > (*pack)->size) {
+      return Report(key, "chunk", hex, "dangling",
+                    "its index entry points outside pack " + std::to_string(loc->pack_id));
+    }
+    struct stat st;
+    std::string path = store_->dir() + "/" + PackRelPath(loc->pack_id);
+    if (::stat(path.c_str(), &st) != 0) {
+      return Report(key, "chunk", hex, "missing", "its pack " + PackRelPath(loc->pack_id) + " is gone");
+    }
+    if (static_cast<uint64_t>(st.st_size) < loc->offset + loc->stored_len) {
+      return Report(key, "chunk", hex, "missing",
+                    "its pack " + PackRelPath(loc->pack_id) + " is cut short before it");
+    }
+    if (std::binary_search(cur_.verify.begin(), cur_.verify.end(), loc->pack_id)) {
+      Status s = store_->chunks().Read(id, &buf_, ChunkStore::Verify::kRehash);
+      cur_.counts.bytes_verified += loc->raw_len;
+      if (!s.ok()) return Report(key, "chunk", hex, "corrupt", s.message());
+    }
+    return Report(key, "chunk", hex, "ok", "");
+  }
+
+  Status CheckContent(const std::string& key, const std::string& value) {
+    ++cur_.counts.contents;
+    const ObjectId id = IdOf(std::string_view(key).substr(1));
+    const std::string hex = id.ToHex();
+    auto c = DecodeContent(value);
+    if (key.size() != 1 + ObjectId::kSize || !c.ok()) {
+      return Report(key, "content", hex, "corrupt",
+                    c.ok() ? "malformed key" : "its record does not decode: " + c.status().message());
+    }
+    if (c->is_alias()) {
+      auto target = repo_.GetContent(id);
+      if (!target.ok()) return Report(key, "content", hex, "dangling", target.status().message());
+      return Report(key, "content", hex, "ok", "");
+    }
+    if (ContentId(*c) != id) return Report(key, "content", hex, "corrupt", "its record does not match its id");
+    for (const ContentPart& p : c->parts) {
+      if (p.is_hole()) continue;
+      KEEPFS_ASSIGN_OR_RETURN(bool present, Present('c', p.chunk, ChunkStore::ChunkKey(p.chunk)));
+      if (!present) {
+        KEEPFS_RETURN_IF_ERROR(ExtraProblem("chunk", ChunkStore::ChunkKey(p.chunk), p.chunk.ToHex(),
+                                            "missing", "named by a content but not in the index"));
       }
     }
+    return Report(key, "content", hex, "ok", "");
   }
 
-  // An alias's bytes (its target's) must hash to what the sharing pass
-  // proved equal when it made the alias.
-  void CheckAlias(const ObjectId& id, const Content& data, const std::string& path) {
-    auto record = repo_.GetContentRecord(id);
-    if (!record.ok() || !record->is_alias()) return;
-    auto hash = repo_.HashFileData(data);
-    if (hash.ok() && *hash == record->file_hash) return;
-    CheckProblem p{"content " + id.ShortHex(), "corrupt",
-                   hash.ok() ? "an alias whose target " + record->alias_of.ShortHex() +
-                                   " holds other bytes than it recorded"
-                             : hash.status().message()};
-    p.path = path;
-    Problem(p);
+  Status CheckTree(const std::string& key, const std::string& value) {
+    ++cur_.counts.trees;
+    const ObjectId id = IdOf(std::string_view(key).substr(1));
+    const std::string hex = id.ToHex();
+    if (key.size() != 1 + ObjectId::kSize || Sha256::Of(value) != id) {
+      return Report(key, "tree", hex, "corrupt", "its record does not match its id");
+    }
+    auto node = DecodeTreeNode(value);
+    if (!node.ok()) return Report(key, "tree", hex, "corrupt", node.status().message());
+    ObjectLinks links;
+    AppendNodeLinks(*node, &links);
+    for (const auto& [kind, child] : links.children) {
+      std::string ckey = kind == 't' ? TreeKey(child) : ContentKey(child);
+      KEEPFS_ASSIGN_OR_RETURN(bool present, Present(kind, child, ckey));
+      if (!present) {
+        KEEPFS_RETURN_IF_ERROR(ExtraProblem(kind == 't' ? "tree" : "content", ckey, child.ToHex(),
+                                            "missing", "named by a tree but not stored"));
+      }
+    }
+    return Report(key, "tree", hex, "ok", "");
   }
 
-  const Repo& repo_;
-  const CheckOptions& options_;
-  const std::function<void(const CheckProblem&)>& on_problem_;
-  std::map<uint64_t, uint64_t> packs_;  // id -> size
-  std::unordered_set<ObjectId, ObjectIdHash> trees_, contents_;
-  std::string user_, snapshot_;
+  Status CheckSnapshot(const std::string& key, const std::string& value) {
+    ++cur_.counts.snapshots;
+    std::string_view rest = std::string_view(key).substr(1);
+    size_t zero = rest.find('\0');
+    std::string name = zero == std::string_view::npos
+                           ? std::string(rest)
+                           : std::string(rest.substr(0, zero)) + "/" + std::string(rest.substr(zero + 1));
+    auto rec = DecodeSnapshotRecord(value);
+    if (!rec.ok()) return Report(key, "snapshot", name, "corrupt", rec.status().message());
+    KEEPFS_ASSIGN_OR_RETURN(bool present, store_->kv().Contains(TreeKey(rec->root)));
+    if (!present) {
+      KEEPFS_RETURN_IF_ERROR(ExtraProblem("tree", TreeKey(rec->root), rec->root.ToHex(), "missing",
+                                          "the root of snapshot " + name + " is not stored"));
+    }
+    return Report(key, "snapshot", name, "ok", "");
+  }
+
+  Status CheckPin(const std::string& key, const std::string& value) {
+    ++cur_.counts.pins;
+    std::string name = std::string(std::string_view(key).substr(1));
+    std::replace(name.begin(), name.end(), '\0', '/');
+    auto pin = DecodePin(value);
+    if (!pin.ok()) return Report(key, "pin", name, "corrupt", pin.status().message());
+    if (pin->kind != 0) {
+      std::string okey = pin->kind == 't' ? TreeKey(pin->id) : ContentKey(pin->id);
+      KEEPFS_ASSIGN_OR_RETURN(bool present, store_->kv().Contains(okey));
+      if (!present) {
+        KEEPFS_RETURN_IF_ERROR(ExtraProblem(pin->kind == 't' ? "tree" : "content", okey,
+                                            pin->id.ToHex(), "missing", "pinned but not stored"));
+      }
+    }
+    return Report(key, "pin", name, "ok", "");
+  }
+
+  // Whether a named object is stored. Unchanged folders name the same files
+  // in snapshot after snapshot, so answers are remembered in a fixed-size
+  // direct-mapped table (kSeenSlots ids, 9 MiB whatever the store's size):
+  // most lookups of a store with many snapshots are answered from it.
+  static constexpr size_t kSeenSlots = size_t{1} << 18;
+  Result<bool> Present(char kind, const ObjectId& id, const std::string& key) {
+    if (seen_.empty()) seen_.resize(kSeenSlots);
+    auto& slot = seen_[(ObjectIdHash()(id) ^ static_cast<size_t>(kind)) & (kSeenSlots - 1)];
+    if (slot.first == kind && slot.second == id) return true;
+    KEEPFS_ASSIGN_OR_RETURN(bool present, store_->kv().Contains(key));
+    if (present) slot = {kind, id};
+    return present;
+  }
+
+  // ---- the report: which paths each problem affects ----
+
+  // Every problem found, by its object's key (kind byte + id bytes).
+  Result<std::map<std::string, Problem>> LoadProblems() {
+    if (!persist_) return problems_;
+    std::map<std::string, Problem> out;
+    auto it = store_->kv().NewIterator(kProblemPrefix);
+    for (; it->Valid(); it->Next()) {
+      KEEPFS_ASSIGN_OR_RETURN(Problem p, DecodeProblem(it->value()));
+      out.emplace(std::string(it->key().substr(1)), std::move(p));
+    }
+    KEEPFS_RETURN_IF_ERROR(it->status());
+    return out;
+  }
+
+  // Closes the damaged set upwards and names what each problem affects.
+  Status MapAndReport() {
+    KEEPFS_ASSIGN_OR_RETURN(auto problems, LoadProblems());
+    cur_.counts.problems = problems.size();
+    std::map<std::string, std::vector<Affected>> affects;  // problem object key -> paths
+    if (!problems.empty()) KEEPFS_RETURN_IF_ERROR(Map(problems, &affects));
+    const bool resuming = cur_.phase == kMap && !cur_.after.empty();
+    const std::string done_up_to = cur_.after;
+    cur_.phase = kMap;
+    for (auto& [okey, p] : problems) {
+      CheckedObject o{p.kind, p.id, p.state, p.message, std::move(affects[okey])};
+      cur_.counts.affected_paths += o.affects.size();
+      if (resuming && okey <= done_up_to) continue;  // its line went out before the stop
+      on_object_(o);
+      cur_.after = okey;
+      KEEPFS_RETURN_IF_ERROR(Checkpoint());
+    }
+    return Status::OK();
+  }
+
+  Status Map(const std::map<std::string, Problem>& problems,
+             std::map<std::string, std::vector<Affected>>* affects) {
+    // causes[object key]: the problems that make this object unreadable.
+    std::unordered_map<std::string, std::set<std::string>> causes;
+    for (const auto& [okey, p] : problems) {
+      if (okey[0] != 't' && okey[0] != 'o' && okey[0] != 'c') continue;
+      causes[okey].insert(okey);
+      if (okey[0] != 'c') continue;
+      // A chunk lost with its pack: what it affects, the pack affects too.
+      auto loc = store_->chunks().Lookup(IdOf(std::string_view(okey).substr(1)));
+      if (loc.ok() && *loc && problems.count(ChunkStore::PackKey((*loc)->pack_id))) {
+        causes[okey].insert(ChunkStore::PackKey((*loc)->pack_id));
+      }
+    }
+    auto cause_of = [&](const std::string& k) -> const std::set<std::string>* {
+      auto it = causes.find(k);
+      return it == causes.end() ? nullptr : &it->second;
+    };
+    // Contents over damaged chunks (and aliases over damaged contents).
+    for (int round = 0; round < 2; ++round) {
+      auto it = store_->kv().NewIterator("o");
+      for (; it->Valid(); it->Next()) {
+        auto c = DecodeContent(it->value());
+        if (!c.ok()) continue;  // reported as corrupt itself
+        std::string okey(it->key());
+        if (c->is_alias()) {
+          if (auto* s = cause_of(ContentKey(c->alias_of))) causes[okey].insert(s->begin(), s->end());
+          continue;
+        }
+        for (const ContentPart& part : c->parts) {
+          if (part.is_hole()) continue;
+          if (auto* s = cause_of(ChunkStore::ChunkKey(part.chunk))) {
+            causes[okey].insert(s->begin(), s->end());
+          }
+        }
+      }
+      KEEPFS_RETURN_IF_ERROR(it->status());
+    }
+    // Trees over damaged trees and contents, to a fixpoint (one round per
+    // level of nesting that is damaged).
+    for (bool changed = true; changed;) {
+      changed = false;
+      auto it = store_->kv().NewIterator("t");
+      for (; it->Valid(); it->Next()) {
+        auto node = DecodeTreeNode(it->value());
+        if (!node.ok()) continue;
+        ObjectLinks links;
+        AppendNodeLinks(*node, &links);
+        std::string tkey(it->key());
+        for (const auto& [kind, child] : links.children) {
+          auto* s = cause_of(kind == 't' ? TreeKey(child) : ContentKey(child));
+          if (!s) continue;
+          auto& mine = causes[tkey];
+          size_t before = mine.size();
+          mine.insert(s->begin(), s->end());
+          changed |= mine.size() != before;
+        }
+      }
+      KEEPFS_RETURN_IF_ERROR(it->status());
+    }
+    // Walk down from each snapshot and pin along damaged objects only.
+    auto sit = store_->kv().NewIterator(kSnapshotPrefix);
+    for (; sit->Valid(); sit->Next()) {
+      auto rec = DecodeSnapshotRecord(sit->value());
+      std::string_view rest = sit->key().substr(1);
+      size_t zero = rest.find('\0');
+      if (!rec.ok() || zero == std::string_view::npos) continue;
+      Affected where{std::string(rest.substr(0, zero)), std::string(rest.substr(zero + 1)), ""};
+      KEEPFS_RETURN_IF_ERROR(WalkDamaged(rec->root, where, causes, affects));
+    }
+    KEEPFS_RETURN_IF_ERROR(sit->status());
+    auto pit = store_->kv().NewIterator("P");
+    for (; pit->Valid(); pit->Next()) {
+      auto pin = DecodePin(pit->value());
+      if (!pin.ok() || pin->kind == 0) continue;
+      std::string okey = pin->kind == 't' ? TreeKey(pin->id) : ContentKey(pin->id);
+      const auto* s = cause_of(okey);
+      if (!s) continue;
+      std::string rest(pit->key().substr(1));
+      size_t a = rest.find('\0'), b = rest.find('\0', a + 1);
+      Affected where{rest.substr(0, a), rest.substr(a + 1, b - a - 1), "pin " + rest.substr(b + 1)};
+      for (const auto& cause : *s) (*affects)[cause].push_back(where);
+    }
+    return pit->status();
+  }
+
+  // At a folder's node (or one page of it): every file and folder below
+  // that a problem reaches gets its path listed under that problem.
+  Status WalkDamaged(const ObjectId& node_id, const Affected& at,
+                     const std::unordered_map<std::string, std::set<std::string>>& causes,
+                     std::map<std::string, std::vector<Affected>>* affects) {
+    const std::string key = TreeKey(node_id);
+    auto c = causes.find(key);
+    if (c == causes.end()) return Status::OK();
+    if (c->second.count(key)) {  // this node itself is damaged: everything below is lost
+      (*affects)[key].push_back(at);
+      return Status::OK();
+    }
+    auto node = repo_.GetTreeNode(node_id);
+    if (!node.ok()) return Status::OK();  // reported as damaged itself
+    for (const auto& child : node->children) {
+      KEEPFS_RETURN_IF_ERROR(WalkDamaged(child.id, at, causes, affects));
+    }
+    for (const Entry& e : node->entries) {
+      Affected below{at.user, at.snapshot, at.path.empty() ? e.name : at.path + "/" + e.name};
+      if (e.type == EntryType::kDir) {
+        KEEPFS_RETURN_IF_ERROR(WalkDamaged(e.ref, below, causes, affects));
+      } else if (e.type == EntryType::kFile) {
+        auto f = causes.find(ContentKey(e.ref));
+        if (f == causes.end()) continue;
+        for (const auto& cause : f->second) (*affects)[cause].push_back(below);
+      }
+    }
+    return Status::OK();
+  }
+
+  Store* store_;
+  Repo repo_;
+  const CheckOptions& opt_;
+  const std::function<void(const CheckedObject&)>& on_object_;
+  const bool persist_;  // a writable store keeps the cursor and problems for resume
+  const int64_t now_;
+  Cursor cur_;
+  int since_checkpoint_ = 0;
+  uint64_t phase_done_ = 0;
+  std::vector<std::pair<char, ObjectId>> seen_;  // Present's table
+  std::map<std::string, Problem> problems_;  // when !persist_
+  std::string buf_;
 };
 
 }  // namespace
 
-Result<CheckSummary> CheckStore(const Repo& repo, const CheckOptions& options,
-                                const std::function<void(const CheckProblem&)>& on_problem) {
-  Checker c(repo, options, on_problem);
-  KEEPFS_RETURN_IF_ERROR(c.Run());
-  return c.summary;
+Result<CheckSummary> CheckStore(Store* store, const CheckOptions& options,
+                                const std::function<void(const CheckedObject&)>& on_object) {
+  return Checker(store, options, on_object).Run();
 }
 
 }  // namespace keepfs::snapshot

@@ -88,6 +88,8 @@ class Store {
   std::mutex& gc_mu() { return gc_mu_; }
   // Held by the sharing pass (gc/sharing.h) for a whole run.
   std::mutex& sharing_mu() { return sharing_mu_; }
+  // Held by `keepfs check` for a whole run (snapshot/check.h).
+  std::mutex& check_mu() { return check_mu_; }
 
   // Who wants to hear that a snapshot of user was committed or removed (the
   // mount, to drop the kernel's cached entries at once). Null: nobody.
@@ -112,6 +114,7 @@ class Store {
   std::mutex commit_mu_;
   std::mutex gc_mu_;
   std::mutex sharing_mu_;
+  std::mutex check_mu_;
   std::mutex listener_mu_;
   std::function<void(std::string_view, std::string_view)> listener_;  // GUARDED_BY(listener_mu_)
 };

@@ -10,7 +10,7 @@
 int main(int argc, char** argv) {
   std::ios::sync_with_stdio(false);
   keepfs::cli::Io io{std::cout, std::cerr, ::isatty(STDOUT_FILENO) == 1,
-                     ::isatty(STDERR_FILENO) == 1};
+                     ::isatty(STDERR_FILENO) == 1, STDOUT_FILENO};
   std::vector<std::string> args(argv, argv + argc);
   int code = keepfs::cli::KeepfsMain(args, io);
   std::cout.flush();

@@ -24,6 +24,7 @@
 #include "store/file_util.h"
 #include "store/pack.h"
 #include "tests/testing/backup_util.h"
+#include "tests/testing/check_util.h"
 #include "tests/testing/pack_oracle.h"
 #include "tests/testing/refs_oracle.h"
 #include "tests/testing/test_util.h"
@@ -70,16 +71,7 @@ class CollectorTest : public ::testing::Test {
     EXPECT_TRUE(*got == want) << snap.user << " " << snap.name << " " << path;
   }
 
-  void ExpectCheckClean() {
-    snapshot::Repo repo(store_.get());
-    uint64_t problems = 0;
-    auto s = snapshot::CheckStore(repo, {.verify_data = true}, [&](const snapshot::CheckProblem& p) {
-      ADD_FAILURE() << p.object << " " << p.state << ": " << p.message;
-      ++problems;
-    });
-    EXPECT_OK(s);
-    EXPECT_EQ(problems, 0u);
-  }
+  void ExpectCheckClean() { testing::ExpectCheckClean(store_.get()); }
 
   testing::TempDir tmp_;
   std::string src_;

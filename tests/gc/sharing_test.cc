@@ -20,6 +20,7 @@
 #include "store/file_fingerprint.h"
 #include "store/file_util.h"
 #include "tests/testing/backup_util.h"
+#include "tests/testing/check_util.h"
 #include "tests/testing/pack_oracle.h"
 #include "tests/testing/refs_oracle.h"
 #include "tests/testing/test_util.h"
@@ -115,11 +116,7 @@ class SharingTest : public ::testing::Test {
   void ExpectConsistent() {
     testing::ExpectRefsConsistent(store_.get());
     testing::ExpectPacksExact(store_.get());
-    snapshot::Repo repo(store_.get());
-    auto s = snapshot::CheckStore(repo, {.verify_data = true}, [&](const snapshot::CheckProblem& p) {
-      ADD_FAILURE() << p.object << " " << p.state << ": " << p.message;
-    });
-    EXPECT_OK(s);
+    testing::ExpectCheckClean(store_.get());
     AuditOptions ao;
     ao.dry_run = true;
     auto audit = Audit(store_.get(), ao);

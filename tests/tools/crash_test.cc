@@ -14,11 +14,15 @@
 #include <chrono>
 #include <cstdlib>
 #include <map>
+#include <sstream>
+#include <set>
 #include <thread>
 
 #include "snapshot/catalog.h"
 #include "snapshot/repo.h"
+#include "store/pack.h"
 #include "tests/testing/backup_util.h"
+#include "tests/testing/every_kind_tree.h"
 #include "tests/testing/pack_oracle.h"
 #include "tests/testing/refs_oracle.h"
 #include "tests/testing/test_util.h"
@@ -329,6 +333,74 @@ TEST(CrashTest, KillDuringTheSharingPassLosesNothing) {
     ASSERT_OK(cb);
     EXPECT_TRUE(cb->is_alias() && cb->alias_of == ea->ref) << name << " is stored twice";
   }
+}
+
+// kill -9 during `keepfs check --json`, then `--resume`: the lines of the two
+// runs together name every object exactly once, as one uninterrupted check
+// does, problems included.
+TEST(CrashTest, KillDuringCheckThenResumeCoversEveryObjectExactlyOnce) {
+  int iterations = 6;
+  if (const char* env = std::getenv("KEEPFS_CRASH_ITERATIONS")) iterations = std::atoi(env);
+  TempDir dir;
+  std::string store = dir.Join("store"), src = dir.Join("src");
+  ASSERT_EQ(RunCli({"init", "--store", store, "-q"}).code, 0);
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  for (int i = 0; i < 3000; ++i) {
+    ASSERT_TRUE(WriteFile(src + "/f" + std::to_string(i), RandomBytes(5000 + i, i)).ok());
+  }
+  ASSERT_EQ(RunCli({"backup", "--store", store, "--user", "alice", "-q", src}).code, 0);
+  // One damaged chunk, so that a problem is found before some kills.
+  {
+    auto s = Store::Open(store, OpenMode::kReadWrite);
+    ASSERT_OK(s);
+    auto packs = (*s)->chunks().ListPacks();
+    ASSERT_OK(packs);
+    ASSERT_FALSE(packs->empty());
+    ASSERT_OK(FlipByte(store + "/" + PackRelPath(packs->front().first), 20));
+  }
+  auto objects = [](const std::string& text) {
+    std::multiset<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+      if (line.find("\"summary\"") == std::string::npos && !line.empty()) lines.insert(line);
+    }
+    return lines;
+  };
+  CliRun whole = RunCli({"check", "--store", store, "--verify-data", "--json"});
+  ASSERT_EQ(whole.code, 1) << whole.err;
+  const auto want = objects(whole.out);
+  ASSERT_GT(want.size(), 6000u);
+  Rng rng(31);
+  const std::string bin = KEEPFS_BINARY, out = dir.Join("out.jsonl");
+  int killed = 0;
+  for (int i = 0; i < iterations; ++i) {
+    int code = 0;
+    double secs = 0.02 + rng.Uniform(200) / 1000.0;
+    Shell("timeout -s KILL " + std::to_string(secs) + " " + bin + " --store " + store +
+              " check --verify-data --json > " + out + " 2>/dev/null",
+          &code);
+    code = WEXITSTATUS(code);
+    if (code == 128 + SIGKILL) {
+      ++killed;
+      // Without --verify-data: the resume verifies what the killed run chose.
+      std::string err = dir.Join("err.txt");
+      Shell(bin + " --store " + store + " check --resume --json >> " + out + " 2>" + err, &code);
+      code = WEXITSTATUS(code);
+      auto said = ReadFile(err);
+      if (said.ok() && said->find("no interrupted check") != std::string::npos) {
+        // Killed before its first line: nothing to resume, so check afresh.
+        Shell(bin + " --store " + store + " check --verify-data --json > " + out, &code);
+        code = WEXITSTATUS(code);
+      }
+    }
+    EXPECT_EQ(code, 1) << "iteration " << i << ": problems found, exit 1";
+    auto got = ReadFile(out);
+    ASSERT_OK(got);
+    auto lines = objects(*got);
+    EXPECT_EQ(lines.size(), want.size()) << "iteration " << i << " after a kill at " << secs << " s";
+    EXPECT_TRUE(lines == want) << "iteration " << i;
+  }
+  EXPECT_GT(killed, 0) << "no kill landed during a check";
 }
 
 }  // namespace

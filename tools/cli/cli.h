@@ -24,6 +24,9 @@ struct Io {
   std::ostream& err;
   bool out_is_tty = false;
   bool err_is_tty = false;
+  // The file descriptor `out` writes to, when it is one (the binary's
+  // stdout); -1 otherwise (in-process, or forwarded to a mount).
+  int out_fd = -1;
 };
 
 // args[0] is the program name.

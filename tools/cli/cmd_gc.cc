@@ -23,33 +23,18 @@ Result<StoreHandle> OpenBesideWriters(Context& ctx, bool dry_run) {
                    /*beside_writers=*/true);
 }
 
-// The live progress line of a run: the last GcProgress it reported.
-class PhaseLine {
+// The live progress line of a run, from the GcProgress it reports.
+class GcLine {
  public:
-  PhaseLine(Context& ctx, bool json, std::string what)
-      : what_(std::move(what)),
-        display_(ctx.io.err, ctx.io.err_is_tty, !ctx.quiet && !json,
-                 [this](double t) { return Line(t); }) {}
+  GcLine(Context& ctx, bool json, std::string what)
+      : line_(ctx.io.err, ctx.io.err_is_tty, !ctx.quiet && !json, std::move(what)) {}
   std::function<void(const gc::GcProgress&)> Sink() {
-    return [this](const gc::GcProgress& p) {
-      std::lock_guard<std::mutex> lock(mu_);
-      last_ = p;
-    };
+    return [this](const gc::GcProgress& p) { line_.Set(p.phase, p.done, p.total); };
   }
-  void Stop() { display_.Stop(); }
+  void Stop() { line_.Stop(); }
 
  private:
-  std::string Line(double t) {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::string line = what_ + ": " + last_.phase + " " + std::to_string(last_.done);
-    if (last_.total) line += "/" + std::to_string(last_.total);
-    return line + " (" + std::to_string(static_cast<int>(t)) + " s)";
-  }
-
-  std::string what_;
-  std::mutex mu_;
-  gc::GcProgress last_{"starting", 0, 0};  // GUARDED_BY(mu_)
-  Progress display_;  // last: its thread calls Line until it stops
+  PhaseLine line_;
 };
 
 struct GcArgs {
@@ -80,7 +65,7 @@ int RunGc(Context& ctx, const GcArgs& a) {
       o.config.undelete_window_sec = *v;
     }
     if (ctx.hosted) o.cancel = ctx.hosted->cancel;
-    PhaseLine line(ctx, a.json, "gc");
+    GcLine line(ctx, a.json, "gc");
     o.progress = line.Sink();
     auto r = gc::CollectGarbage(store.get(), o);
     line.Stop();
@@ -107,7 +92,7 @@ int RunAudit(Context& ctx, const AuditArgs& a) {
     gc::AuditOptions o;
     o.dry_run = a.dry_run;
     if (ctx.hosted) o.cancel = ctx.hosted->cancel;
-    PhaseLine line(ctx, a.json, "audit");
+    GcLine line(ctx, a.json, "audit");
     o.progress = line.Sink();
     auto r = gc::Audit(store.get(), o);
     line.Stop();
@@ -129,7 +114,7 @@ int RunShare(Context& ctx, const ShareArgs& a) {
     gc::SharingOptions o;
     o.dry_run = a.dry_run;
     if (ctx.hosted) o.cancel = ctx.hosted->cancel;
-    PhaseLine line(ctx, a.json, "share");
+    GcLine line(ctx, a.json, "share");
     o.progress = line.Sink();
     auto r = gc::RunSharingPass(store.get(), o);
     line.Stop();
