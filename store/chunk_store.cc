@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <filesystem>
 #include <ctime>
 #include <mutex>
 #include <unordered_map>
@@ -157,6 +158,11 @@ Status ChunkStore::Rep::ScanPacks() {
     while (dirent* de = ::readdir(d)) {
       std::string name = de->d_name;
       if (name.ends_with(".pack.tmp")) ::unlink((tmp_dir + "/" + name).c_str());
+      // A killed store-backup's hard links of packs (store/store_backup.h).
+      if (name.rfind("store-backup.", 0) == 0) {
+        std::error_code ec;
+        std::filesystem::remove_all(tmp_dir + "/" + name, ec);
+      }
     }
     ::closedir(d);
   }
@@ -277,6 +283,8 @@ Result<std::optional<ChunkLoc>> ChunkStore::Lookup(const ObjectId& id) const {
   KEEPFS_ASSIGN_OR_RETURN(ChunkLoc loc, DecodeLoc(value));
   return std::optional<ChunkLoc>(loc);
 }
+
+std::mutex& ChunkStore::retire_mu() { return rep_->retire_mu; }
 
 Status ChunkStore::Read(const ObjectId& id, std::string* out, Verify verify) const {
   // From the index lookup to the end of the pread: the pack may not be removed.

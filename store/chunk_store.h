@@ -20,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -86,6 +87,11 @@ class ChunkStore {
   // never wrong bytes (store/blob_check.h); kRehash also recomputes the
   // SHA-256 of the plaintext, as `keepfs check --verify-data` does.
   enum class Verify { kChecksum, kRehash };
+  // Held while pack files are removed (by the collector, or at open). A
+  // copy of the store holds it across its metadata checkpoint and the hard
+  // links of the packs that checkpoint indexes, so none goes in between.
+  std::mutex& retire_mu();
+
   // Fills *out with the chunk's verified plaintext. NotFound if not indexed.
   Status Read(const ObjectId& id, std::string* out, Verify verify = Verify::kChecksum) const;
   Result<std::optional<ChunkLoc>> Lookup(const ObjectId& id) const;

@@ -53,6 +53,7 @@ Status ChunkStore::Rep::RetirePacks(const std::vector<std::pair<uint64_t, PackIn
   // Every read that may have found these packs in the index has finished
   // after this; later reads cannot find them (the index moved on before).
   epochs.Synchronize();
+  std::lock_guard<std::mutex> retiring(retire_mu);
   WriteBatch batch;
   for (const auto& [id, info] : packs) {
     {

@@ -58,6 +58,7 @@ struct ChunkStore::Rep {
 
   // Write side. Lock order: write_mu before fd_mu.
   std::mutex write_mu;
+  std::mutex retire_mu;  // held while pack files are unlinked (ChunkStore::retire_mu)
   std::unique_ptr<PackWriter> writer;                                  // GUARDED_BY(write_mu)
   std::unordered_map<ObjectId, PackEntry, ObjectIdHash> pending;       // GUARDED_BY(write_mu)
   uint64_t next_pack_id = 1;                                           // GUARDED_BY(write_mu)

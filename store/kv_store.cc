@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <rocksdb/db.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -177,6 +178,14 @@ Result<bool> KvStore::Contains(std::string_view key) const {
   if (s.IsNotFound()) return false;
   if (!s.ok()) return FromRocks(s, "reading metadata");
   return true;
+}
+
+Status KvStore::Checkpoint(const std::string& dir) {
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(rep_->db.get(), &raw);
+  std::unique_ptr<rocksdb::Checkpoint> cp(raw);
+  if (s.ok()) s = cp->CreateCheckpoint(dir);
+  return s.ok() ? Status::OK() : FromRocks(s, "making a metadata checkpoint in " + dir);
 }
 
 Status KvStore::Write(WriteBatch& batch, bool sync) {

@@ -77,6 +77,9 @@ class KvStore {
   std::unique_ptr<KvIterator> NewIterator(std::string_view prefix) const;
   // Flushes memtables and syncs the WAL (used before copying the store).
   Status Flush();
+  // A consistent, openable copy of the database as of now in dir (which
+  // must not exist; same filesystem: its table files are hard links).
+  Status Checkpoint(const std::string& dir);
   bool read_only() const;
 
  private:

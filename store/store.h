@@ -90,6 +90,8 @@ class Store {
   std::mutex& sharing_mu() { return sharing_mu_; }
   // Held by `keepfs check` for a whole run (snapshot/check.h).
   std::mutex& check_mu() { return check_mu_; }
+  // Held by `keepfs store-backup` for a whole run (store/store_backup.h).
+  std::mutex& store_backup_mu() { return store_backup_mu_; }
 
   // Who wants to hear that a snapshot of user was committed or removed (the
   // mount, to drop the kernel's cached entries at once). Null: nobody.
@@ -115,6 +117,7 @@ class Store {
   std::mutex gc_mu_;
   std::mutex sharing_mu_;
   std::mutex check_mu_;
+  std::mutex store_backup_mu_;
   std::mutex listener_mu_;
   std::function<void(std::string_view, std::string_view)> listener_;  // GUARDED_BY(listener_mu_)
 };

@@ -100,7 +100,8 @@ TEST_F(CliTest, HelpIsCompleteForEveryCommand) {
   CliRun top = RunCli({"--help"});
   EXPECT_EQ(top.code, 0);
   for (const char* cmd : {"init", "backup", "snapshots", "ls", "cat", "diff", "restore", "check",
-                          "stats"}) {
+                          "stats", "user", "usage", "forget", "undelete", "prune", "pin", "unpin",
+                          "pins", "gc", "audit", "share", "store-backup", "mount", "umount"}) {
     EXPECT_NE(top.out.find(cmd), std::string::npos) << cmd;
     CliRun h = RunCli({cmd, "--help"});
     EXPECT_EQ(h.code, 0) << cmd;

@@ -20,6 +20,7 @@
 
 #include "snapshot/catalog.h"
 #include "snapshot/repo.h"
+#include "store/file_util.h"
 #include "store/pack.h"
 #include "tests/testing/backup_util.h"
 #include "tests/testing/every_kind_tree.h"
@@ -401,6 +402,39 @@ TEST(CrashTest, KillDuringCheckThenResumeCoversEveryObjectExactlyOnce) {
     EXPECT_TRUE(lines == want) << "iteration " << i;
   }
   EXPECT_GT(killed, 0) << "no kill landed during a check";
+}
+
+// kill -9 at random instants of store-backup: the copy's MANIFEST always
+// describes a whole copy (the previous one or the new one), the next run
+// succeeds, and the final copy verifies.
+TEST(CrashTest, KillDuringStoreBackupLeavesAWholeCopy) {
+  int iterations = 8;
+  if (const char* env = std::getenv("KEEPFS_CRASH_ITERATIONS")) iterations = std::atoi(env);
+  TempDir dir;
+  std::string store = dir.Join("store"), src = dir.Join("src"), dest = dir.Join("copy");
+  ASSERT_EQ(RunCli({"init", "--store", store, "-q"}).code, 0);
+  MakeData(src, 5, 80);
+  ASSERT_EQ(RunCli({"backup", "--store", store, "--user", "alice", "-q", src}).code, 0);
+  Rng rng(41);
+  int killed = 0;
+  for (int i = 0; i < iterations; ++i) {
+    // New data each round, so each copy has packs to add.
+    ASSERT_TRUE(WriteFile(src + "/new" + std::to_string(i), RandomBytes(3 << 20, 900 + i)).ok());
+    ASSERT_EQ(RunCli({"backup", "--store", store, "--user", "alice", "-q", src}).code, 0);
+    if (RunAndKill({KEEPFS_BINARY, "store-backup", "--store", store, "-q", dest},
+                   5 + rng.Uniform(150))) {
+      ++killed;
+    }
+    if (PathExists(dest + "/MANIFEST")) {
+      CliRun v = RunCli({"store-backup", "--verify", dest});
+      ASSERT_EQ(v.code, 0) << "iteration " << i << ": " << v.out << v.err;
+    }
+  }
+  EXPECT_GT(killed, 0) << "no kill landed during a store-backup";
+  CliRun last = RunCli({"store-backup", "--store", store, dest, "--json"});
+  ASSERT_EQ(last.code, 0) << last.err;
+  CliRun v = RunCli({"store-backup", "--verify", dest});
+  EXPECT_EQ(v.code, 0) << v.out << v.err;
 }
 
 }  // namespace
