@@ -18,12 +18,14 @@
 #include <filesystem>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 #include <vector>
 
 #include "gc/prune.h"
 #include "snapshot/catalog.h"
+#include "snapshot/check.h"
 #include "snapshot/pins.h"
 #include "snapshot/ingest.h"
 #include "store/file_util.h"
@@ -364,6 +366,53 @@ TEST_F(MountTest, DamagedPackIsEio) {
   EXPECT_EQ(got, data.substr(0, got.size())) << "never wrong bytes";
   EXPECT_EQ(Slurp(mnt_ + "/alice/latest/small"), "inline data is in the metadata")
       << "what is intact is still served";
+}
+
+// The files check names for a damaged chunk are exactly those the mount
+// cannot serve (EIO); every other file reads back byte-identical.
+TEST_F(MountTest, ExactlyTheFilesCheckNamesAreEio) {
+  KEEPFS_REQUIRE_FUSE_OR_SKIP();
+  std::string src = tmp_.Join("src");
+  ASSERT_OK(MakeDirs(src + "/d"));
+  std::map<std::string, std::string> files;
+  for (int i = 0; i < 6; ++i) {
+    std::string rel = (i % 2 ? "d/f" : "f") + std::to_string(i);
+    files[rel] = RandomBytes(300000 + i, 60 + i);
+    ASSERT_OK(WriteFile(src + "/" + rel, files[rel]));
+  }
+  auto snap = Backup("alice", src, kTime);
+  // Damage the chunk of d/f3 only.
+  snapshot::Repo repo(store_.get());
+  ASSERT_OK_AND_ASSIGN(auto e, repo.ResolvePath(snap, "d/f3"));
+  ASSERT_OK_AND_ASSIGN(auto content, repo.GetContent(e.ref));
+  ASSERT_OK_AND_ASSIGN(auto loc, store_->chunks().Lookup(content.parts.at(0).chunk));
+  ASSERT_TRUE(loc.has_value());
+  ASSERT_OK(FlipByte(store_->dir() + "/" + PackRelPath(loc->pack_id), loc->offset + 11));
+  std::set<std::string> named;
+  snapshot::CheckOptions o;
+  o.verify_data = true;
+  ASSERT_OK(snapshot::CheckStore(store_.get(), o, [&](const snapshot::CheckedObject& obj) {
+    for (const auto& a : obj.affects) named.insert(a.path);
+  }).status());
+  EXPECT_EQ(named, std::set<std::string>({"d/f3"}));
+  ASSERT_OK(mount_.Start(store_.get(), mnt_));
+  for (const auto& [rel, bytes] : files) {
+    int fd = ::open((mnt_ + "/alice/latest/" + rel).c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0) << rel;
+    std::string got;
+    std::vector<char> buf(1 << 16);
+    ssize_t n;
+    while ((n = ::read(fd, buf.data(), buf.size())) > 0) got.append(buf.data(), static_cast<size_t>(n));
+    const int err = errno;
+    ::close(fd);
+    if (named.count(rel)) {
+      EXPECT_EQ(n, -1) << rel;
+      EXPECT_EQ(err, EIO) << rel;
+    } else {
+      EXPECT_EQ(n, 0) << rel << ": " << std::strerror(err);
+      EXPECT_TRUE(got == bytes) << rel;
+    }
+  }
 }
 
 TEST_F(MountTest, EveryWriteIsErofs) {
