@@ -156,13 +156,15 @@ Result<std::vector<snapshot::DeletedSnapshot>> ListDeleted(Store* store, std::st
   std::vector<snapshot::DeletedSnapshot> out;
   auto it = store->kv().NewIterator(snapshot::DeletedPrefix(user));
   for (; it->Valid(); it->Next()) {
-    std::string_view key = it->key().substr(1);
-    size_t zero = key.find('\0');
-    if (zero == std::string_view::npos) return Status::Corruption("deleted-snapshot key is damaged");
+    std::string who;
+    std::string_view name;
+    if (!snapshot::SplitUserKey(it->key(), &who, &name)) {
+      return Status::Corruption("deleted-snapshot key is damaged");
+    }
     auto d = snapshot::DecodeDeletedSnapshot(it->value());
-    if (!d.ok()) return d.status().WithContext(std::string(key.substr(0, zero)));
-    d->record.user = std::string(key.substr(0, zero));
-    d->record.name = std::string(key.substr(zero + 1));
+    if (!d.ok()) return d.status().WithContext(who);
+    d->record.user = std::move(who);
+    d->record.name = std::string(name);
     out.push_back(std::move(*d));
   }
   KEEPFS_RETURN_IF_ERROR(it->status());

@@ -23,12 +23,6 @@ constexpr size_t kFingerprintKeySize = 1 + 16 + ObjectId::kSize;
 
 bool Cancelled(const SharingOptions& o) { return o.cancel && o.cancel->load(); }
 
-ObjectId IdAt(std::string_view bytes) {
-  ObjectId id;
-  std::copy(bytes.begin(), bytes.begin() + ObjectId::kSize,
-            reinterpret_cast<char*>(id.bytes.data()));
-  return id;
-}
 
 // The stored form of a result (`S`, docs/format.md). Problems are not kept.
 std::string EncodeResult(const SharingResult& r) {
@@ -130,7 +124,7 @@ class SharingPass {
         ids.clear();
         fp = std::string(key.substr(1, 16));
       }
-      ids.push_back(IdAt(key.substr(17)));
+      ids.push_back(ObjectId::FromBytes(key.substr(17)).value());  // the size is checked above
     }
     KEEPFS_RETURN_IF_ERROR(it->status());
     if (!Cancelled(opt_)) KEEPFS_RETURN_IF_ERROR(Group(fp, ids));
@@ -291,13 +285,16 @@ class SharingPass {
                                 snapshot::DecodeHolders(it->value()));
         if (users.size() < 2) continue;
         std::optional<uint64_t> bytes;
-        ObjectId id = IdAt(key.substr(2));
+        const ObjectId id = ObjectId::FromBytes(key.substr(2)).value();  // size checked above
         if (kind == 'c') {
           KEEPFS_ASSIGN_OR_RETURN(std::optional<ChunkLoc> loc, store_->chunks().Lookup(id));
           if (loc) bytes = loc->stored_len;
         } else {
-          snapshot::ObjectLinks links;
-          if (snapshot::ReadObjectLinks(store_, 'o', id, &links).ok()) bytes = links.charged;
+          // Only an inline content is charged (by its record's size); a
+          // chunked one's recipe is not decoded.
+          std::string record;
+          KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(snapshot::ContentKey(id), &record));
+          if (found && snapshot::IsInlineContentRecord(record)) bytes = record.size();
         }
         if (!bytes) continue;  // not charged (a chunked content), or gone meanwhile
         std::sort(users.begin(), users.end());

@@ -125,6 +125,16 @@ std::string FingerprintKey(const std::array<uint8_t, 16>& fingerprint, const Obj
   return key;
 }
 
+bool SplitUserKey(std::string_view key, std::string* user, std::string_view* rest) {
+  if (key.empty()) return false;
+  key.remove_prefix(1);
+  size_t zero = key.find('\0');
+  if (zero == std::string_view::npos) return false;
+  *user = std::string(key.substr(0, zero));
+  *rest = key.substr(zero + 1);
+  return true;
+}
+
 std::string SnapshotKey(std::string_view user, std::string_view name) {
   return SnapshotPrefix(user) + std::string(name);
 }

@@ -33,6 +33,9 @@ std::string TreeKey(const ObjectId& id);
 std::string ContentKey(const ObjectId& id);
 std::string SnapshotKey(std::string_view user, std::string_view name);
 std::string SnapshotPrefix(std::string_view user);  // all snapshots of user
+// The parts of a key KIND USER 0x00 REST (snapshot, deleted-snapshot and pin
+// keys): false if there is no 0x00.
+bool SplitUserKey(std::string_view key, std::string* user, std::string_view* rest);
 inline constexpr char kSnapshotPrefix[] = "s";
 // Forgotten snapshots that can still be undeleted (DeletedSnapshot).
 std::string DeletedKey(std::string_view user, std::string_view name);

@@ -33,13 +33,11 @@ enum Phase : uint8_t { kPacks, kChunks, kContents, kTrees, kSnapshots, kPins, kM
 constexpr const char* kPhaseRange[] = {"p", "c", "o", "t", "s", "P"};
 constexpr const char* kPhaseName[] = {"packs", "chunks", "contents", "trees", "snapshots", "pins", "report"};
 
-std::string Be64(uint64_t v) {
-  std::string s(8, '\0');
-  for (int i = 7; i >= 0; --i, v >>= 8) s[i] = static_cast<char>(v & 0xff);
-  return s;
+std::string VerifiedKey(uint64_t pack) {
+  std::string key = kVerifiedPrefix;
+  PutBigEndian64(&key, pack);
+  return key;
 }
-
-std::string VerifiedKey(uint64_t pack) { return kVerifiedPrefix + Be64(pack); }
 
 // Where a run is: the phase, and the last key of its range fully done.
 struct Cursor {
@@ -128,11 +126,15 @@ Result<Problem> DecodeProblem(std::string_view v) {
   return p;
 }
 
-ObjectId IdOf(std::string_view bytes) {
-  ObjectId id;
-  std::copy(bytes.begin(), bytes.begin() + std::min(bytes.size(), ObjectId::kSize),
-            reinterpret_cast<char*>(id.bytes.data()));
-  return id;
+// The id part of an object key as hex, whatever its length (for a report).
+std::string HexOfKey(std::string_view key) {
+  static const char* const kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char ch : key.substr(1)) {
+    out += kHex[ch >> 4];
+    out += kHex[ch & 15];
+  }
+  return out;
 }
 
 class Checker {
@@ -344,11 +346,11 @@ class Checker {
   Status ChooseVerify() {
     cur_.verify.clear();
     if (!cur_.verify_data) return Status::OK();
-    KEEPFS_ASSIGN_OR_RETURN(auto packs, store_->chunks().ListPacks());
+    KEEPFS_RETURN_IF_ERROR(LoadPackFiles());
     std::vector<std::tuple<int64_t, uint64_t, uint64_t>> order;  // verified, id, size
     uint64_t total = 0;
-    for (const auto& [id, info] : packs) {
-      if (info.condemned) continue;
+    for (const auto& [id, pack] : pack_files_) {
+      const uint64_t size = pack.recorded;
       std::string v;
       KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(VerifiedKey(id), &v));
       int64_t when = 0;
@@ -356,9 +358,9 @@ class Checker {
         Decoder d(v);
         if (!d.GetSignedVarint(&when)) when = 0;
       }
-      total += info.size;
+      total += size;
       if (cur_.within_sec > 0 && found && when > cur_.now - cur_.within_sec) continue;
-      order.emplace_back(when, id, info.size);
+      order.emplace_back(when, id, size);
     }
     std::sort(order.begin(), order.end());
     const uint64_t budget =
@@ -384,35 +386,58 @@ class Checker {
     return store_->kv().Write(b, false);
   }
 
+  // The packs a chunk entry may point into: each listed, not condemned
+  // pack's recorded size and its file's size (-1: no file). Read once per
+  // run of the chunk phase (a stat per pack), not per chunk.
+  struct PackFile {
+    uint64_t recorded = 0;
+    int64_t on_disk = -1;
+  };
+  // A record that does not decode is left out (the pack phase reports it).
+  Status LoadPackFiles() {
+    if (pack_files_loaded_) return Status::OK();
+    auto it = store_->kv().NewIterator("p");
+    for (; it->Valid(); it->Next()) {
+      std::optional<uint64_t> id = ChunkStore::PackIdFromKey(it->key());
+      auto info = ChunkStore::DecodePackInfo(it->value());
+      if (!id || !info.ok() || info->condemned) continue;
+      struct stat st;
+      std::string path = store_->dir() + "/" + PackRelPath(*id);
+      pack_files_[*id] = {info->size, ::stat(path.c_str(), &st) == 0 ? int64_t{st.st_size} : -1};
+    }
+    KEEPFS_RETURN_IF_ERROR(it->status());
+    pack_files_loaded_ = true;
+    return Status::OK();
+  }
+
   Status CheckChunk(const std::string& key, const std::string& value) {
     ++cur_.counts.chunks;
-    const ObjectId id = IdOf(std::string_view(key).substr(1));
-    const std::string hex = id.ToHex();
+    auto id = ObjectId::FromBytes(std::string_view(key).substr(1));
     auto loc = ChunkStore::DecodeLoc(value);
-    if (key.size() != 1 + ObjectId::kSize || !loc.ok()) {
-      return Report(key, "chunk", hex, "corrupt", "its index entry does not decode");
+    if (!id.ok() || !loc.ok()) {
+      return Report(key, "chunk", HexOfKey(key), "corrupt", "its index entry does not decode");
     }
-    auto pack = store_->chunks().GetPack(loc->pack_id);
-    if (!pack.ok() || !*pack || (*pack)->condemned) {
+    const std::string hex = id->ToHex();
+    KEEPFS_RETURN_IF_ERROR(LoadPackFiles());
+    auto pack = pack_files_.find(loc->pack_id);
+    const std::string pack_path = PackRelPath(loc->pack_id);
+    if (pack == pack_files_.end()) {
       return Report(key, "chunk", hex, "dangling",
                     "its index entry points at pack " + std::to_string(loc->pack_id) +
                         ", which the index does not list");
     }
-    if (loc->offset + loc->stored_len + kPackFooterSize > (*pack)->size) {
+    if (loc->offset + loc->stored_len + kPackFooterSize > pack->second.recorded) {
       return Report(key, "chunk", hex, "dangling",
                     "its index entry points outside pack " + std::to_string(loc->pack_id));
     }
-    struct stat st;
-    std::string path = store_->dir() + "/" + PackRelPath(loc->pack_id);
-    if (::stat(path.c_str(), &st) != 0) {
-      return Report(key, "chunk", hex, "missing", "its pack " + PackRelPath(loc->pack_id) + " is gone");
+    if (pack->second.on_disk < 0) {
+      return Report(key, "chunk", hex, "missing", "its pack " + pack_path + " is gone");
     }
-    if (static_cast<uint64_t>(st.st_size) < loc->offset + loc->stored_len) {
-      return Report(key, "chunk", hex, "missing",
-                    "its pack " + PackRelPath(loc->pack_id) + " is cut short before it");
+    if (static_cast<uint64_t>(pack->second.on_disk) < loc->offset + loc->stored_len) {
+      return Report(key, "chunk", hex, "missing", "its pack " + pack_path + " is cut short before it");
     }
     if (std::binary_search(cur_.verify.begin(), cur_.verify.end(), loc->pack_id)) {
-      Status s = store_->chunks().Read(id, &buf_, ChunkStore::Verify::kRehash);
+      Status s = store_->chunks().Read(*id, &buf_, ChunkStore::Verify::kRehash);
       cur_.counts.bytes_verified += loc->raw_len;
       if (!s.ok()) return Report(key, "chunk", hex, "corrupt", s.message());
     }
@@ -421,13 +446,14 @@ class Checker {
 
   Status CheckContent(const std::string& key, const std::string& value) {
     ++cur_.counts.contents;
-    const ObjectId id = IdOf(std::string_view(key).substr(1));
-    const std::string hex = id.ToHex();
+    auto key_id = ObjectId::FromBytes(std::string_view(key).substr(1));
     auto c = DecodeContent(value);
-    if (key.size() != 1 + ObjectId::kSize || !c.ok()) {
-      return Report(key, "content", hex, "corrupt",
+    if (!key_id.ok() || !c.ok()) {
+      return Report(key, "content", HexOfKey(key), "corrupt",
                     c.ok() ? "malformed key" : "its record does not decode: " + c.status().message());
     }
+    const ObjectId& id = *key_id;
+    const std::string hex = id.ToHex();
     if (c->is_alias()) {
       auto target = repo_.GetContent(id);
       if (!target.ok()) return Report(key, "content", hex, "dangling", target.status().message());
@@ -447,11 +473,11 @@ class Checker {
 
   Status CheckTree(const std::string& key, const std::string& value) {
     ++cur_.counts.trees;
-    const ObjectId id = IdOf(std::string_view(key).substr(1));
-    const std::string hex = id.ToHex();
-    if (key.size() != 1 + ObjectId::kSize || Sha256::Of(value) != id) {
-      return Report(key, "tree", hex, "corrupt", "its record does not match its id");
+    auto id = ObjectId::FromBytes(std::string_view(key).substr(1));
+    if (!id.ok() || Sha256::Of(value) != *id) {
+      return Report(key, "tree", HexOfKey(key), "corrupt", "its record does not match its id");
     }
+    const std::string hex = id->ToHex();
     auto node = DecodeTreeNode(value);
     if (!node.ok()) return Report(key, "tree", hex, "corrupt", node.status().message());
     ObjectLinks links;
@@ -469,11 +495,10 @@ class Checker {
 
   Status CheckSnapshot(const std::string& key, const std::string& value) {
     ++cur_.counts.snapshots;
-    std::string_view rest = std::string_view(key).substr(1);
-    size_t zero = rest.find('\0');
-    std::string name = zero == std::string_view::npos
-                           ? std::string(rest)
-                           : std::string(rest.substr(0, zero)) + "/" + std::string(rest.substr(zero + 1));
+    std::string user;
+    std::string_view snap;
+    std::string name = SplitUserKey(key, &user, &snap) ? user + "/" + std::string(snap)
+                                                       : HexOfKey(key);
     auto rec = DecodeSnapshotRecord(value);
     if (!rec.ok()) return Report(key, "snapshot", name, "corrupt", rec.status().message());
     KEEPFS_ASSIGN_OR_RETURN(bool present, store_->kv().Contains(TreeKey(rec->root)));
@@ -486,9 +511,11 @@ class Checker {
 
   Status CheckPin(const std::string& key, const std::string& value) {
     ++cur_.counts.pins;
-    std::string name = std::string(std::string_view(key).substr(1));
-    std::replace(name.begin(), name.end(), '\0', '/');
-    auto pin = DecodePin(value);
+    std::string user;
+    std::string_view rest;
+    std::string name = SplitUserKey(key, &user, &rest) ? user + "/" + std::string(rest) : HexOfKey(key);
+    std::replace(name.begin(), name.end(), '\0', ':');  // user/snapshot:path
+    auto pin = PinFromKey(key, value);
     if (!pin.ok()) return Report(key, "pin", name, "corrupt", pin.status().message());
     if (pin->kind != 0) {
       std::string okey = pin->kind == 't' ? TreeKey(pin->id) : ContentKey(pin->id);
@@ -500,6 +527,7 @@ class Checker {
     }
     return Report(key, "pin", name, "ok", "");
   }
+
 
   // Whether a named object is stored. Unchanged folders name the same files
   // in snapshot after snapshot, so answers are remembered in a fixed-size
@@ -559,7 +587,8 @@ class Checker {
       causes[okey].insert(okey);
       if (okey[0] != 'c') continue;
       // A chunk lost with its pack: what it affects, the pack affects too.
-      auto loc = store_->chunks().Lookup(IdOf(std::string_view(okey).substr(1)));
+      auto id = ObjectId::FromBytes(std::string_view(okey).substr(1));
+      auto loc = id.ok() ? store_->chunks().Lookup(*id) : Result<std::optional<ChunkLoc>>(std::nullopt);
       if (loc.ok() && *loc && problems.count(ChunkStore::PackKey((*loc)->pack_id))) {
         causes[okey].insert(ChunkStore::PackKey((*loc)->pack_id));
       }
@@ -568,25 +597,28 @@ class Checker {
       auto it = causes.find(k);
       return it == causes.end() ? nullptr : &it->second;
     };
-    // Contents over damaged chunks (and aliases over damaged contents).
-    for (int round = 0; round < 2; ++round) {
-      auto it = store_->kv().NewIterator("o");
-      for (; it->Valid(); it->Next()) {
-        auto c = DecodeContent(it->value());
-        if (!c.ok()) continue;  // reported as corrupt itself
-        std::string okey(it->key());
-        if (c->is_alias()) {
-          if (auto* s = cause_of(ContentKey(c->alias_of))) causes[okey].insert(s->begin(), s->end());
-          continue;
-        }
-        for (const ContentPart& part : c->parts) {
-          if (part.is_hole()) continue;
-          if (auto* s = cause_of(ChunkStore::ChunkKey(part.chunk))) {
-            causes[okey].insert(s->begin(), s->end());
-          }
+    // Contents over damaged chunks; then aliases over damaged contents
+    // (an alias's target is never an alias, so one pass over the few
+    // aliases, remembered from the one scan, is enough).
+    std::vector<std::pair<std::string, ObjectId>> aliases;  // alias key, target
+    auto it = store_->kv().NewIterator("o");
+    for (; it->Valid(); it->Next()) {
+      auto c = DecodeContent(it->value());
+      if (!c.ok()) continue;  // reported as corrupt itself
+      if (c->is_alias()) {
+        aliases.emplace_back(std::string(it->key()), c->alias_of);
+        continue;
+      }
+      for (const ContentPart& part : c->parts) {
+        if (part.is_hole()) continue;
+        if (auto* s = cause_of(ChunkStore::ChunkKey(part.chunk))) {
+          causes[std::string(it->key())].insert(s->begin(), s->end());
         }
       }
-      KEEPFS_RETURN_IF_ERROR(it->status());
+    }
+    KEEPFS_RETURN_IF_ERROR(it->status());
+    for (const auto& [key, target] : aliases) {
+      if (auto* s = cause_of(ContentKey(target))) causes[key].insert(s->begin(), s->end());
     }
     // Trees over damaged trees and contents, to a fixpoint (one round per
     // level of nesting that is damaged).
@@ -614,23 +646,20 @@ class Checker {
     auto sit = store_->kv().NewIterator(kSnapshotPrefix);
     for (; sit->Valid(); sit->Next()) {
       auto rec = DecodeSnapshotRecord(sit->value());
-      std::string_view rest = sit->key().substr(1);
-      size_t zero = rest.find('\0');
-      if (!rec.ok() || zero == std::string_view::npos) continue;
-      Affected where{std::string(rest.substr(0, zero)), std::string(rest.substr(zero + 1)), ""};
+      Affected where;
+      std::string_view name;
+      if (!rec.ok() || !SplitUserKey(sit->key(), &where.user, &name)) continue;
+      where.snapshot = std::string(name);
       KEEPFS_RETURN_IF_ERROR(WalkDamaged(rec->root, where, causes, affects));
     }
     KEEPFS_RETURN_IF_ERROR(sit->status());
     auto pit = store_->kv().NewIterator("P");
     for (; pit->Valid(); pit->Next()) {
-      auto pin = DecodePin(pit->value());
+      auto pin = PinFromKey(pit->key(), pit->value());
       if (!pin.ok() || pin->kind == 0) continue;
-      std::string okey = pin->kind == 't' ? TreeKey(pin->id) : ContentKey(pin->id);
-      const auto* s = cause_of(okey);
+      const auto* s = cause_of(pin->kind == 't' ? TreeKey(pin->id) : ContentKey(pin->id));
       if (!s) continue;
-      std::string rest(pit->key().substr(1));
-      size_t a = rest.find('\0'), b = rest.find('\0', a + 1);
-      Affected where{rest.substr(0, a), rest.substr(a + 1, b - a - 1), "pin " + rest.substr(b + 1)};
+      Affected where{pin->user, pin->snapshot, "pin " + pin->path};
       for (const auto& cause : *s) (*affects)[cause].push_back(where);
     }
     return pit->status();
@@ -674,6 +703,8 @@ class Checker {
   const int64_t now_;
   Cursor cur_;
   int since_checkpoint_ = 0;
+  std::unordered_map<uint64_t, PackFile> pack_files_;  // CheckChunk's, by pack id
+  bool pack_files_loaded_ = false;
   uint64_t phase_done_ = 0;
   std::vector<std::pair<char, ObjectId>> seen_;  // Present's table
   std::map<std::string, Problem> problems_;  // when !persist_

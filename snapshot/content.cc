@@ -80,6 +80,10 @@ bool IsInlineContentRecord(std::string_view bytes) {
   return !bytes.empty() && static_cast<uint8_t>(bytes[0]) == kInline;
 }
 
+bool IsAliasContentRecord(std::string_view bytes) {
+  return !bytes.empty() && static_cast<uint8_t>(bytes[0]) == kAlias;
+}
+
 Result<Content> DecodeContent(std::string_view bytes) {
   Decoder dec(bytes);
   Content c;

@@ -59,5 +59,7 @@ Result<Content> DecodeContent(std::string_view bytes);
 // Whether a stored content record holds its data inline, from its first byte
 // alone (DecodeContent would also decompress the data).
 bool IsInlineContentRecord(std::string_view bytes);
+// Whether a stored content record is an alias, from its first byte alone.
+bool IsAliasContentRecord(std::string_view bytes);
 
 }  // namespace keepfs::snapshot

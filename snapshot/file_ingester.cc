@@ -265,7 +265,7 @@ Status FileIngester::StoreContent(const Content& content, ObjectId* id) {
     // Its own chunks are held already; an alias's target (the sharing pass
     // unified it) and the target's chunks are added here. An alias whose
     // target is gone is nobody's any more: the recipe replaces it.
-    if (exists && !(hold_ && !content.is_inline)) return Status::OK();
+    if (exists && !(hold_ && IsAliasContentRecord(existing))) return Status::OK();
     if (exists) {
       KEEPFS_ASSIGN_OR_RETURN(bool held, HoldBelowContent(store_, hold_, existing, false));
       if (held) return Status::OK();

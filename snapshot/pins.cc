@@ -8,18 +8,18 @@ namespace keepfs::snapshot {
 namespace {
 constexpr uint8_t kPinVersion = 1;
 
+}  // namespace
+
 Result<Pin> PinFromKey(std::string_view key, std::string_view value) {
   KEEPFS_ASSIGN_OR_RETURN(Pin p, DecodePin(value));
-  std::string_view rest = key.substr(1);
-  size_t a = rest.find('\0');
-  size_t b = a == std::string_view::npos ? a : rest.find('\0', a + 1);
-  if (b == std::string_view::npos) return Status::Corruption("pin key is damaged");
-  p.user = std::string(rest.substr(0, a));
-  p.snapshot = std::string(rest.substr(a + 1, b - a - 1));
-  p.path = std::string(rest.substr(b + 1));
+  std::string_view rest;
+  if (!SplitUserKey(key, &p.user, &rest)) return Status::Corruption("pin key is damaged");
+  size_t zero = rest.find('\0');
+  if (zero == std::string_view::npos) return Status::Corruption("pin key is damaged");
+  p.snapshot = std::string(rest.substr(0, zero));
+  p.path = std::string(rest.substr(zero + 1));
   return p;
 }
-}  // namespace
 
 std::string EncodePin(const Pin& p) {
   std::string out;

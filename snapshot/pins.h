@@ -42,6 +42,8 @@ struct Pin {
 std::string EncodePin(const Pin& p);
 // user, snapshot and path come from the key and are filled by the caller.
 Result<Pin> DecodePin(std::string_view bytes);
+// A whole pin record: its key (user, snapshot, path) and its value.
+Result<Pin> PinFromKey(std::string_view key, std::string_view value);
 
 // "docs//report.odt/" -> "docs/report.odt"; "/" and "" -> "". InvalidArgument
 // for "." or ".." components.

@@ -242,25 +242,32 @@ Result<Entry> Repo::ResolvePath(const SnapshotRecord& snap, std::string_view pat
   return cur;
 }
 
-Result<ObjectId> Repo::HashFileData(const Content& content) const {
-  if (content.is_inline) return Sha256::Of(content.inline_data);
+Status Repo::ReadBytes(const Content& content,
+                       const std::function<Status(std::string_view bytes)>& sink) const {
   static const std::string* const kZeros = new std::string(1 << 16, '\0');
-  Sha256 sha;
   uint64_t pos = 0;
-  auto zeros = [&](uint64_t n) {
+  auto zeros = [&](uint64_t n) -> Status {
     while (n > 0) {
       size_t k = static_cast<size_t>(std::min<uint64_t>(n, kZeros->size()));
-      sha.Update(kZeros->data(), k);
+      KEEPFS_RETURN_IF_ERROR(sink(std::string_view(kZeros->data(), k)));
       n -= k;
     }
+    return Status::OK();
   };
   KEEPFS_RETURN_IF_ERROR(ReadContent(content, [&](uint64_t off, std::string_view data) {
-    zeros(off - pos);
-    sha.Update(data);
+    KEEPFS_RETURN_IF_ERROR(zeros(off - pos));
     pos = off + data.size();
+    return sink(data);
+  }));
+  return zeros(content.size - pos);
+}
+
+Result<ObjectId> Repo::HashFileData(const Content& content) const {
+  Sha256 sha;
+  KEEPFS_RETURN_IF_ERROR(ReadBytes(content, [&](std::string_view bytes) {
+    sha.Update(bytes);
     return Status::OK();
   }));
-  zeros(content.size - pos);
   return sha.Finish();
 }
 

@@ -66,6 +66,10 @@ class Repo {
   // entry named "". NotFound names the missing component.
   Result<Entry> ResolvePath(const SnapshotRecord& snap, std::string_view path) const;
 
+  // Streams every byte of a file in order, holes as runs of zeros (a call
+  // per stored part or per 64 KiB of hole).
+  Status ReadBytes(const Content& content,
+                   const std::function<Status(std::string_view bytes)>& sink) const;
   // SHA-256 of a file's bytes, holes read as zeros (what an alias records).
   Result<ObjectId> HashFileData(const Content& content) const;
 

@@ -57,6 +57,19 @@ class MountTest : public ::testing::Test {
     return BackupOrFail(store_.get(), user, src, t);
   }
 
+  // Hands the store to a `keepfs mount` process (in the background; the
+  // test's own handle is closed) and returns the store's directory. *said:
+  // what the mount command printed. A failed mount is a test failure.
+  std::string MountWithBinary(std::string* said = nullptr) {
+    std::string store = store_->dir();
+    store_.reset();
+    int code = 0;
+    std::string out = Shell(std::string(KEEPFS_BINARY) + " --store " + store + " mount " + mnt_ + " 2>&1", &code);
+    EXPECT_EQ(code, 0) << out;
+    if (said) *said = out;
+    return store;
+  }
+
   TempDir tmp_;
   std::string mnt_;
   std::unique_ptr<Store> store_;
@@ -493,12 +506,11 @@ TEST_F(MountTest, GcRunsInTheMountBesideABackupWhileAnOpenFileReadsToTheEnd) {
   ASSERT_OK(WriteFile(src + "/keep.bin", keep));
   ASSERT_OK(WriteFile(src + "/drop.bin", RandomBytes(8 << 20, 72)));
   auto snap = Backup("alice", src, kTime);
-  std::string store = store_->dir();
-  store_.reset();  // the mount process opens it
-  std::string bin = KEEPFS_BINARY;
+  const std::string store = MountWithBinary();
+  ASSERT_FALSE(HasFailure());
+  const std::string bin = KEEPFS_BINARY;
   int code = 0;
-  std::string out = Shell(bin + " --store " + store + " mount " + mnt_ + " 2>&1", &code);
-  ASSERT_EQ(code, 0) << out;
+  std::string out;
   const auto packs_before = ListPackFiles(store);
 
   int fd = ::open((mnt_ + "/alice/" + snap.name + "/keep.bin").c_str(), O_RDONLY);
@@ -564,12 +576,11 @@ TEST_F(MountTest, BackupsReadersPruneSharingAndGcRaceThroughTheMount) {
   const std::string alice = tmp_.Join("alice"), bob = tmp_.Join("bob");
   ASSERT_OK(MakeDirs(alice));
   ASSERT_OK(MakeDirs(bob));
-  std::string store = store_->dir();
-  store_.reset();
+  const std::string store = MountWithBinary();
+  ASSERT_FALSE(HasFailure());
   const std::string bin = KEEPFS_BINARY, at = " --store " + store + " ";
   int code = 0;
-  std::string out = Shell(bin + at + "mount " + mnt_ + " 2>&1", &code);
-  ASSERT_EQ(code, 0) << out;
+  std::string out;
 
   std::atomic<bool> stop{false};
   std::atomic<int> backups{0}, loops{0}, reads{0}, failures{0};
@@ -706,12 +717,11 @@ TEST_F(MountTest, BinaryMountsInTheBackgroundAndUnmountsCleanly) {
   ASSERT_OK(MakeDirs(src));
   ASSERT_OK(WriteFile(src + "/hello", "hello\n"));
   Backup("alice", src, kTime);
-  std::string store = store_->dir();
-  store_.reset();  // the mount process opens it
-  std::string bin = KEEPFS_BINARY;
+  std::string out;
+  const std::string store = MountWithBinary(&out);
+  ASSERT_FALSE(HasFailure());
+  const std::string bin = KEEPFS_BINARY;
   int code = 0;
-  std::string out = Shell(bin + " --store " + store + " mount " + mnt_ + " 2>&1", &code);
-  ASSERT_EQ(code, 0) << out;
   EXPECT_NE(out.find("keepfs umount"), std::string::npos) << "says how to unmount: " << out;
   EXPECT_EQ(Slurp(mnt_ + "/alice/latest/hello"), "hello\n");
   out = Shell(bin + " --store " + store + " mount " + mnt_ + " 2>&1", &code);

@@ -16,6 +16,7 @@
 #include "store/file_util.h"
 #include "tests/testing/backup_util.h"
 #include "tests/testing/pack_oracle.h"
+#include "tests/testing/gc_util.h"
 #include "tests/testing/refs_oracle.h"
 #include "tests/testing/test_util.h"
 
@@ -48,14 +49,7 @@ class AuditTest : public ::testing::Test {
     return r.ok() ? *r : AuditResult{};
   }
 
-  GcResult Collect() {
-    GcOptions o;
-    o.config.undelete_window_sec = 0;
-    o.config.min_free_bytes = 0;
-    auto r = CollectGarbage(store_.get(), o);
-    EXPECT_OK(r);
-    return r.ok() ? *r : GcResult{};
-  }
+  GcResult Collect() { return testing::RunGc(store_.get(), testing::ReclaimOptions()); }
 
   void Delete(const std::string& key) {
     WriteBatch b;

@@ -25,6 +25,7 @@
 #include "store/pack.h"
 #include "tests/testing/backup_util.h"
 #include "tests/testing/check_util.h"
+#include "tests/testing/gc_util.h"
 #include "tests/testing/pack_oracle.h"
 #include "tests/testing/refs_oracle.h"
 #include "tests/testing/test_util.h"
@@ -47,15 +48,11 @@ class CollectorTest : public ::testing::Test {
   // data makes nothing but small packs.
   GcResult Gc(int64_t now, int64_t window = 7 * kDay, bool dry_run = false,
               uint64_t small_pack = 0) {
-    GcOptions o;
-    o.now_unix = now;
+    GcOptions o = testing::ReclaimOptions(now);
     o.dry_run = dry_run;
     o.config.undelete_window_sec = window;
-    o.config.min_free_bytes = 0;
     o.config.small_pack_bytes = small_pack;
-    auto r = CollectGarbage(store_.get(), o);
-    EXPECT_OK(r);
-    return r.ok() ? *r : GcResult{};
+    return testing::RunGc(store_.get(), o);
   }
 
   size_t Keys(const std::string& prefix) { return testing::CountKeys(store_.get(), prefix); }

@@ -21,6 +21,7 @@
 #include "store/file_util.h"
 #include "tests/testing/backup_util.h"
 #include "tests/testing/check_util.h"
+#include "tests/testing/gc_util.h"
 #include "tests/testing/pack_oracle.h"
 #include "tests/testing/refs_oracle.h"
 #include "tests/testing/test_util.h"
@@ -86,14 +87,9 @@ class SharingTest : public ::testing::Test {
   }
 
   GcResult Gc() {
-    GcOptions o;
-    o.now_unix = kNov1;
-    o.config.undelete_window_sec = 0;
-    o.config.min_free_bytes = 0;
+    GcOptions o = testing::ReclaimOptions(kNov1);
     o.config.small_pack_bytes = 0;
-    auto r = CollectGarbage(store_.get(), o);
-    EXPECT_OK(r);
-    return r.ok() ? *r : GcResult{};
+    return testing::RunGc(store_.get(), o);
   }
 
   size_t Keys(const std::string& prefix) { return testing::CountKeys(store_.get(), prefix); }

@@ -20,6 +20,7 @@
 #include "store/pack.h"
 #include "tests/testing/backup_util.h"
 #include "tests/testing/check_util.h"
+#include "tests/testing/gc_util.h"
 #include "tests/testing/pack_oracle.h"
 #include "tests/testing/refs_oracle.h"
 #include "tests/testing/test_util.h"
@@ -45,13 +46,7 @@ std::string Assemble(const std::string& dest, const std::string& at) {
 }
 
 gc::GcResult Gc(Store* store) {
-  gc::GcOptions o;
-  o.now_unix = kDay1 + 100 * 86400;
-  o.config.undelete_window_sec = 0;
-  o.config.min_free_bytes = 0;
-  auto r = gc::CollectGarbage(store, o);
-  EXPECT_OK(r);
-  return r.ok() ? *r : gc::GcResult{};
+  return testing::RunGc(store, testing::ReclaimOptions(kDay1 + 100 * 86400));
 }
 
 class StoreBackupTest : public ::testing::Test {

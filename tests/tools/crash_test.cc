@@ -32,6 +32,12 @@
 namespace keepfs::testing {
 namespace {
 
+// KEEPFS_CRASH_ITERATIONS, or the test's default: how many kills a loop makes.
+int CrashIterations(int default_count) {
+  const char* env = std::getenv("KEEPFS_CRASH_ITERATIONS");
+  return env ? std::atoi(env) : default_count;
+}
+
 // Runs the binary with args and kills it with SIGKILL after ms
 // milliseconds; true if the kill landed (the run had not finished).
 bool RunAndKill(const std::vector<std::string>& args, uint64_t ms) {
@@ -59,8 +65,7 @@ void MakeData(const std::string& root, uint64_t seed, int files) {
 }
 
 TEST(CrashTest, KillDuringBackupLeavesConsistentStore) {
-  int iterations = 12;
-  if (const char* env = std::getenv("KEEPFS_CRASH_ITERATIONS")) iterations = std::atoi(env);
+  const int iterations = CrashIterations(12);
   TempDir dir;
   std::string store = dir.Join("store"), base = dir.Join("base"), big = dir.Join("big");
   MakeData(base, 1, 40);
@@ -116,8 +121,7 @@ TEST(CrashTest, KillDuringBackupLeavesConsistentStore) {
 // accounts equal a recount of what is left, `keepfs check` is clean, and the
 // next prune finishes the job.
 TEST(CrashTest, KillDuringPruneLeavesWholeSnapshotsAndExactCounts) {
-  int iterations = 12;
-  if (const char* env = std::getenv("KEEPFS_CRASH_ITERATIONS")) iterations = std::atoi(env);
+  const int iterations = CrashIterations(12);
   TempDir dir;
   std::string store = dir.Join("store"), src = dir.Join("src");
   ASSERT_EQ(RunCli({"init", "--store", store, "-q"}).code, 0);
@@ -188,8 +192,7 @@ TEST(CrashTest, KillDuringPruneLeavesWholeSnapshotsAndExactCounts) {
 // --verify-data` is clean, every snapshot still listed reads back
 // byte-identical, and the next run finishes the job.
 TEST(CrashTest, KillDuringGcLosesNothingCommitted) {
-  int iterations = 10;
-  if (const char* env = std::getenv("KEEPFS_CRASH_ITERATIONS")) iterations = std::atoi(env);
+  const int iterations = CrashIterations(10);
   TempDir dir;
   std::string store = dir.Join("store"), src = dir.Join("src");
   ASSERT_EQ(RunCli({"init", "--store", store, "-q"}).code, 0);
@@ -252,8 +255,7 @@ TEST(CrashTest, KillDuringGcLosesNothingCommitted) {
 }
 
 TEST(CrashTest, KillDuringTheSharingPassLosesNothing) {
-  int iterations = 6;
-  if (const char* env = std::getenv("KEEPFS_CRASH_ITERATIONS")) iterations = std::atoi(env);
+  const int iterations = CrashIterations(6);
   TempDir dir;
   std::string store = dir.Join("store"), alice = dir.Join("alice"), bob = dir.Join("bob");
   ASSERT_EQ(RunCli({"init", "--store", store, "-q"}).code, 0);
@@ -340,8 +342,7 @@ TEST(CrashTest, KillDuringTheSharingPassLosesNothing) {
 // runs together name every object exactly once, as one uninterrupted check
 // does, problems included.
 TEST(CrashTest, KillDuringCheckThenResumeCoversEveryObjectExactlyOnce) {
-  int iterations = 6;
-  if (const char* env = std::getenv("KEEPFS_CRASH_ITERATIONS")) iterations = std::atoi(env);
+  const int iterations = CrashIterations(6);
   TempDir dir;
   std::string store = dir.Join("store"), src = dir.Join("src");
   ASSERT_EQ(RunCli({"init", "--store", store, "-q"}).code, 0);
@@ -408,8 +409,7 @@ TEST(CrashTest, KillDuringCheckThenResumeCoversEveryObjectExactlyOnce) {
 // describes a whole copy (the previous one or the new one), the next run
 // succeeds, and the final copy verifies.
 TEST(CrashTest, KillDuringStoreBackupLeavesAWholeCopy) {
-  int iterations = 8;
-  if (const char* env = std::getenv("KEEPFS_CRASH_ITERATIONS")) iterations = std::atoi(env);
+  const int iterations = CrashIterations(8);
   TempDir dir;
   std::string store = dir.Join("store"), src = dir.Join("src"), dest = dir.Join("copy");
   ASSERT_EQ(RunCli({"init", "--store", store, "-q"}).code, 0);

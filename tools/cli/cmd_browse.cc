@@ -212,20 +212,10 @@ int RunCat(Context& ctx, const BrowseArgs& a) {
     }
     std::unique_ptr<ObjectGuard::Hold> hold;  // gc beside us leaves its chunks alone
     KEEPFS_ASSIGN_OR_RETURN(snapshot::Content content, repo.GetContentHeld(e.ref, &hold));
-    uint64_t written = 0;
-    static const std::string kZeros(1 << 16, '\0');
-    auto zeros = [&](uint64_t n) {
-      for (; n > 0; n -= std::min<uint64_t>(n, kZeros.size())) {
-        ctx.io.out.write(kZeros.data(), static_cast<std::streamsize>(std::min<uint64_t>(n, kZeros.size())));
-      }
-    };
-    KEEPFS_RETURN_IF_ERROR(repo.ReadContent(content, [&](uint64_t off, std::string_view data) {
-      zeros(off - written);  // holes read as zeros
-      ctx.io.out.write(data.data(), static_cast<std::streamsize>(data.size()));
-      written = off + data.size();
+    KEEPFS_RETURN_IF_ERROR(repo.ReadBytes(content, [&](std::string_view bytes) {
+      ctx.io.out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
       return ctx.io.out.good() ? Status::OK() : Status(StatusCode::kIoError, "writing stdout");
     }));
-    zeros(content.size - written);
     ctx.io.out.flush();
     return ctx.io.out.good() ? Status::OK() : Status(StatusCode::kIoError, "writing stdout");
   });
