@@ -347,6 +347,14 @@ class Checker {
     cur_.verify.clear();
     if (!cur_.verify_data) return Status::OK();
     KEEPFS_RETURN_IF_ERROR(LoadPackFiles());
+    if (!opt_.verify_packs.empty()) {
+      for (uint64_t id : opt_.verify_packs) {
+        if (pack_files_.count(id)) cur_.verify.push_back(id);
+      }
+      std::sort(cur_.verify.begin(), cur_.verify.end());
+      cur_.verify.erase(std::unique(cur_.verify.begin(), cur_.verify.end()), cur_.verify.end());
+      return Status::OK();
+    }
     std::vector<std::tuple<int64_t, uint64_t, uint64_t>> order;  // verified, id, size
     uint64_t total = 0;
     for (const auto& [id, pack] : pack_files_) {

@@ -49,6 +49,9 @@ struct CheckOptions {
   int verify_percent = 100;
   // With verify_data: skip packs verified less than this many seconds ago.
   int64_t verified_within_sec = 0;
+  // With verify_data: verify exactly these packs (those listed in the
+  // index), instead of choosing by verify_percent and verified_within_sec.
+  std::vector<uint64_t> verify_packs;
   bool resume = false;  // continue the interrupted check (NotFound if there is none)
   // Exactly-once output across a kill: after each object's line, the caller's
   // sink_position() (e.g. its output file's offset) is kept with the cursor;

@@ -140,6 +140,31 @@ class ChunkStore {
   Result<std::map<uint64_t, DeadBlobs>> DeleteChunks(const std::vector<ObjectId>& ids,
                                                      WriteBatch* batch) const;
   static std::string EncodePackInfo(const PackInfo& p);
+  // --- For repair (snapshot/repair.h; docs/integrity.md, "Repair"). ---
+  struct Replacement {
+    ObjectId id;
+    std::string raw;              // the chunk's plaintext; must hash to id (checked)
+    // Its index value when repair looked (nullopt: not indexed); may be one
+    // that does not decode.
+    std::optional<std::string> was;
+  };
+  struct ReplaceResult {
+    uint64_t packs_written = 0;
+    uint64_t bytes_written = 0;   // size of the pack files written
+    uint64_t chunks_replaced = 0;
+    uint64_t chunks_skipped = 0;  // stored again by someone else meanwhile
+  };
+  // Writes good copies of chunks into new packs (sealed and fsynced), then in
+  // one synced batch points the index at each copy whose entry is still
+  // `was`, counting the blob it leaves behind dead in its old pack. A chunk
+  // whose entry changed meanwhile, or that waits in a writer's open pack,
+  // keeps it, and its copy counts dead. A kill before the batch leaves the
+  // new packs unindexed; the next writable open adopts them (entries that
+  // exist win, as for any adopted pack), and repair runs again. Needs the
+  // collector's exclusive right to move index entries (Store::gc_mu).
+  Result<ReplaceResult> ReplaceChunks(const std::vector<Replacement>& chunks,
+                                      int compression_level);
+
   // OK, or the first write error: after one, Put and Flush keep failing.
   Status write_status() const;
   static std::string ChunkKey(const ObjectId& id);

@@ -74,6 +74,37 @@ Status ChunkStore::Rep::RetirePacks(const std::vector<std::pair<uint64_t, PackIn
   return kv->Write(batch, /*sync=*/false);
 }
 
+Result<std::pair<uint64_t, PackEntry>> ChunkStore::Rep::Series::Add(const ObjectId& id, Codec codec,
+                                                       std::string_view stored, uint32_t raw_len) {
+  if (!open_) {
+    std::lock_guard<std::mutex> lock(rep_->write_mu);
+    KEEPFS_ASSIGN_OR_RETURN(open_, rep_->NewWriter());
+  }
+  KEEPFS_ASSIGN_OR_RETURN(PackEntry e, open_->Add(id, codec, stored, raw_len));
+  const uint64_t pack = open_->pack_id();
+  if (open_->size() >= rep_->options.pack_target_size) KEEPFS_RETURN_IF_ERROR(Finish());
+  return std::make_pair(pack, e);
+}
+
+Status ChunkStore::Rep::Series::Finish() {
+  if (!open_) return Status::OK();
+  KEEPFS_RETURN_IF_ERROR(open_->Seal());
+  sealed_.push_back(std::move(open_));
+  return Status::OK();
+}
+
+std::vector<std::pair<uint64_t, PackInfo>> ChunkStore::Rep::Series::Records(int64_t now) const {
+  std::vector<std::pair<uint64_t, PackInfo>> out;
+  for (const auto& pw : sealed_) {
+    PackInfo info;
+    info.size = pw->size();
+    info.chunk_count = static_cast<uint32_t>(pw->entries().size());
+    info.created_unix = now;
+    out.emplace_back(pw->pack_id(), info);
+  }
+  return out;
+}
+
 Result<std::map<uint64_t, ChunkStore::DeadBlobs>> ChunkStore::DeleteChunks(
     const std::vector<ObjectId>& ids, WriteBatch* batch) const {
   std::map<uint64_t, DeadBlobs> dead;
@@ -137,14 +168,7 @@ Result<ChunkStore::RepackResult> ChunkStore::Repack(const std::vector<uint64_t>&
     PackEntry entry;
   };
   std::vector<Moved> moved;
-  std::vector<std::unique_ptr<PackWriter>> done;
-  std::unique_ptr<PackWriter> w;
-  auto seal = [&]() -> Status {
-    if (!w) return Status::OK();
-    KEEPFS_RETURN_IF_ERROR(w->Seal());
-    done.push_back(std::move(w));
-    return Status::OK();
-  };
+  Rep::Series copies(rep_.get());
   std::string stored;
   for (uint64_t id : pack_ids) {
     KEEPFS_ASSIGN_OR_RETURN(std::shared_ptr<UniqueFd> fd, rep_->PackFd(id));
@@ -165,30 +189,21 @@ Result<ChunkStore::RepackResult> ChunkStore::Repack(const std::vector<uint64_t>&
         return Status::Corruption(where + ": chunk " + e.id.ShortHex() +
                                   " does not match its checksum; not repacking this pack");
       }
-      if (!w) {
-        std::lock_guard<std::mutex> lock(rep_->write_mu);
-        KEEPFS_ASSIGN_OR_RETURN(w, rep_->NewWriter());
-      }
-      KEEPFS_ASSIGN_OR_RETURN(PackEntry ne, w->Add(e.id, e.codec, stored, e.raw_len));
-      moved.push_back({e.id, w->pack_id(), ne});
+      KEEPFS_ASSIGN_OR_RETURN(auto at, copies.Add(e.id, e.codec, stored, e.raw_len));
+      moved.push_back({e.id, at.first, at.second});
       r.bytes_moved += e.stored_len;
-      if (w->size() >= rep_->options.pack_target_size) KEEPFS_RETURN_IF_ERROR(seal());
     }
   }
-  KEEPFS_RETURN_IF_ERROR(seal());
+  KEEPFS_RETURN_IF_ERROR(copies.Finish());
   // The copies are durable; now one synced batch moves the index onto them
   // and condemns the old packs. A crash before it leaves the copies
   // unindexed, and the next open adopts them as wholly dead.
   WriteBatch batch;
   int64_t now = static_cast<int64_t>(std::time(nullptr));
-  for (const auto& pw : done) {
-    PackInfo info;
-    info.size = pw->size();
-    info.chunk_count = static_cast<uint32_t>(pw->entries().size());
-    info.created_unix = now;
-    batch.Put(PackKey(pw->pack_id()), EncodePackInfo(info));
+  for (const auto& [pack, info] : copies.Records(now)) {
+    batch.Put(PackKey(pack), EncodePackInfo(info));
     ++r.packs_written;
-    r.bytes_written += pw->size();
+    r.bytes_written += info.size;
   }
   for (const Moved& m : moved) batch.Put(ChunkKey(m.id), EncodeLocation(m.entry, m.pack_id));
   r.chunks_moved = moved.size();

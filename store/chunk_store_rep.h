@@ -94,9 +94,30 @@ struct ChunkStore::Rep {
   // as recorded).
   Status RetirePacks(const std::vector<std::pair<uint64_t, PackInfo>>& packs,
                      ChunkStore::RepackResult* r);
+  // New packs written one after another by a repack or a repair: a new pack
+  // is begun when the current one reaches the target size; Finish seals the
+  // last. Records, as a fresh pack's (nothing dead), are the caller's to add
+  // to the batch that indexes the blobs.
+  class Series {
+   public:
+    explicit Series(Rep* rep) : rep_(rep) {}
+    // Appends a blob; returns the pack it went to and its entry.
+    Result<std::pair<uint64_t, PackEntry>> Add(const ObjectId& id, Codec codec,
+                                               std::string_view stored, uint32_t raw_len);
+    Status Finish();
+    // The sealed packs (after Finish: all), as records created at now.
+    std::vector<std::pair<uint64_t, PackInfo>> Records(int64_t now) const;
+
+   private:
+    Rep* rep_;
+    std::unique_ptr<PackWriter> open_;
+    std::vector<std::unique_ptr<PackWriter>> sealed_;
+  };
+
   // A new pack writer with the next id (for a backup or a repack).
   Result<std::unique_ptr<PackWriter>> NewWriter();  // REQUIRES(write_mu)
 };
+
 
 
 }  // namespace keepfs

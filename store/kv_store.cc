@@ -7,12 +7,30 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <spdlog/spdlog.h>
+
 #include <atomic>
+#include <cstdarg>
+#include <cstdio>
 #include <mutex>
 
 namespace keepfs {
 
 namespace {
+
+// RocksDB's info log for read-only opens, sent to our log instead of a LOG
+// file in the database directory: a read-only open (a mirror, a store-backup
+// copy) must not write into the directory it reads.
+class SpdlogLogger : public rocksdb::Logger {
+ public:
+  SpdlogLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    char buf[1024];
+    std::vsnprintf(buf, sizeof(buf), format, ap);
+    spdlog::warn("rocksdb: {}", buf);
+  }
+};
 
 // The single conversion point from RocksDB's status to ours.
 Status FromRocks(const rocksdb::Status& s, std::string_view context) {
@@ -147,6 +165,7 @@ Result<std::unique_ptr<KvStore>> KvStore::Open(const std::string& dir, const KvO
   opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   opts.keep_log_file_num = 3;
+  if (options.read_only) opts.info_log = std::make_shared<SpdlogLogger>();
 
   auto rep = std::make_unique<Rep>();
   rep->read_only = options.read_only;

@@ -18,6 +18,7 @@
 #include "store/file_util.h"
 #include "store/pack.h"
 #include "tests/testing/backup_util.h"
+#include "tests/testing/damage_util.h"
 #include "tests/testing/test_util.h"
 
 namespace keepfs::snapshot {
@@ -70,20 +71,10 @@ class CheckTest : public ::testing::Test {
   }
 
   ObjectId ContentOf(const SnapshotRecord& snap, const std::string& path) {
-    auto e = Repo(store_.get()).ResolvePath(snap, path);
-    EXPECT_OK(e);
-    return e.ok() ? e->ref : ObjectId();
+    return testing::ContentOfFile(store_.get(), snap, path);
   }
-  ObjectId FirstChunk(const ObjectId& content) {
-    auto c = Repo(store_.get()).GetContent(content);
-    EXPECT_OK(c);
-    return c.ok() && !c->parts.empty() ? c->parts[0].chunk : ObjectId();
-  }
-  ChunkLoc Where(const ObjectId& chunk) {
-    auto loc = store_->chunks().Lookup(chunk);
-    EXPECT_OK(loc);
-    return loc.ok() && *loc ? **loc : ChunkLoc{};
-  }
+  ObjectId FirstChunk(const ObjectId& content) { return testing::FirstChunkOf(store_.get(), content); }
+  ChunkLoc Where(const ObjectId& chunk) { return testing::LocationOf(store_.get(), chunk); }
   std::string PackPath(uint64_t pack) { return store_->dir() + "/" + PackRelPath(pack); }
 
   // Every report: the same users, snapshots and paths for report.bin.

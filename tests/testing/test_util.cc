@@ -1,5 +1,7 @@
 #include "tests/testing/test_util.h"
 
+#include "store/file_util.h"
+
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -131,6 +133,24 @@ Status FlipByte(const std::string& path, uint64_t offset, uint8_t mask) {
   }
   ::close(fd);
   return s;
+}
+
+Status UnshareFiles(const std::string& dir) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file()) files.push_back(it->path().string());
+  }
+  if (ec) return Status::FromErrno(ec.value(), "listing " + dir);
+  for (const std::string& path : files) {
+    KEEPFS_ASSIGN_OR_RETURN(std::string bytes, ReadSmallFile(path));
+    KEEPFS_RETURN_IF_ERROR(WriteFile(path + ".unshare", bytes));
+    if (::rename((path + ".unshare").c_str(), path.c_str()) != 0) {
+      return Status::FromErrno(errno, "renaming over " + path);
+    }
+  }
+  return Status::OK();
 }
 
 InitOptions SmallChunkOptions() {

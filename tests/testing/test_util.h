@@ -87,6 +87,10 @@ Result<std::string> ReadFile(const std::string& path);
 Status PatchFile(const std::string& path, uint64_t offset, std::string_view bytes);
 // XORs one byte of an existing file with mask.
 Status FlipByte(const std::string& path, uint64_t offset, uint8_t mask = 0xff);
+// Gives every regular file under dir an inode of its own (a copy, renamed
+// over it): a store-backup on the store's filesystem hard-links the packs,
+// and a test that damages the store must not damage its copy with it.
+Status UnshareFiles(const std::string& dir);
 // Starts args[0] with args in the background, stdout and stderr to
 // /dev/null; the caller waits for (or kills) the returned pid.
 pid_t SpawnQuiet(const std::vector<std::string>& args);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 
 #include "tests/testing/test_util.h"
 #include "tests/tools/cli_test_util.h"
@@ -101,12 +102,53 @@ TEST_F(CliTest, HelpIsCompleteForEveryCommand) {
   EXPECT_EQ(top.code, 0);
   for (const char* cmd : {"init", "backup", "snapshots", "ls", "cat", "diff", "restore", "check",
                           "stats", "user", "usage", "forget", "undelete", "prune", "pin", "unpin",
-                          "pins", "gc", "audit", "share", "store-backup", "mount", "umount"}) {
+                          "pins", "gc", "audit", "share", "store-backup", "repair", "mount", "umount"}) {
     EXPECT_NE(top.out.find(cmd), std::string::npos) << cmd;
     CliRun h = RunCli({cmd, "--help"});
     EXPECT_EQ(h.code, 0) << cmd;
     EXPECT_NE(h.out.find("Usage"), std::string::npos) << cmd << ": " << h.out;
   }
+}
+
+TEST_F(CliTest, RepairQuarantinesWhatItCannotMendThenMendsItFromAStoreBackup) {
+  ASSERT_EQ(RunCli({"backup", "--store", store_, "--user", "alice", "-q", src_}).code, 0);
+  const std::string copy = dir_.Join("copy");
+  ASSERT_EQ(RunCli({"store-backup", "--store", store_, copy}).code, 0);
+  ASSERT_OK(UnshareFiles(copy + "/packs"));  // as on another disk
+  std::string pack;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(store_ + "/packs")) {
+    if (e.is_regular_file()) pack = e.path().string();
+  }
+  ASSERT_FALSE(pack.empty());
+  ASSERT_OK(FlipByte(pack, 100));  // inside big.bin's first chunk
+
+  CliRun alone = RunCli({"repair", "--store", store_, "--json"});
+  EXPECT_EQ(alone.code, 1) << alone.out << alone.err;
+  EXPECT_NE(alone.out.find("\"outcome\":\"unrepaired\""), std::string::npos) << alone.out;
+  EXPECT_NE(alone.out.find("\"path\":\"big.bin\""), std::string::npos) << alone.out;
+  EXPECT_NE(alone.out.find("\"quarantined_paths\":1"), std::string::npos) << alone.out;
+  CliRun listed = RunCli({"snapshots", "--store", store_});
+  EXPECT_NE(listed.out.find("[DAMAGED: 1 path]"), std::string::npos) << listed.out;
+  EXPECT_NE(RunCli({"snapshots", "--store", store_, "--json"}).out.find("\"damaged\":1"), std::string::npos);
+  CliRun cat = RunCli({"cat", "--store", store_, "--user", "alice", "latest", "big.bin"});
+  EXPECT_NE(cat.code, 0) << "a quarantined file is an error, never zeros";
+
+  CliRun dry = RunCli({"repair", "--store", store_, "--from", copy, "--dry-run"});
+  EXPECT_EQ(dry.code, 0) << dry.out << dry.err;
+  EXPECT_NE(dry.out.find("would repair"), std::string::npos) << dry.out;
+  CliRun mend = RunCli({"repair", "--store", store_, "--from", copy});
+  EXPECT_EQ(mend.code, 0) << mend.out << mend.err;
+  EXPECT_NE(mend.out.find("repaired: chunk"), std::string::npos) << mend.out;
+  EXPECT_NE(mend.out.find("from mirror " + copy), std::string::npos) << mend.out;
+  EXPECT_EQ(RunCli({"snapshots", "--store", store_}).out.find("DAMAGED"), std::string::npos);
+  EXPECT_EQ(RunCli({"check", "--store", store_, "--verify-data"}).code, 0);
+  cat = RunCli({"cat", "--store", store_, "--user", "alice", "latest", "big.bin"});
+  EXPECT_EQ(cat.code, 0);
+  EXPECT_TRUE(cat.out == RandomBytes(3 << 20, 7));
+  CliRun bad = RunCli({"repair", "--store", store_, "--from", src_});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.err.find("neither a keepfs store nor a keepfs store-backup copy"), std::string::npos)
+      << bad.err;
 }
 
 TEST_F(CliTest, DiffListsAddedRemovedChanged) {

@@ -35,7 +35,7 @@ int Parse(const std::vector<std::string>& args, Io& io, const Hosted* hosted) {
       ->envname("KEEPFS_STORE");
   app.add_flag("-q,--quiet", ctx.quiet, "No progress or summary on stderr");
   for (Registrar r : {RegisterInit, RegisterBackup, RegisterSnapshots, RegisterLs, RegisterCat,
-                      RegisterDiff, RegisterRestore, RegisterCheck, RegisterStats, RegisterMount,
+                      RegisterDiff, RegisterRestore, RegisterCheck, RegisterRepair, RegisterStats, RegisterMount,
                       RegisterUser, RegisterUsage, RegisterPrune, RegisterPin, RegisterGc,
                       RegisterStoreBackup}) {
     r(app, ctx);

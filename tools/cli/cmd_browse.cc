@@ -9,6 +9,7 @@
 #include "snapshot/catalog.h"
 #include "snapshot/diff.h"
 #include "snapshot/pins.h"
+#include "snapshot/quarantine.h"
 #include "snapshot/repo.h"
 #include "tools/cli/common.h"
 
@@ -40,8 +41,8 @@ struct BrowseArgs {
 };
 
 // pins: how many paths are pinned in it. A husk is marked in the last column.
-void PrintSnapshot(std::ostream& out, const SnapshotRecord& r, uint64_t pins, bool json,
-                   bool first) {
+void PrintSnapshot(std::ostream& out, const SnapshotRecord& r, uint64_t pins, uint64_t damaged,
+                   bool json, bool first) {
   if (json) {
     out << (first ? "" : ",\n") << "{\"user\":" << JsonString(r.user)
         << ",\"name\":" << JsonString(r.name)
@@ -51,7 +52,7 @@ void PrintSnapshot(std::ostream& out, const SnapshotRecord& r, uint64_t pins, bo
         << ",\"dirs\":" << r.stats.dirs << ",\"bytes_logical\":" << r.stats.bytes_logical
         << ",\"bytes_new\":" << r.stats.bytes_new << ",\"bytes_stored\":" << r.stats.bytes_stored
         << ",\"errors\":" << r.errors.size() << ",\"pins\":" << pins
-        << ",\"husk\":" << (r.is_husk() ? "true" : "false") << "}";
+        << ",\"husk\":" << (r.is_husk() ? "true" : "false") << ",\"damaged\":" << damaged << "}";
     return;
   }
   char line[512];
@@ -65,6 +66,7 @@ void PrintSnapshot(std::ostream& out, const SnapshotRecord& r, uint64_t pins, bo
   } else if (pins > 0) {
     out << "  [" << pins << " pinned]";
   }
+  if (damaged > 0) out << "  [DAMAGED: " << damaged << (damaged == 1 ? " path]" : " paths]");
   out << "\n";
 }
 
@@ -135,9 +137,13 @@ int RunSnapshots(Context& ctx, const BrowseArgs& a) {
                             snapshot::ListPins(store.get(), a.user));
     std::map<std::pair<std::string, std::string>, uint64_t> pinned;
     for (const auto& p : pins) ++pinned[{p.user, p.snapshot}];
+    // What repair could not mend (snapshot/quarantine.h).
+    KEEPFS_ASSIGN_OR_RETURN(auto damaged, snapshot::ListQuarantine(store.get(), a.user));
     for (size_t i = 0; i < snaps.size(); ++i) {
       auto it = pinned.find({snaps[i].user, snaps[i].name});
-      PrintSnapshot(ctx.io.out, snaps[i], it == pinned.end() ? 0 : it->second, a.json, i == 0);
+      auto d = damaged.find({snaps[i].user, snaps[i].name});
+      PrintSnapshot(ctx.io.out, snaps[i], it == pinned.end() ? 0 : it->second,
+                    d == damaged.end() ? 0 : d->second.paths.size(), a.json, i == 0);
     }
     if (a.json) ctx.io.out << "]\n";
     return Status::OK();
@@ -255,7 +261,8 @@ void RegisterSnapshots(CLI::App& app, Context& ctx) {
   CLI::App* c = app.add_subcommand(
       "snapshots",
       "List snapshots, oldest first, of all users or one. A snapshot holding pins says how\n"
-      "many; a husk (a pruned snapshot of which only its pinned paths are left) is marked");
+      "many; a husk (a pruned snapshot of which only its pinned paths are left) is marked;\n"
+      "so is a snapshot holding files that keepfs repair could not mend (DAMAGED)");
   c->add_option("--user", a->user, "Only this user's snapshots");
   c->add_flag("--deleted", a->deleted,
               "List forgotten snapshots that 'keepfs undelete' can still bring back");

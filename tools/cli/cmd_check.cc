@@ -1,4 +1,4 @@
-// keepfs check and keepfs stats.
+// keepfs check, keepfs repair and keepfs stats.
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <unistd.h>
@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <ostream>
 
+#include "gc/repair.h"
 #include "gc/stats.h"
 #include "snapshot/check.h"
 #include "tools/cli/common.h"
@@ -146,6 +147,88 @@ int RunCheck(Context& ctx, const CheckArgs& a) {
   });
 }
 
+struct RepairArgs {
+  std::vector<std::string> mirrors, sources;
+  bool dry_run = false;
+  bool no_verify_data = false;
+  bool json = false;
+};
+
+int RunRepair(Context& ctx, const RepairArgs& a) {
+  return Run(ctx, [&]() -> Status {
+    gc::RepairOptions o;
+    for (const auto& m : a.mirrors) o.mirrors.push_back(ctx.Abs(m));
+    for (const auto& s : a.sources) o.source_dirs.push_back(ctx.Abs(s));
+    o.dry_run = a.dry_run;
+    o.verify_data = !a.no_verify_data;
+    if (ctx.hosted) o.cancel = ctx.hosted->cancel;
+    // Beside the mount's other commands: repair keeps the collector off
+    // itself and moves only what it has proved damaged.
+    KEEPFS_ASSIGN_OR_RETURN(StoreHandle store,
+                            OpenStore(ctx, OpenMode::kReadWrite, /*beside_writers=*/true));
+    PhaseLine progress(ctx.io.err, ctx.io.err_is_tty, !ctx.quiet, "repair");
+    o.progress = [&progress](const std::string& step, uint64_t done, uint64_t) {
+      progress.Set(step, done);
+    };
+    KEEPFS_ASSIGN_OR_RETURN(
+        gc::RepairSummary s,
+        gc::RepairStore(store.get(), o, [&](const gc::RepairedObject& r) {
+          const auto& f = r.found;
+          if (a.json) {
+            ctx.io.out << "{\"kind\":" << JsonString(f.kind) << ",\"id\":" << JsonString(f.id)
+                       << ",\"state\":" << JsonString(f.state)
+                       << ",\"message\":" << JsonString(f.message)
+                       << ",\"outcome\":" << JsonString(r.outcome)
+                       << ",\"source\":" << JsonString(r.source)
+                       << ",\"affects\":" << AffectsJson(r.outcome == "unrepaired" ? f.affects
+                                                                                   : std::vector<snapshot::Affected>{})
+                       << "}\n";
+          } else if (r.outcome == "unrepaired") {
+            ctx.io.out << "UNREPAIRED " << ProblemText(f);
+          } else {
+            ctx.io.out << r.outcome << ": " << f.kind << " " << f.id << " (" << f.state << ")"
+                       << (r.source.empty() ? "" : " from " + r.source) << "\n";
+          }
+        }));
+    progress.Stop();
+    if (a.json) {
+      ctx.io.out << "{\"summary\":true,\"clean\":" << (s.clean() ? "true" : "false")
+                 << ",\"dry_run\":" << (s.dry_run ? "true" : "false")
+                 << ",\"cancelled\":" << (s.cancelled ? "true" : "false")
+                 << ",\"problems\":" << s.problems << ",\"repaired\":" << s.repaired
+                 << ",\"unrepaired\":" << s.unrepaired
+                 << ",\"records_fetched\":" << s.records_fetched
+                 << ",\"chunks_fetched\":" << s.chunks_fetched
+                 << ",\"chunks_moved\":" << s.chunks_moved
+                 << ",\"packs_written\":" << s.packs_written
+                 << ",\"packs_retired\":" << s.packs_retired
+                 << ",\"quarantined_snapshots\":" << s.quarantined_snapshots
+                 << ",\"quarantined_paths\":" << s.quarantined_paths << "}\n";
+    } else if (s.problems == 0) {
+      ctx.io.out << "ok: nothing to repair\n";
+    } else {
+      ctx.io.out << (s.dry_run ? "dry run: " : "") << s.problems << " problems, " << s.repaired
+                 << (s.dry_run ? " can be repaired" : " repaired") << ", " << s.unrepaired
+                 << " not repairable";
+      if (!s.dry_run) {
+        ctx.io.out << " (" << s.chunks_fetched << " chunks and " << s.records_fetched
+                   << " records fetched, " << s.chunks_moved << " intact chunks moved, "
+                   << s.packs_retired << " damaged packs retired)";
+      }
+      ctx.io.out << "\n";
+      if (s.quarantined_snapshots) {
+        ctx.io.out << s.quarantined_paths << " paths in " << s.quarantined_snapshots
+                   << " snapshots are quarantined: they read as errors (EIO), never as zeros; "
+                      "'keepfs snapshots' marks them damaged. Give repair another copy "
+                      "(--from, --from-source) to mend them.\n";
+      }
+    }
+    if (s.cancelled) return Status::Cancelled("repair stopped; run it again to finish");
+    if (!s.clean()) ctx.exit_code = kExitError;
+    return Status::OK();
+  });
+}
+
 int RunStats(Context& ctx, bool json) {
   return Run(ctx, [&]() -> Status {
     KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadOnly));
@@ -190,6 +273,34 @@ void RegisterCheck(CLI::App& app, Context& ctx) {
               "dangling, unknown) and, for a problem, message and affects [{user, snapshot,\n"
               "path}]; then a summary line");
   c->callback([&ctx, a] { ctx.exit_code = RunCheck(ctx, *a); });
+}
+
+void RegisterRepair(CLI::App& app, Context& ctx) {
+  auto a = std::make_shared<RepairArgs>();
+  CLI::App* c = app.add_subcommand(
+      "repair",
+      "Find every damaged or missing chunk, tree and content record (a check that re-reads\n"
+      "all data), fetch good copies by hash from other copies of the store and from source\n"
+      "folders, rewrite them into fresh packs and retire the damaged packs. What cannot be\n"
+      "mended is quarantined: its files keep failing with EIO and 'keepfs snapshots' marks\n"
+      "their snapshots damaged. Safe to interrupt and to run again. Exit 0 when the store\n"
+      "is clean afterwards, 1 when something is left (docs/integrity.md).");
+  c->add_option("--from", a->mirrors,
+                "Another copy to fetch from: a keepfs store or a 'keepfs store-backup' copy\n"
+                "(repeatable; tried in the order given)");
+  c->add_option("--from-source", a->sources,
+                "A folder whose files may hold the lost data (a spool, home folders): every\n"
+                "file is cut into chunks as a backup would and matching chunks are kept\n"
+                "(repeatable)");
+  c->add_flag("--dry-run", a->dry_run, "Say what would be repaired; change nothing");
+  c->add_flag("--no-verify-data", a->no_verify_data,
+              "Find only structural damage (missing packs, chunks and records) instead of\n"
+              "re-reading every pack");
+  c->add_flag("--json", a->json,
+              "One JSON line per problem: kind, id, state, message, outcome (repaired,\n"
+              "unrepaired, would repair), source, affects [{user, snapshot, path}]; then a\n"
+              "summary line");
+  c->callback([&ctx, a] { ctx.exit_code = RunRepair(ctx, *a); });
 }
 
 void RegisterStats(CLI::App& app, Context& ctx) {

@@ -81,6 +81,7 @@ void RegisterCat(CLI::App& app, Context& ctx);
 void RegisterDiff(CLI::App& app, Context& ctx);
 void RegisterRestore(CLI::App& app, Context& ctx);
 void RegisterCheck(CLI::App& app, Context& ctx);
+void RegisterRepair(CLI::App& app, Context& ctx);
 void RegisterStats(CLI::App& app, Context& ctx);
 void RegisterMount(CLI::App& app, Context& ctx);  // mount and umount
 void RegisterUser(CLI::App& app, Context& ctx);
