@@ -113,7 +113,7 @@ Status Restorer::ReadBackup() {
     }
   }
   if (meta_files == 0) problems.push_back(meta_prefix + ": the MANIFEST names no metadata");
-  if (!m_.files.count(m_.ConfigFile())) problems.push_back(m_.ConfigFile() + ": not in the MANIFEST");
+  if (!m_.files.count(m_.ConfigFile())) problems.push_back(m_.ConfigFile() + ": not listed");
   if (!problems.empty()) {
     std::string list;
     for (size_t i = 0; i < problems.size() && i < 5; ++i) list += (i ? "; " : "") + problems[i];
@@ -222,7 +222,8 @@ Status Restorer::Matches(const std::string& rel, const BackupFile& got) const {
 std::string Restorer::AsideName(const std::string& name, const std::string& suffix) const {
   const std::string base = name + ".replaced." + std::to_string(marker_.started);
   std::string rel = base + suffix;
-  for (int i = 1; PathExists(store_ + "/" + rel); ++i) rel = base + "." + std::to_string(i) + suffix;
+  int i = 0;
+  while (PathExists(store_ + "/" + rel)) rel = base + "." + std::to_string(++i) + suffix;
   return rel;
 }
 

@@ -209,6 +209,49 @@ TEST_F(StoreRestoreTest, ADamagedPackStopsItByNameLeavingTheMarkerAndResumeFinis
   testing::ExpectDaysWhole(restored->get(), {"alice", "bob"}, "resumed");
 }
 
+// --resume continues only the restore the marker names: not from another
+// copy, and not from the same copy once a store-backup moved it on to a
+// newer generation (whose files replace the ones the restore started from).
+TEST_F(StoreRestoreTest, AResumeRefusesAnotherBackupOrOneThatMovedOn) {
+  DaysAndCopy();
+  const std::string at = tmp_.Join("restored");
+  const std::string path = UnlinkedBackupFile(LastPackRel());
+  ASSERT_OK(testing::FlipByte(path, 100));
+  ASSERT_CODE(RestoreStore(Options(at)).status(), StatusCode::kCorruption);
+  ASSERT_TRUE(PathExists(at + "/RESTORING"));
+  // Another copy of the same store.
+  const std::string other = tmp_.Join("other-backup");
+  {
+    StoreBackupOptions b;
+    b.dest = other;
+    ASSERT_OK(BackupStore(store_.get(), b).status());
+  }
+  StoreRestoreOptions o = Options(at);
+  o.resume = true;
+  o.backup = other;
+  auto r = RestoreStore(o);
+  EXPECT_CODE(r.status(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("resume with: keepfs store-restore --resume " +
+                                      fs::canonical(backup_).string()),
+            std::string::npos)
+      << r.status().message();
+  // The same copy, moved on to generation 2 (which also replaces the damaged pack).
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  Day("alice", 4);
+  Copy();
+  o.backup = backup_;
+  r = RestoreStore(o);
+  EXPECT_CODE(r.status(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("has moved on to generation 2"), std::string::npos)
+      << r.status().message();
+  EXPECT_NE(r.status().message().find("Start over into an empty directory"), std::string::npos);
+  EXPECT_TRUE(PathExists(at + "/RESTORING")) << "refused: the marker stays";
+  // Starting over into an empty directory works.
+  ASSERT_OK_AND_ASSIGN(StoreRestoreResult fresh, RestoreStore(Options(tmp_.Join("fresh"))));
+  EXPECT_TRUE(fresh.ok());
+  EXPECT_EQ(fresh.generation, 2u);
+}
+
 TEST_F(StoreRestoreTest, ACopyTakenWhileBackupsForgetsAndGcRunRestoresClean) {
   Day("alice", 1);
   Day("bob", 1);
@@ -233,7 +276,8 @@ TEST_F(StoreRestoreTest, ACopyTakenWhileBackupsForgetsAndGcRunRestoresClean) {
     const std::string at = tmp_.Join("live" + std::to_string(i));
     auto r = RestoreStore(Options(at));
     ASSERT_OK(r);
-    EXPECT_TRUE(r->ok()) << i << ": " << (r->audit.problem_lines.empty() ? "" : r->audit.problem_lines[0]);
+    EXPECT_TRUE(r->ok()) << i << ": "
+                         << (r->audit.problem_lines.empty() ? "" : r->audit.problem_lines[0]);
     auto restored = Store::Open(at, OpenMode::kReadOnly);
     ASSERT_OK(restored);
     testing::ExpectDaysWhole(restored->get(), {"alice", "bob"}, at);
@@ -272,7 +316,13 @@ TEST_F(StoreRestoreTest, ReplaceOverADamagedStoreKeepsMatchingPacksAndMovesTheRe
   ASSERT_EQ(r.moved_aside.size(), 3u);
   std::string meta_aside, packs_aside, config_aside;
   for (const auto& m : r.moved_aside) {
-    (m.rfind("meta.", 0) == 0 ? meta_aside : m.rfind("packs.", 0) == 0 ? packs_aside : config_aside) = m;
+    if (m.rfind("meta.", 0) == 0) {
+      meta_aside = m;
+    } else if (m.rfind("packs.", 0) == 0) {
+      packs_aside = m;
+    } else {
+      config_aside = m;
+    }
   }
   EXPECT_EQ(testing::ReadFile(dir + "/" + meta_aside + "/CURRENT").value(), "garbage\n");
   EXPECT_TRUE(PathExists(dir + "/" + packs_aside + PackRelPath(packs.back()).substr(6)))

@@ -371,7 +371,8 @@ TEST_F(CliTest, StoreRestoreStopsOnADamagedCopyAndMountRefusesTheHalfRestoredSto
   ASSERT_EQ(RunCli({"backup", "--store", store_, "--user", "alice", "-q", src_}).code, 0);
   const std::string backup = dir_.Join("backup"), restored = dir_.Join("restored");
   ASSERT_EQ(RunCli({"store-backup", "--store", store_, "-q", backup}).code, 0);
-  const std::string real_backup = std::filesystem::canonical(backup).string();  // as the marker has it
+  // As the marker names it.
+  const std::string real_backup = std::filesystem::canonical(backup).string();
   const std::vector<uint64_t> packs = ListPackFiles(backup);
   ASSERT_FALSE(packs.empty());
   const std::string rel = PackRelPath(packs.front());

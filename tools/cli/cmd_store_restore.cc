@@ -136,7 +136,8 @@ void RegisterStoreRestore(CLI::App& app, Context& ctx) {
               "backup (size and SHA-256) are kept; its metadata, config and other pack files\n"
               "are moved aside to STORE/*.replaced.TIME, never deleted");
   c->add_flag("--verify-data", a->verify_data,
-              "The audit also re-reads and re-hashes every chunk (as 'keepfs check --verify-data')");
+              "The audit also re-reads and re-hashes every chunk (as 'keepfs check\n"
+              "--verify-data')");
   c->add_flag("--json", a->json,
               "One JSON object: store_id, generation, resumed, packs, packs_copied,\n"
               "packs_skipped, packs_kept, packs_moved_aside, bytes_copied, meta_files,\n"
