@@ -380,8 +380,12 @@ TEST(CrashTest, KillDuringCheckThenResumeCoversEveryObjectExactlyOnce) {
   for (int i = 0; i < iterations; ++i) {
     int code = 0;
     double secs = 0.02 + rng.Uniform(200) / 1000.0;
-    Shell("timeout -s KILL " + std::to_string(secs) + " " + bin + " --store " + store +
-              " check --verify-data --json > " + out + " 2>/dev/null",
+    // --foreground: without it timeout sends SIGKILL to its whole process
+    // group, itself included, and so exits without reaping the check; a
+    // check still dying (under I/O load) then holds the store lock and the
+    // resume below fails with "in use by PID N".
+    Shell("timeout --foreground -s KILL " + std::to_string(secs) + " " + bin + " --store " +
+              store + " check --verify-data --json > " + out + " 2>/dev/null",
           &code);
     code = WEXITSTATUS(code);
     if (code == 128 + SIGKILL) {
@@ -463,9 +467,9 @@ TEST(CrashTest, KillDuringStoreRestoreThenResumeYieldsAWholeStore) {
   // How long a whole restore takes here: the kills land inside it.
   auto t0 = std::chrono::steady_clock::now();
   ASSERT_EQ(RunCli({"store-restore", "-q", backup, dir.Join("timing")}).code, 0);
+  const auto took = std::chrono::steady_clock::now() - t0;
   const uint64_t whole_ms = std::max<int64_t>(
-      5, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
-             .count());
+      5, std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
   std::system(("rm -rf " + dir.Join("timing")).c_str());
   const std::string bin = KEEPFS_BINARY;
   Rng rng(51);
