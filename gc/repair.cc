@@ -19,7 +19,6 @@
 #include "snapshot/catalog.h"
 #include "snapshot/content.h"
 #include "snapshot/quarantine.h"
-#include "snapshot/repo.h"
 #include "snapshot/tree.h"
 #include "store/chunk_store.h"
 #include "store/chunker.h"
@@ -451,7 +450,7 @@ class Repairer {
     std::map<ObjectKey, CheckedObject> all = first_;
     all.insert(extra_.begin(), extra_.end());
     for (const auto& [key, o] : left) all.emplace(key, o);  // found only once records came back
-    std::map<std::pair<std::string, std::string>, snapshot::Quarantine> q;
+    std::vector<CheckedObject> unmended;
     for (const auto& [key, o] : all) {
       ++sum_.problems;
       auto l = left.find(key);
@@ -461,30 +460,12 @@ class Repairer {
         continue;
       }
       ++sum_.unrepaired;
-      RepairedObject r{l->second, "unrepaired", ""};
-      for (const auto& a : r.found.affects) {
-        auto& entry = q[{a.user, a.snapshot}];
-        entry.user = a.user;
-        entry.snapshot = a.snapshot;
-        // One line per path: a chunk lost with its pack names the same files twice.
-        if (!quarantined_[{a.user, a.snapshot}].insert(a.path).second) continue;
-        entry.paths.push_back({a.path, o.kind + " " + o.id + ": " + l->second.state +
-                                           (l->second.message.empty() ? "" : ": " + l->second.message)});
-      }
-      on_object_(r);
+      unmended.push_back(l->second);
+      on_object_(RepairedObject{l->second, "unrepaired", ""});
     }
-    std::vector<snapshot::Quarantine> records;
-    snapshot::Repo repo(store_);
-    for (auto& [who, entry] : q) {
-      auto snap = repo.FindSnapshot(who.first, who.second);
-      if (!snap.ok()) continue;  // a pin of a forgotten snapshot (husk): nothing to mark
-      entry.snapshot_number = snap->number;
-      entry.since_unix = now_;
-      sum_.quarantined_paths += entry.paths.size();
-      records.push_back(std::move(entry));
-    }
+    KEEPFS_ASSIGN_OR_RETURN(auto records, snapshot::QuarantineProblems(store_, unmended, now_));
     sum_.quarantined_snapshots = records.size();
-    KEEPFS_RETURN_IF_ERROR(snapshot::ReplaceQuarantine(store_, records));
+    for (const auto& r : records) sum_.quarantined_paths += r.paths.size();
     return sum_;
   }
 
@@ -500,7 +481,6 @@ class Repairer {
   std::map<std::string, std::string> wanted_records_;  // key -> where it came from ("" not found)
   std::map<std::string, std::string> staged_;          // fetched records, by key
   std::set<uint64_t> damaged_packs_;
-  std::map<std::pair<std::string, std::string>, std::set<std::string>> quarantined_;  // paths listed
   std::vector<ChunkStore::Replacement> queued_;
   uint64_t queued_bytes_ = 0;
   std::unique_ptr<Chunker> chunker_;

@@ -1,6 +1,9 @@
 #include "snapshot/quarantine.h"
 
+#include <set>
+
 #include "snapshot/catalog.h"
+#include "snapshot/repo.h"
 #include "snapshot/snapshot_record.h"
 #include "store/coding.h"
 
@@ -72,6 +75,36 @@ Status ReplaceQuarantine(Store* store, const std::vector<Quarantine>& now) {
   }
   if (batch.Count() == 0) return Status::OK();
   return store->kv().Write(batch, /*sync=*/true);
+}
+
+Result<std::vector<Quarantine>> QuarantineProblems(Store* store,
+                                                   const std::vector<CheckedObject>& problems,
+                                                   int64_t now_unix) {
+  std::map<std::pair<std::string, std::string>, Quarantine> by_snapshot;
+  std::map<std::pair<std::string, std::string>, std::set<std::string>> listed;
+  for (const CheckedObject& o : problems) {
+    const std::string why =
+        o.kind + " " + o.id + ": " + o.state + (o.message.empty() ? "" : ": " + o.message);
+    for (const Affected& a : o.affects) {
+      // A chunk lost with its pack names the same files as the pack.
+      if (!listed[{a.user, a.snapshot}].insert(a.path).second) continue;
+      Quarantine& q = by_snapshot[{a.user, a.snapshot}];
+      q.user = a.user;
+      q.snapshot = a.snapshot;
+      q.paths.push_back({a.path, why});
+    }
+  }
+  std::vector<Quarantine> out;
+  Repo repo(store);
+  for (auto& [who, q] : by_snapshot) {
+    auto snap = repo.FindSnapshot(who.first, who.second);
+    if (!snap.ok()) continue;
+    q.snapshot_number = snap->number;
+    q.since_unix = now_unix;
+    out.push_back(std::move(q));
+  }
+  KEEPFS_RETURN_IF_ERROR(ReplaceQuarantine(store, out));
+  return out;
 }
 
 Result<std::map<std::pair<std::string, std::string>, Quarantine>> ListQuarantine(

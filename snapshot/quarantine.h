@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "snapshot/check.h"
 #include "store/status.h"
 #include "store/store.h"
 
@@ -47,6 +48,14 @@ Result<Quarantine> DecodeQuarantine(std::string_view key, std::string_view value
 // Replaces every quarantine record with `now` in one synced batch. A
 // snapshot already quarantined keeps its since_unix.
 Status ReplaceQuarantine(Store* store, const std::vector<Quarantine>& now);
+
+// Quarantines what a check found and nothing mended: each problem's
+// affected paths under their snapshot (once per path; why: "KIND ID: STATE:
+// MESSAGE"), for snapshots that exist (a husk's pin of a forgotten snapshot
+// marks nothing). Replaces the whole set (ReplaceQuarantine) and returns it.
+Result<std::vector<Quarantine>> QuarantineProblems(Store* store,
+                                                   const std::vector<CheckedObject>& problems,
+                                                   int64_t now_unix);
 
 // The records of user ("" = everyone) whose snapshot still exists under that
 // number, by (user, snapshot).

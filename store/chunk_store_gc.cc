@@ -64,7 +64,11 @@ Status ChunkStore::Rep::RetirePacks(const std::vector<std::pair<uint64_t, PackIn
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
       return Status::FromErrno(errno, "removing pack " + path);
     }
-    KEEPFS_RETURN_IF_ERROR(FsyncDir(path.substr(0, path.find_last_of('/'))));
+    // A store restored from a store-backup copy lacks the files of packs
+    // condemned when the copy was taken (they are not copied), and may lack
+    // their packs/XX directory too: then there is nothing to make durable.
+    Status synced = FsyncDir(path.substr(0, path.find_last_of('/')));
+    if (!synced.ok() && !synced.IsNotFound()) return synced;
     // Only after the file is gone: a record that outlived a crash is
     // finished by the next open, and a file without a record would be adopted.
     batch.Delete(PackKey(id));

@@ -1,29 +1,10 @@
 #include "store/mirror.h"
 
-#include <sstream>
-
+#include "store/backup_manifest.h"
 #include "store/file_util.h"
+#include "store/restore_marker.h"
 
 namespace keepfs {
-
-namespace {
-// The generation a store-backup MANIFEST commits to (store/store_backup.h).
-Result<uint64_t> ManifestGeneration(const std::string& path) {
-  KEEPFS_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path));
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("generation ", 0) != 0) continue;
-    try {
-      uint64_t g = std::stoull(line.substr(11));
-      if (g > 0) return g;
-    } catch (...) {
-      break;
-    }
-  }
-  return Status::Corruption(path + " names no generation: is it a keepfs store-backup copy?");
-}
-}  // namespace
 
 Mirror::~Mirror() {
   chunks_.reset();  // before the kv and guard it reads through
@@ -35,10 +16,12 @@ Result<std::unique_ptr<Mirror>> Mirror::Open(const std::string& dir) {
   m->dir_ = dir;
   std::string meta;
   if (PathExists(dir + "/MANIFEST")) {
-    KEEPFS_ASSIGN_OR_RETURN(uint64_t gen, ManifestGeneration(dir + "/MANIFEST"));
-    meta = dir + "/meta." + std::to_string(gen);
-    m->kind_ = "store-backup generation " + std::to_string(gen);
+    KEEPFS_ASSIGN_OR_RETURN(BackupManifest manifest, ReadBackupManifest(dir));
+    meta = dir + "/" + manifest.MetaDir();
+    m->kind_ = "store-backup generation " + std::to_string(manifest.generation);
   } else if (PathExists(dir + "/meta") && PathExists(dir + "/config.toml")) {
+    // A half-restored store's metadata may be incomplete.
+    KEEPFS_RETURN_IF_ERROR(RefuseIfRestoring(dir));
     meta = dir + "/meta";
     m->kind_ = "store";
   } else {

@@ -15,6 +15,7 @@
 #include "store/coding.h"
 #include "store/file_util.h"
 #include "store/pack.h"
+#include "store/restore_marker.h"
 
 namespace keepfs {
 
@@ -167,6 +168,7 @@ Status Store::Init(const std::string& dir, const InitOptions& options) {
   if (options.compression_level < 1 || options.compression_level > 19) {
     return Status::InvalidArgument("compression level must be between 1 and 19");
   }
+  KEEPFS_RETURN_IF_ERROR(RefuseIfRestoring(dir));
   if (PathExists(dir + "/config.toml")) {
     return Status::AlreadyExists(dir + " already holds a keepfs store");
   }
@@ -207,6 +209,11 @@ Status Store::Init(const std::string& dir, const InitOptions& options) {
   return WriteFileAtomic(dir + "/config.toml", RenderConfig(meta));
 }
 
+Result<UniqueFd> Store::LockExclusive(const std::string& dir) {
+  KEEPFS_ASSIGN_OR_RETURN(int fd, TakeLock(dir, /*exclusive=*/true));
+  return UniqueFd(fd);
+}
+
 Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, OpenMode mode) {
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -214,6 +221,20 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, OpenMode mode
                             ": check --store, or create one with 'keepfs init --store " + dir +
                             "'");
   }
+  // Before the rest: a half-restored store may lack config.toml or meta/,
+  // and what to do about it is the useful message.
+  KEEPFS_RETURN_IF_ERROR(RefuseIfRestoring(dir));
+  return OpenDir(dir, mode, nullptr);
+}
+
+Result<std::unique_ptr<Store>> Store::OpenForRestore(const std::string& dir, OpenMode mode,
+                                                     const UniqueFd& held_lock) {
+  if (!held_lock.valid()) return Status::Internal("OpenForRestore without the store lock");
+  return OpenDir(dir, mode, &held_lock);
+}
+
+Result<std::unique_ptr<Store>> Store::OpenDir(const std::string& dir, OpenMode mode,
+                                              const UniqueFd* held_lock) {
   if (!PathExists(dir + "/config.toml") || !PathExists(dir + "/meta")) {
     return Status::NotFound(dir + " is not a keepfs store (no config.toml or meta/): check "
                             "--store, or create one with 'keepfs init --store " + dir + "'");
@@ -221,7 +242,9 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, OpenMode mode
   std::unique_ptr<Store> store(new Store());
   store->dir_ = dir;
   store->mode_ = mode;
-  KEEPFS_ASSIGN_OR_RETURN(store->lock_fd_, TakeLock(dir, mode == OpenMode::kReadWrite));
+  if (!held_lock) {
+    KEEPFS_ASSIGN_OR_RETURN(store->lock_fd_, TakeLock(dir, mode == OpenMode::kReadWrite));
+  }
   KvOptions kvo;
   kvo.read_only = mode == OpenMode::kReadOnly;
   KEEPFS_ASSIGN_OR_RETURN(store->kv_, KvStore::Open(dir + "/meta", kvo));

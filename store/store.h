@@ -5,10 +5,17 @@
 //   STORE/packs/XX/     sealed pack files
 //   STORE/tmp/          packs being written
 //   STORE/lock          held (fcntl lock) by the process using the store
+//   STORE/RESTORING     while keepfs store-restore runs or after it was
+//                       interrupted (store/restore_marker.h)
+//   STORE/meta.restoring/             metadata being copied by store-restore
+//   STORE/meta.replaced.TIME/         metadata of a store replaced by
+//   STORE/packs.replaced.TIME/        store-restore --replace, and its packs
+//   STORE/config.replaced.TIME.toml   and config: moved aside, never deleted
 //
 // Open() checks that the directory is a keepfs store of a format this build
 // understands and takes the lock: exclusive for writers, shared for readers, so
 // a second writer gets "store is in use by PID N" instead of a RocksDB error.
+// Open() and Init() refuse a directory holding RESTORING, with advice.
 //
 // Thread safety: the accessors are safe from many threads; KvStore and
 // ChunkStore document their own guarantees.
@@ -25,6 +32,7 @@
 #include "store/chunk_store.h"
 #include "store/chunker.h"
 #include "store/config.h"
+#include "store/file_util.h"
 #include "store/kv_store.h"
 #include "store/object_guard.h"
 #include "store/status.h"
@@ -58,8 +66,20 @@ class Store {
   static pid_t LockHolder(const std::string& dir);
   // Creates a new store in dir (which must not exist or be empty).
   static Status Init(const std::string& dir, const InitOptions& options);
-  // NotFound with advice when dir is not a store; Busy when locked by another process.
+  // NotFound with advice when dir is not a store; Busy when locked by another
+  // process; InvalidArgument with advice when a restore left it half-done.
   static Result<std::unique_ptr<Store>> Open(const std::string& dir, OpenMode mode);
+  // Takes dir's store lock exclusively (creating dir/lock if absent) for a
+  // caller that works on the directory without opening it (store-restore);
+  // held until the returned descriptor is closed. Busy naming the holder.
+  // A process drops its fcntl lock when it closes any descriptor of the lock
+  // file, so the holder must not Open this store or call LockHolder meanwhile.
+  static Result<UniqueFd> LockExclusive(const std::string& dir);
+  // For store-restore's audit only: opens dir despite its RESTORING marker,
+  // under held_lock (from LockExclusive on dir), which the caller keeps
+  // until the Store is destroyed; the Store takes and closes no lock itself.
+  static Result<std::unique_ptr<Store>> OpenForRestore(const std::string& dir, OpenMode mode,
+                                                       const UniqueFd& held_lock);
   ~Store();
 
   const std::string& dir() const { return dir_; }
@@ -103,6 +123,9 @@ class Store {
 
  private:
   Store() = default;
+  // Open without the marker check; takes the lock unless held_lock is given.
+  static Result<std::unique_ptr<Store>> OpenDir(const std::string& dir, OpenMode mode,
+                                                const UniqueFd* held_lock);
   std::string dir_;
   OpenMode mode_ = OpenMode::kReadOnly;
   StoreMeta meta_;

@@ -8,9 +8,8 @@
 #include <cerrno>
 #include <ctime>
 #include <filesystem>
-#include <map>
-#include <sstream>
 
+#include "store/backup_manifest.h"
 #include "store/chunk_store.h"
 #include "store/file_util.h"
 #include "store/kv_store.h"
@@ -20,104 +19,16 @@ namespace keepfs {
 
 namespace {
 
-constexpr char kManifestMagic[] = "keepfs-store-backup 1";
-
-struct FileEntry {
-  uint64_t size = 0;
-  std::string sha256;  // hex
-};
-
-struct Manifest {
-  std::string store_id;
-  uint64_t generation = 0;
-  int64_t created = 0;
-  std::map<std::string, FileEntry> files;  // path relative to DEST
-};
-
-std::string EncodeManifest(const Manifest& m) {
-  std::string o = std::string(kManifestMagic) + "\nstore " + m.store_id + "\ngeneration " +
-                  std::to_string(m.generation) + "\ncreated " + std::to_string(m.created) + "\n";
-  for (const auto& [path, f] : m.files) {
-    o += "file " + path + " " + std::to_string(f.size) + " " + f.sha256 + "\n";
-  }
-  return o + "end\n";
-}
-
-Result<Manifest> ParseManifest(const std::string& text, const std::string& where) {
-  std::istringstream in(text);
-  std::string line;
-  Manifest m;
-  auto bad = [&](const std::string& why) {
-    return Status::Corruption(where + " is damaged (" + why + "); it cannot be trusted");
-  };
-  if (!std::getline(in, line) || line != kManifestMagic) return bad("first line");
-  bool ended = false;
-  while (std::getline(in, line)) {
-    std::istringstream f(line);
-    std::string word;
-    f >> word;
-    if (word == "store") {
-      f >> m.store_id;
-    } else if (word == "generation") {
-      f >> m.generation;
-    } else if (word == "created") {
-      f >> m.created;
-    } else if (word == "file") {
-      std::string path;
-      FileEntry e;
-      if (!(f >> path >> e.size >> e.sha256) || path.find("..") != std::string::npos ||
-          path.empty() || path[0] == '/' || e.sha256.size() != 64) {
-        return bad("file line '" + line + "'");
-      }
-      m.files[path] = e;
-    } else if (word == "end") {
-      ended = true;
-      break;
-    } else {
-      return bad("unknown line '" + line + "'");
-    }
-  }
-  if (!ended || m.store_id.empty() || m.generation == 0) return bad("incomplete");
-  return m;
-}
-
-// Streams src into dst (created, must not exist), fsyncs it; returns the
-// SHA-256 of the bytes. dst empty: only hashes.
-Result<FileEntry> CopyHashing(const std::string& src, const std::string& dst) {
-  UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!in.valid()) return Status::FromErrno(errno, "opening " + src);
-  UniqueFd out;
-  if (!dst.empty()) {
-    out = UniqueFd(::open(dst.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!out.valid()) return Status::FromErrno(errno, "creating " + dst);
-  }
-  std::string buf(1 << 20, '\0');
-  Sha256 sha;
-  FileEntry e;
-  for (;;) {
-    ssize_t n = ::read(in.get(), buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::FromErrno(errno, "reading " + src);
-    if (n == 0) break;
-    sha.Update(buf.data(), static_cast<size_t>(n));
-    e.size += static_cast<uint64_t>(n);
-    if (out.valid()) KEEPFS_RETURN_IF_ERROR(WriteAll(out.get(), buf.data(), static_cast<size_t>(n), dst));
-  }
-  if (out.valid()) KEEPFS_RETURN_IF_ERROR(FsyncFd(out.get(), dst));
-  e.sha256 = sha.Finish().ToHex();
-  return e;
-}
-
 // Puts src at dest_dir/rel: a hard link when both are on one filesystem,
 // else a copy through tmp; either way durable (file and directory synced).
-Result<FileEntry> Place(const std::string& src, const std::string& dest, const std::string& rel,
-                        bool* linked) {
+Result<BackupFile> Place(const std::string& src, const std::string& dest, const std::string& rel,
+                         bool* linked) {
   const std::string final_path = dest + "/" + rel;
   const std::string dir = final_path.substr(0, final_path.rfind('/'));
   KEEPFS_RETURN_IF_ERROR(MakeDirs(dir));
   ::unlink(final_path.c_str());  // a leftover of an interrupted run, named by no manifest
   *linked = ::link(src.c_str(), final_path.c_str()) == 0;
-  FileEntry e;
+  BackupFile e;
   if (*linked) {
     KEEPFS_ASSIGN_OR_RETURN(e, CopyHashing(final_path, ""));
   } else {
@@ -155,10 +66,10 @@ Result<StoreBackupResult> BackupStore(Store* store, const StoreBackupOptions& op
       if (e.path().filename().string().rfind("store-backup.", 0) == 0) RemoveTree(e.path());
     }
   }
-  Manifest old;
+  BackupManifest old;
   if (PathExists(dest + "/MANIFEST")) {
     KEEPFS_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(dest + "/MANIFEST"));
-    KEEPFS_ASSIGN_OR_RETURN(old, ParseManifest(text, dest + "/MANIFEST"));
+    KEEPFS_ASSIGN_OR_RETURN(old, ParseBackupManifest(text, dest + "/MANIFEST"));
     if (old.store_id != store->meta().store_id) {
       return Status::InvalidArgument(dest + " holds a backup of another store (" + old.store_id +
                                      "); give an empty or new directory");
@@ -191,7 +102,7 @@ Result<StoreBackupResult> BackupStore(Store* store, const StoreBackupOptions& op
   if (old.generation == 0) {
     KEEPFS_RETURN_IF_ERROR(WriteFileAtomic(dest + "/STARTED", store->meta().store_id));
   }
-  Manifest m;
+  BackupManifest m;
   m.store_id = store->meta().store_id;
   m.generation = old.generation + 1;
   m.created = std::time(nullptr);
@@ -247,7 +158,7 @@ Result<StoreBackupResult> BackupStore(Store* store, const StoreBackupOptions& op
       continue;
     }
     bool linked = false;
-    KEEPFS_ASSIGN_OR_RETURN(FileEntry e,
+    KEEPFS_ASSIGN_OR_RETURN(BackupFile e,
                             Place(staging + "/packs/" + std::to_string(id), dest, rel, &linked));
     if (e.size != size) {
       return Status::Corruption("pack " + rel + " has " + std::to_string(e.size) +
@@ -286,7 +197,7 @@ Result<StoreBackupResult> BackupStore(Store* store, const StoreBackupOptions& op
       }
     }
     // Otherwise copied, never linked to the store's: these are its own files.
-    KEEPFS_ASSIGN_OR_RETURN(FileEntry f, CopyHashing(e.path(), dest + "/tmp/meta.copy"));
+    KEEPFS_ASSIGN_OR_RETURN(BackupFile f, CopyHashing(e.path(), dest + "/tmp/meta.copy"));
     if (::rename((dest + "/tmp/meta.copy").c_str(), to.c_str()) != 0) {
       return Status::FromErrno(errno, "renaming metadata file " + name);
     }
@@ -296,13 +207,13 @@ Result<StoreBackupResult> BackupStore(Store* store, const StoreBackupOptions& op
   if (ec) return Status::FromErrno(ec.value(), "listing the metadata checkpoint");
   KEEPFS_RETURN_IF_ERROR(FsyncDir(dest + "/" + meta_rel));
   const std::string config_rel = "config." + std::to_string(m.generation) + ".toml";
-  KEEPFS_ASSIGN_OR_RETURN(FileEntry cfg,
+  KEEPFS_ASSIGN_OR_RETURN(BackupFile cfg,
                           CopyHashing(store->dir() + "/config.toml", dest + "/" + config_rel));
   m.files[config_rel] = cfg;
   KEEPFS_RETURN_IF_ERROR(FsyncDir(dest));
 
   // 4. The commit point.
-  KEEPFS_RETURN_IF_ERROR(WriteFileAtomic(dest + "/MANIFEST", EncodeManifest(m)));
+  KEEPFS_RETURN_IF_ERROR(WriteFileAtomic(dest + "/MANIFEST", EncodeBackupManifest(m)));
 
   // 5. Only now: what the new copy does not name goes (the previous
   //    generation's metadata and config, packs gc retired since).
@@ -320,8 +231,7 @@ Result<StoreBackupResult> BackupStore(Store* store, const StoreBackupOptions& op
 }
 
 Result<StoreBackupVerifyResult> VerifyStoreBackup(const std::string& dest) {
-  KEEPFS_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(dest + "/MANIFEST"));
-  KEEPFS_ASSIGN_OR_RETURN(Manifest m, ParseManifest(text, dest + "/MANIFEST"));
+  KEEPFS_ASSIGN_OR_RETURN(BackupManifest m, ReadBackupManifest(dest));
   StoreBackupVerifyResult r;
   for (const auto& [path, want] : m.files) {
     ++r.files;

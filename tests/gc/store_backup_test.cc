@@ -9,8 +9,6 @@
 
 #include <atomic>
 #include <filesystem>
-#include <map>
-#include <mutex>
 #include <thread>
 
 #include "gc/collector.h"
@@ -18,32 +16,15 @@
 #include "snapshot/repo.h"
 #include "store/file_util.h"
 #include "store/pack.h"
-#include "tests/testing/backup_util.h"
-#include "tests/testing/check_util.h"
 #include "tests/testing/gc_util.h"
-#include "tests/testing/pack_oracle.h"
-#include "tests/testing/refs_oracle.h"
+#include "tests/testing/store_copy_util.h"
 #include "tests/testing/test_util.h"
 
 namespace keepfs {
 namespace {
 
 namespace fs = std::filesystem;
-constexpr int64_t kDay1 = 1790823600;  // 2026-10-01T03:00:00Z
-
-// The store a copy describes, assembled the way a restore lays it out:
-// DEST/meta.N -> meta, DEST/config.N.toml -> config.toml, packs as they are.
-std::string Assemble(const std::string& dest, const std::string& at) {
-  std::string manifest = ReadSmallFile(dest + "/MANIFEST").value();
-  std::string gen = manifest.substr(manifest.find("generation ") + 11);
-  gen = gen.substr(0, gen.find('\n'));
-  fs::create_directories(at);
-  fs::copy(dest + "/meta." + gen, at + "/meta", fs::copy_options::recursive);
-  fs::copy(dest + "/packs", at + "/packs", fs::copy_options::recursive);
-  fs::copy_file(dest + "/config." + gen + ".toml", at + "/config.toml");
-  EXPECT_OK(testing::WriteFile(at + "/lock", ""));
-  return at;
-}
+using testing::kDay1;
 
 gc::GcResult Gc(Store* store) {
   return testing::RunGc(store, testing::ReclaimOptions(kDay1 + 100 * 86400));
@@ -56,12 +37,7 @@ class StoreBackupTest : public ::testing::Test {
     src_ = tmp_.Join("src");
     ASSERT_OK(MakeDirs(src_));
   }
-  // Day d: file d (its bytes known from d) and the previous day's file go.
-  snapshot::SnapshotRecord Day(int d) {
-    ::unlink((src_ + "/f" + std::to_string(d - 2)).c_str());
-    EXPECT_OK(testing::WriteFile(src_ + "/f" + std::to_string(d), testing::RandomBytes(600000, d)));
-    return testing::BackupOrFail(store_.get(), "alice", src_, kDay1 + d * 86400);
-  }
+  snapshot::SnapshotRecord Day(int d) { return testing::BackupDay(store_.get(), "alice", src_, d); }
   StoreBackupResult Copy() {
     StoreBackupOptions o;
     o.dest = dest_;
@@ -69,25 +45,12 @@ class StoreBackupTest : public ::testing::Test {
     EXPECT_OK(r);
     return r.ok() ? *r : StoreBackupResult{};
   }
-  // Opens the assembled copy and checks it: clean, exact counts, and every
-  // snapshot's files byte-identical to what their day wrote.
+  // Opens the copy, laid out as a store, and checks that it is whole.
   void ExpectCopyIsWhole(const std::string& name) {
-    std::string at = Assemble(dest_, tmp_.Join(name));
+    std::string at = testing::AssembleStoreCopy(dest_, tmp_.Join(name));
     auto copy = Store::Open(at, OpenMode::kReadOnly);
     ASSERT_OK(copy);
-    testing::ExpectCheckClean(copy->get());
-    testing::ExpectRefsConsistent(copy->get());
-    snapshot::Repo repo(copy->get());
-    ASSERT_OK_AND_ASSIGN(auto snaps, repo.ListSnapshots("alice"));
-    EXPECT_FALSE(snaps.empty());
-    for (const auto& s : snaps) {
-      ASSERT_OK_AND_ASSIGN(auto node, repo.GetTreeNode(s.root));
-      for (const auto& e : node.entries) {
-        ASSERT_OK_AND_ASSIGN(std::string got, testing::ReadSnapshotFile(copy->get(), s, e.name));
-        EXPECT_TRUE(got == testing::RandomBytes(600000, std::stoi(e.name.substr(1))))
-            << name << " " << s.name << " " << e.name;
-      }
-    }
+    testing::ExpectDaysWhole(copy->get(), {"alice"}, name);
   }
 
   testing::TempDir tmp_;

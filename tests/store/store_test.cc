@@ -7,7 +7,9 @@
 
 #include <string>
 
+#include "store/chunk_store.h"
 #include "store/file_util.h"
+#include "store/restore_marker.h"
 #include "tests/testing/test_util.h"
 
 namespace keepfs {
@@ -224,6 +226,64 @@ TEST_F(StoreTest, InitRefusesADirectoryWithPacksButNoConfig) {
   EXPECT_CODE(s, StatusCode::kAlreadyExists);
   EXPECT_NE(s.message().find("packs"), std::string::npos) << s.ToString();
   EXPECT_FALSE(ListPackFiles(Dir()).empty()) << "nothing may be deleted";
+}
+
+// STORE/RESTORING (store/restore_marker.h): every way in refuses the
+// directory with what to do, and names the restoring process while it runs.
+TEST_F(StoreTest, OpenAndInitRefuseAHalfRestoredStore) {
+  ASSERT_OK(Store::Init(Dir(), {}));
+  RestoreMarker marker;
+  marker.backup = "/backups/copy";
+  marker.generation = 3;
+  marker.store_id = "0123456789abcdef0123456789abcdef";
+  ASSERT_OK(WriteRestoreMarker(Dir(), marker));
+  ASSERT_OK_AND_ASSIGN(std::optional<RestoreMarker> back, ReadRestoreMarker(Dir()));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->backup, marker.backup);
+  EXPECT_EQ(back->generation, 3u);
+  const std::string advice = Dir() + " is half-restored from /backups/copy (keepfs store-restore "
+                             "was interrupted); finish it with: keepfs store-restore --resume "
+                             "/backups/copy " + Dir();
+  for (OpenMode mode : {OpenMode::kReadOnly, OpenMode::kReadWrite}) {
+    auto r = Store::Open(Dir(), mode);
+    EXPECT_CODE(r, StatusCode::kInvalidArgument);
+    EXPECT_EQ(r.status().message(), advice);
+  }
+  EXPECT_EQ(Store::Init(Dir(), {}).message(), advice);
+  // While the restoring process holds the lock, it is named instead.
+  {
+    ASSERT_OK_AND_ASSIGN(UniqueFd lock, Store::LockExclusive(Dir()));
+    std::string dir = Dir(), want = "is being restored from /backups/copy by PID " +
+                                    std::to_string(::getpid());
+    EXPECT_EQ(RunInChild([&] {
+                auto r = Store::Open(dir, OpenMode::kReadOnly);
+                return !r.ok() && r.status().message().find(want) != std::string::npos ? 0 : 1;
+              }),
+              0);
+  }
+  ASSERT_OK(RemoveRestoreMarker(Dir()));
+  EXPECT_OK(Store::Open(Dir(), OpenMode::kReadWrite));
+}
+
+// A store restored from a store-backup copy has no file (and perhaps no
+// packs/XX directory) for a pack condemned when the copy was taken; the
+// read-write open that finishes removing it must not fail on that.
+TEST_F(StoreTest, AReadWriteOpenFinishesACondemnedPackWhoseDirectoryIsGone) {
+  ASSERT_OK(Store::Init(Dir(), {}));
+  const uint64_t id = 0x4d;
+  {
+    ASSERT_OK_AND_ASSIGN(auto store, Store::Open(Dir(), OpenMode::kReadWrite));
+    PackInfo info;
+    info.size = 1000;
+    info.condemned = true;
+    WriteBatch batch;
+    batch.Put(ChunkStore::PackKey(id), ChunkStore::EncodePackInfo(info));
+    ASSERT_OK(store->kv().Write(batch, /*sync=*/true));
+  }
+  ASSERT_FALSE(PathExists(Dir() + "/packs/4d"));
+  ASSERT_OK_AND_ASSIGN(auto store, Store::Open(Dir(), OpenMode::kReadWrite));
+  ASSERT_OK_AND_ASSIGN(auto pack, store->chunks().GetPack(id));
+  EXPECT_FALSE(pack.has_value()) << "the condemned record is finished";
 }
 
 }  // namespace

@@ -10,6 +10,9 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "store/file_util.h"
+#include "store/pack.h"
+#include "tests/testing/every_kind_tree.h"
 #include "tests/testing/test_util.h"
 #include "tests/tools/cli_test_util.h"
 #include "tools/cli/cli.h"
@@ -102,7 +105,8 @@ TEST_F(CliTest, HelpIsCompleteForEveryCommand) {
   EXPECT_EQ(top.code, 0);
   for (const char* cmd : {"init", "backup", "snapshots", "ls", "cat", "diff", "restore", "check",
                           "stats", "user", "usage", "forget", "undelete", "prune", "pin", "unpin",
-                          "pins", "gc", "audit", "share", "store-backup", "repair", "mount", "umount"}) {
+                          "pins", "gc", "audit", "share", "store-backup", "store-restore", "repair",
+                          "mount", "umount"}) {
     EXPECT_NE(top.out.find(cmd), std::string::npos) << cmd;
     CliRun h = RunCli({cmd, "--help"});
     EXPECT_EQ(h.code, 0) << cmd;
@@ -398,6 +402,96 @@ TEST_F(CliTest, UnreadableFileCommitsAndExitsThree) {
   EXPECT_EQ(ls.code, 0) << ls.err;
   EXPECT_NE(ls.out.find("a.txt"), std::string::npos);
   EXPECT_EQ(ls.out.find("secret"), std::string::npos);
+}
+
+// store-restore through the command line: a damaged pack in the copy stops
+// it (exit 1, the file named), and then the half-restored store is refused
+// by every command, `keepfs mount` included, with the way out; --resume
+// finishes it (exit 0, the JSON summary), and the store is whole.
+TEST_F(CliTest, StoreRestoreStopsOnADamagedCopyAndMountRefusesTheHalfRestoredStore) {
+  ASSERT_EQ(RunCli({"backup", "--store", store_, "--user", "alice", "-q", src_}).code, 0);
+  const std::string backup = dir_.Join("backup"), restored = dir_.Join("restored");
+  ASSERT_EQ(RunCli({"store-backup", "--store", store_, "-q", backup}).code, 0);
+  // As the marker names it.
+  const std::string real_backup = std::filesystem::canonical(backup).string();
+  const std::vector<uint64_t> packs = ListPackFiles(backup);
+  ASSERT_FALSE(packs.empty());
+  const std::string rel = PackRelPath(packs.front());
+  const std::string pack = backup + "/" + rel;
+  ASSERT_OK_AND_ASSIGN(std::string good, ReadFile(pack));
+  ASSERT_EQ(::unlink(pack.c_str()), 0);  // a hard link of the store's: damage the copy alone
+  ASSERT_OK(WriteFile(pack, good));
+  ASSERT_OK(FlipByte(pack, good.size() / 2));
+
+  CliRun bad = RunCli({"store-restore", backup, restored, "--json"});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_TRUE(bad.out.empty()) << bad.out;
+  EXPECT_NE(bad.err.find(rel + ": its SHA-256 differs from the MANIFEST"), std::string::npos)
+      << bad.err;
+  ASSERT_TRUE(PathExists(restored + "/RESTORING"));
+  const std::string resume = "finish it with: keepfs store-restore --resume " + real_backup + " ";
+  CliRun ls = RunCli({"ls", "--store", restored, "--user", "alice", "latest"});
+  EXPECT_EQ(ls.code, 1);
+  EXPECT_NE(ls.err.find("is half-restored from " + real_backup), std::string::npos) << ls.err;
+  EXPECT_NE(ls.err.find(resume), std::string::npos) << ls.err;
+  const std::string mp = dir_.Join("mnt");
+  ASSERT_EQ(::mkdir(mp.c_str(), 0755), 0);
+  int code = 0;
+  std::string said = Shell(std::string(KEEPFS_BINARY) + " --store " + restored + " mount " + mp +
+                               " 2>&1",
+                           &code);
+  EXPECT_TRUE(WIFEXITED(code) && WEXITSTATUS(code) == 1) << said;
+  EXPECT_NE(said.find("is half-restored from " + real_backup), std::string::npos) << said;
+  EXPECT_NE(said.find(resume), std::string::npos) << said;
+  CliRun fresh = RunCli({"store-restore", backup, restored});
+  EXPECT_EQ(fresh.code, 1);
+  EXPECT_NE(fresh.err.find("continue it with: keepfs store-restore --resume"), std::string::npos)
+      << fresh.err;
+
+  ASSERT_OK(WriteFile(pack, good));
+  CliRun done = RunCli({"store-restore", "--resume", backup, restored, "--json"});
+  ASSERT_EQ(done.code, 0) << done.err;
+  for (const char* field : {"\"resumed\":true", "\"generation\":1", "\"packs_copied\":",
+                            "\"packs_skipped\":", "\"bytes_copied\":", "\"problems\":0",
+                            "\"damaged_snapshots\":[]", "\"ok\":true"}) {
+    EXPECT_NE(done.out.find(field), std::string::npos) << field << " missing in " << done.out;
+  }
+  EXPECT_FALSE(PathExists(restored + "/RESTORING"));
+  CliRun check = RunCli({"check", "--store", restored, "--verify-data"});
+  EXPECT_EQ(check.code, 0) << check.out << check.err;
+  CliRun cat = RunCli({"cat", "--store", restored, "--user", "alice", "latest", "a.txt"});
+  EXPECT_EQ(cat.out, "hello\n");
+  CliRun again = RunCli({"store-restore", backup, restored});
+  EXPECT_EQ(again.code, 1);
+  EXPECT_NE(again.err.find("--replace"), std::string::npos) << again.err;
+}
+
+// The audit's verdict through the command line: a copy without one of its
+// packs restores, but the damaged snapshot is named and the exit code is 1.
+TEST_F(CliTest, StoreRestoreNamesTheSnapshotsItCannotServeAndExitsOne) {
+  ASSERT_EQ(RunCli({"backup", "--store", store_, "--user", "alice", "--time",
+                    "2026-10-01T03:00:00Z", "-q", src_})
+                .code,
+            0);
+  const std::string backup = dir_.Join("backup"), restored = dir_.Join("restored");
+  ASSERT_EQ(RunCli({"store-backup", "--store", store_, "-q", backup}).code, 0);
+  // Drop a pack from the copy and from its MANIFEST: a consistent copy that lacks data.
+  const std::string rel = PackRelPath(ListPackFiles(backup).front());
+  ASSERT_EQ(::unlink((backup + "/" + rel).c_str()), 0);
+  ASSERT_OK_AND_ASSIGN(std::string manifest, ReadFile(backup + "/MANIFEST"));
+  size_t at = manifest.find("file " + rel + " ");
+  ASSERT_NE(at, std::string::npos);
+  manifest.erase(at, manifest.find('\n', at) + 1 - at);
+  ASSERT_OK(WriteFile(backup + "/MANIFEST", manifest));
+
+  CliRun r = RunCli({"store-restore", backup, restored});
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("damaged snapshot: alice/2026-10-01_030000"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  affects big.bin"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("audit: DAMAGED"), std::string::npos) << r.out;
+  EXPECT_FALSE(PathExists(restored + "/RESTORING"));
+  CliRun cat = RunCli({"cat", "--store", restored, "--user", "alice", "latest", "a.txt"});
+  EXPECT_EQ(cat.out, "hello\n") << "the rest of the store serves";
 }
 
 // ENOSPC for real: a store on a small tmpfs. The backup that does not fit

@@ -37,7 +37,7 @@ int Parse(const std::vector<std::string>& args, Io& io, const Hosted* hosted) {
   for (Registrar r : {RegisterInit, RegisterBackup, RegisterSnapshots, RegisterLs, RegisterCat,
                       RegisterDiff, RegisterRestore, RegisterCheck, RegisterRepair, RegisterStats, RegisterMount,
                       RegisterUser, RegisterUsage, RegisterPrune, RegisterPin, RegisterGc,
-                      RegisterStoreBackup}) {
+                      RegisterStoreBackup, RegisterStoreRestore}) {
     r(app, ctx);
   }
   std::vector<const char*> argv;

@@ -74,6 +74,7 @@ int RunHosted(const std::vector<std::string>& args, Io& io, const Hosted& hosted
 using Registrar = void (*)(CLI::App& app, Context& ctx);
 void RegisterInit(CLI::App& app, Context& ctx);
 void RegisterStoreBackup(CLI::App& app, Context& ctx);
+void RegisterStoreRestore(CLI::App& app, Context& ctx);
 void RegisterBackup(CLI::App& app, Context& ctx);
 void RegisterSnapshots(CLI::App& app, Context& ctx);
 void RegisterLs(CLI::App& app, Context& ctx);
