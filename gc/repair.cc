@@ -127,6 +127,10 @@ class Repairer {
 
   // What the first check found, sorted into what to fetch and what to retire.
   void Classify(const CheckedObject& o) {
+    if (o.state == "uncounted") {  // reference records, not data: the auditor's recount mends them
+      needs_recount_ = true;
+      return;
+    }
     if (o.kind == "chunk") {
       auto id = ObjectId::FromHex(o.id);
       if (!id.ok()) return;
@@ -231,14 +235,18 @@ class Repairer {
       }
     }
     sum_.records_fetched = staged_.size();
-    if (staged_.empty() || opt_.dry_run) return Status::OK();
-    WriteBatch batch;
-    for (const auto& [key, value] : staged_) batch.Put(key, value);
-    KEEPFS_RETURN_IF_ERROR(store_->kv().Write(batch, /*sync=*/true));
-    // A restored record may name objects differently from the one the
-    // counts were made with (an alias where the lost record was a recipe):
-    // the recount raises every count a reachable object needs, so the
-    // collector cannot take anything the restored records name.
+    if (opt_.dry_run) return Status::OK();
+    if (!staged_.empty()) {
+      WriteBatch batch;
+      for (const auto& [key, value] : staged_) batch.Put(key, value);
+      KEEPFS_RETURN_IF_ERROR(store_->kv().Write(batch, /*sync=*/true));
+      // A restored record may name objects differently from the one the
+      // counts were made with (an alias where the lost record was a
+      // recipe): the recount below raises every count a reachable object
+      // needs, so the collector cannot take anything they name.
+      needs_recount_ = true;
+    }
+    if (!needs_recount_) return Status::OK();
     AuditOptions ao;
     ao.cancel = opt_.cancel;
     auto audit = Audit(store_, ao);
@@ -416,6 +424,7 @@ class Repairer {
   // ---- the outcome ----
 
   std::string SourceOf(const CheckedObject& o) const {
+    if (o.state == "uncounted") return "recount";
     if (o.kind == "chunk") {
       auto id = ObjectId::FromHex(o.id);
       if (!id.ok()) return {};
@@ -481,6 +490,7 @@ class Repairer {
   std::map<std::string, std::string> wanted_records_;  // key -> where it came from ("" not found)
   std::map<std::string, std::string> staged_;          // fetched records, by key
   std::set<uint64_t> damaged_packs_;
+  bool needs_recount_ = false;  // reference records to raise (keepfs audit)
   std::vector<ChunkStore::Replacement> queued_;
   uint64_t queued_bytes_ = 0;
   std::unique_ptr<Chunker> chunker_;

@@ -10,6 +10,9 @@
 //    is wanted in turn. They are written in one synced batch, then the
 //    auditor (gc/audit.h) raises any reference count the restored records
 //    need, so the collector cannot take what they name.
+//    Reference records the check found short ("uncounted": an object a
+//    user reaches but is not counted as holding) are raised by the same
+//    recount.
 // 3. Every intact chunk of a damaged pack is re-read, re-hashed and moved
 //    to a new pack, so that the damaged pack can go.
 // 4. Wanted chunks are fetched by id from the mirrors, in the order given,
@@ -66,8 +69,9 @@ struct RepairedObject {
   snapshot::CheckedObject found;
   // "repaired", "unrepaired", or in a dry run "would repair".
   std::string outcome;
-  // Where the good copy came from: "mirror DIR", "source FILE", or "" when
-  // it was mended by other means (a pack's record once its chunks moved).
+  // Where the good copy came from: "mirror DIR", "source FILE", "recount"
+  // (reference records raised by the auditor), or "" when it was mended by
+  // other means (a pack's record once its chunks moved).
   std::string source;
 };
 

@@ -3,8 +3,11 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstring>
 #include <ctime>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -465,17 +468,21 @@ class Checker {
     if (c->is_alias()) {
       auto target = repo_.GetContent(id);
       if (!target.ok()) return Report(key, "content", hex, "dangling", target.status().message());
+      KEEPFS_RETURN_IF_ERROR(CheckHeld('o', id, {{'o', c->alias_of}}));
       return Report(key, "content", hex, "ok", "");
     }
     if (ContentId(*c) != id) return Report(key, "content", hex, "corrupt", "its record does not match its id");
+    std::vector<std::pair<char, ObjectId>> chunks;
     for (const ContentPart& p : c->parts) {
       if (p.is_hole()) continue;
+      chunks.emplace_back('c', p.chunk);
       KEEPFS_ASSIGN_OR_RETURN(bool present, Present('c', p.chunk, ChunkStore::ChunkKey(p.chunk)));
       if (!present) {
         KEEPFS_RETURN_IF_ERROR(ExtraProblem("chunk", ChunkStore::ChunkKey(p.chunk), p.chunk.ToHex(),
                                             "missing", "named by a content but not in the index"));
       }
     }
+    KEEPFS_RETURN_IF_ERROR(CheckHeld('o', id, chunks));
     return Report(key, "content", hex, "ok", "");
   }
 
@@ -498,6 +505,7 @@ class Checker {
                                             "missing", "named by a tree but not stored"));
       }
     }
+    KEEPFS_RETURN_IF_ERROR(CheckHeld('t', *id, links.children));
     return Report(key, "tree", hex, "ok", "");
   }
 
@@ -514,6 +522,7 @@ class Checker {
       KEEPFS_RETURN_IF_ERROR(ExtraProblem("tree", TreeKey(rec->root), rec->root.ToHex(), "missing",
                                           "the root of snapshot " + name + " is not stored"));
     }
+    KEEPFS_RETURN_IF_ERROR(CheckHeldBy(user, "snapshot " + name, 't', rec->root));
     return Report(key, "snapshot", name, "ok", "");
   }
 
@@ -532,8 +541,135 @@ class Checker {
         KEEPFS_RETURN_IF_ERROR(ExtraProblem(pin->kind == 't' ? "tree" : "content", okey,
                                             pin->id.ToHex(), "missing", "pinned but not stored"));
       }
+      KEEPFS_RETURN_IF_ERROR(CheckHeldBy(pin->user, "pin " + name, pin->kind, pin->id));
     }
     return Report(key, "pin", name, "ok", "");
+  }
+
+  // ---- reference records: reachable means held ----
+  //
+  // The collector deletes what no user holds (`h`, docs/gc.md). So every
+  // user holding an object must hold what it names, and every snapshot's
+  // root and pin must be held by its user. Checked one edge at a time, so
+  // memory does not grow (exact counts need a recount: keepfs audit). A miss
+  // is read again under the commit lock before it is reported: a commit or
+  // forget may have changed both records between the two reads.
+
+  // fresh: past the table (a re-read under the commit lock). A file named
+  // by several folders' nodes is looked up once while it stays in this
+  // fixed-size direct-mapped table, as in Present's.
+  static constexpr size_t kHolderSlots = size_t{1} << 16;
+  struct HolderSlot {
+    char kind = 0;
+    ObjectId id;
+    std::vector<std::string> holders;
+  };
+  Result<std::vector<std::string>> HoldersOf(char kind, const ObjectId& id, bool fresh = false) {
+    if (holder_slots_.empty()) holder_slots_.resize(kHolderSlots);
+    HolderSlot& slot = holder_slots_[(ObjectIdHash()(id) ^ static_cast<size_t>(kind)) & (kHolderSlots - 1)];
+    if (!fresh && slot.kind == kind && slot.id == id) return slot.holders;
+    std::string v;
+    KEEPFS_ASSIGN_OR_RETURN(bool found, store_->kv().Get(HolderKey(kind, id), &v));
+    std::vector<std::string> holders;
+    if (found) {
+      auto h = DecodeHolders(v);
+      holders = h.ok() ? *h : std::vector<std::string>{"?"};  // undecodable: a miss for every user
+    }
+    slot = {kind, id, holders};
+    return holders;
+  }
+
+  static const char* KindName(char kind) {
+    return kind == 't' ? "tree" : kind == 'o' ? "content" : "chunk";
+  }
+  static std::string ObjectKeyOf(char kind, const ObjectId& id) {
+    return kind == 't' ? TreeKey(id) : kind == 'o' ? ContentKey(id) : ChunkStore::ChunkKey(id);
+  }
+
+  // The first of users that the object's holders lack, or "".
+  Result<std::string> Unheld(const std::vector<std::string>& users, char kind, const ObjectId& id,
+                             bool fresh = false) {
+    KEEPFS_ASSIGN_OR_RETURN(std::vector<std::string> holders, HoldersOf(kind, id, fresh));
+    for (const std::string& u : users) {
+      if (std::find(holders.begin(), holders.end(), u) == holders.end()) return u;
+    }
+    return std::string();
+  }
+
+  Status ReportUnheld(const std::string& user, const std::string& through, char kind,
+                      const ObjectId& id) {
+    return ExtraProblem(KindName(kind), ObjectKeyOf(kind, id), id.ToHex(), "uncounted",
+                        "reached by " + user + " through " + through +
+                            " but not counted as held by " + user +
+                            ": the collector could delete it; 'keepfs audit' (or 'keepfs "
+                            "repair') restores the counts");
+  }
+
+  // Edges already found sound: (child, the parent's holders) -> true, in a
+  // fixed-size direct-mapped table (4 MiB). Unchanged folders repeat the
+  // same edges in snapshot after snapshot; a hit skips the child's lookup.
+  static constexpr size_t kEdgeSlots = size_t{1} << 18;
+  static uint64_t HoldersHash(const std::vector<std::string>& holders) {
+    uint64_t h = 1469598103934665603ull;
+    for (const std::string& u : holders) {
+      for (char c : u) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+      h = (h ^ 0xff) * 1099511628211ull;
+    }
+    return h;
+  }
+
+  // The holders of the object the scan is at. Contents and trees are
+  // scanned in id order, and so are their `h` records: a second iterator
+  // walks those alongside instead of a lookup per object.
+  Result<std::vector<std::string>> OwnHolders(char kind, const ObjectId& id) {
+    const std::string key = HolderKey(kind, id);
+    auto& it = kind == 't' ? own_trees_ : own_contents_;
+    if (!it) {
+      it = store_->kv().NewIterator(std::string("h") + kind);
+      it->Seek(key);
+    }
+    while (it->Valid() && it->key() < key) it->Next();
+    KEEPFS_RETURN_IF_ERROR(it->status());
+    if (!it->Valid() || it->key() != key) return std::vector<std::string>();
+    auto h = DecodeHolders(it->value());
+    return h.ok() ? *h : std::vector<std::string>{"?"};
+  }
+
+  Status CheckHeld(char kind, const ObjectId& id, const std::vector<std::pair<char, ObjectId>>& children) {
+    if (children.empty()) return Status::OK();
+    KEEPFS_ASSIGN_OR_RETURN(std::vector<std::string> mine, OwnHolders(kind, id));
+    if (mine.empty()) return Status::OK();  // garbage, or a backup not yet committed
+    if (edges_.empty()) edges_.resize(kEdgeSlots);
+    const uint64_t who = HoldersHash(mine);
+    for (const auto& [ckind, child] : children) {
+      uint64_t tag;
+      std::memcpy(&tag, child.bytes.data() + 8, sizeof tag);
+      tag ^= static_cast<uint64_t>(ckind);
+      auto& edge = edges_[(ObjectIdHash()(child) ^ who) & (kEdgeSlots - 1)];
+      if (edge.first == tag && edge.second == who) continue;
+      KEEPFS_ASSIGN_OR_RETURN(std::string lacking, Unheld(mine, ckind, child));
+      if (lacking.empty()) {
+        edge = {tag, who};
+        continue;
+      }
+      std::lock_guard<std::mutex> still(store_->commit_mu());
+      KEEPFS_ASSIGN_OR_RETURN(std::vector<std::string> now, HoldersOf(kind, id, /*fresh=*/true));
+      KEEPFS_ASSIGN_OR_RETURN(lacking, Unheld(now, ckind, child, /*fresh=*/true));
+      if (lacking.empty()) continue;
+      KEEPFS_RETURN_IF_ERROR(
+          ReportUnheld(lacking, std::string(KindName(kind)) + " " + id.ToHex(), ckind, child));
+    }
+    return Status::OK();
+  }
+
+  Status CheckHeldBy(const std::string& user, const std::string& through, char kind,
+                     const ObjectId& id) {
+    KEEPFS_ASSIGN_OR_RETURN(std::string lacking, Unheld({user}, kind, id));
+    if (lacking.empty()) return Status::OK();
+    std::lock_guard<std::mutex> still(store_->commit_mu());
+    KEEPFS_ASSIGN_OR_RETURN(lacking, Unheld({user}, kind, id, /*fresh=*/true));
+    if (lacking.empty()) return Status::OK();
+    return ReportUnheld(lacking, through, kind, id);
   }
 
 
@@ -715,6 +851,9 @@ class Checker {
   bool pack_files_loaded_ = false;
   uint64_t phase_done_ = 0;
   std::vector<std::pair<char, ObjectId>> seen_;  // Present's table
+  std::vector<HolderSlot> holder_slots_;              // HoldersOf's table
+  std::vector<std::pair<uint64_t, uint64_t>> edges_;  // CheckHeld's table
+  std::unique_ptr<KvIterator> own_contents_, own_trees_;  // OwnHolders' walks of `h`
   std::map<std::string, Problem> problems_;  // when !persist_
   std::string buf_;
 };

@@ -12,8 +12,10 @@
 //   contents   every `o` record decodes, matches its id (an alias: its target
 //              exists and matches), and its chunks are indexed
 //   trees      every `t` node decodes, matches its id, and what it names exists
-//   snapshots  every `s` record decodes and its root exists; every `P` pin's
-//              object exists
+//              (contents and trees: every user holding one holds what it
+//              names, so the collector cannot take it: `h` records)
+//   snapshots  every `s` record decodes and its root exists and is held by its
+//              user; every `P` pin's object exists and is held by its user
 // Then, if anything was wrong, the damaged set is closed upwards (contents
 // over bad chunks, trees over bad contents and trees) and the snapshots that
 // reach it are walked down that set only, to name each affected path.
@@ -22,9 +24,10 @@
 // saved every 1024 objects and on a stop, with the run's options) and the
 // problems found so far (`k`, saved at once) are in the store. A resume redoes
 // the objects after the last save; with sink_position/on_resume the caller
-// cuts its output back so that their lines are not written twice. Reference
-// counts are recounted by `keepfs audit`, not here (that needs memory per
-// object a user holds).
+// cuts its output back so that their lines are not written twice. Exact
+// reference counts are recounted by `keepfs audit`, not here (that needs
+// memory per object a user holds); here only that nothing reachable is
+// unheld, edge by edge.
 //
 // Thread safety: runs beside readers, backups and gc (it only reads, plus its
 // own cursor and scrub records); one check at a time per store.
@@ -73,7 +76,8 @@ struct Affected {
 
 // One object looked at. kind: "pack", "chunk", "content", "tree",
 // "snapshot" or "pin"; state: "ok", "missing", "corrupt", "dangling" (points
-// at something that is not there) or "unknown" (a pack file nobody indexed).
+// at something that is not there), "unknown" (a pack file nobody indexed) or
+// "uncounted" (a user reaches the object but is not counted as holding it).
 struct CheckedObject {
   std::string kind;
   std::string id;  // pack: its number; snapshot and pin: user/name[:path]; else the hex id

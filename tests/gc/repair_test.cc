@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 
+#include "snapshot/accounting.h"
 #include "snapshot/catalog.h"
 #include "snapshot/quarantine.h"
 #include "snapshot/repo.h"
@@ -257,6 +258,19 @@ TEST_F(RepairTest, ChunksAreFoundAgainInASourceTree) {
   // A copy that has it mends it and lifts the quarantine.
   Outcome mended = Repair(FromCopy());
   EXPECT_EQ(mended.objects["chunk " + old_photo.ToHex()].outcome, "repaired");
+  ExpectMended();
+}
+
+TEST_F(RepairTest, ALostHolderRecordIsRaisedAgainByTheRecount) {
+  const ObjectId chunk = FirstChunk(ContentOf(a1_, "docs/report.bin"));
+  WriteBatch b;
+  b.Delete(snapshot::HolderKey('c', chunk));
+  ASSERT_OK(store_->kv().Write(b, true));
+  Outcome r = Repair({});
+  const RepairedObject& o = r.objects["chunk " + chunk.ToHex()];
+  EXPECT_EQ(o.found.state, "uncounted");
+  EXPECT_EQ(o.outcome, "repaired");
+  EXPECT_EQ(o.source, "recount");
   ExpectMended();
 }
 

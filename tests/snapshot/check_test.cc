@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 
+#include "snapshot/accounting.h"
 #include "snapshot/catalog.h"
 #include "snapshot/repo.h"
 #include "store/chunk_store.h"
@@ -186,6 +187,36 @@ TEST_F(CheckTest, AMissingTreeAffectsItsFolderInEverySnapshot) {
   EXPECT_EQ(problems[0].state, "missing");
   EXPECT_EQ(PathsOf(problems[0]), Paths({"alice/" + a1_.name + ":docs/deep", "alice/" + a2_.name + ":docs/deep",
                                          "bob/" + b1_.name + ":docs/deep"}));
+}
+
+TEST_F(CheckTest, AChunkUsersReachButAreNotCountedAsHoldingIsReportedWithItsPaths) {
+  // The collector deletes what nobody holds: a lost holder record would let
+  // it take a chunk three snapshots need.
+  const ObjectId chunk = FirstChunk(ContentOf(a1_, "docs/report.bin"));
+  WriteBatch b;
+  b.Delete(HolderKey('c', chunk));
+  ASSERT_OK(store_->kv().Write(b, true));
+  auto problems = Check().problems();
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].kind, "chunk");
+  EXPECT_EQ(problems[0].id, chunk.ToHex());
+  EXPECT_EQ(problems[0].state, "uncounted");
+  EXPECT_NE(problems[0].message.find("keepfs audit"), std::string::npos) << problems[0].message;
+  EXPECT_EQ(PathsOf(problems[0]), ReportEverywhere());
+}
+
+TEST_F(CheckTest, ASnapshotRootItsUserDoesNotHoldIsReported) {
+  WriteBatch b;
+  b.Put(HolderKey('t', b1_.root), EncodeHolders({"alice"}));  // bob's own root, without bob
+  ASSERT_OK(store_->kv().Write(b, true));
+  auto problems = Check().problems();
+  ASSERT_FALSE(problems.empty());
+  bool root = false;
+  for (const auto& p : problems) {
+    EXPECT_EQ(p.state, "uncounted") << p.kind << " " << p.id;
+    if (p.kind == "tree" && p.id == b1_.root.ToHex()) root = true;
+  }
+  EXPECT_TRUE(root);
 }
 
 TEST_F(CheckTest, AStoppedCheckResumedCoversEveryObjectExactlyOnce) {

@@ -258,7 +258,8 @@ void RegisterCheck(CLI::App& app, Context& ctx) {
   CLI::App* c = app.add_subcommand(
       "check",
       "Check the store: every pack, chunk index entry, content, tree, snapshot and pin\n"
-      "once, in bounded memory, and optionally the chunks' data. Prints each problem with\n"
+      "once, in bounded memory, and optionally the chunks' data; that nothing a user\n"
+      "reaches is missing from their counted holdings. Prints each problem with\n"
       "every user, snapshot and path it affects. Can be interrupted and resumed. Exit 0\n"
       "when clean, 1 when problems were found (docs/integrity.md).");
   c->add_flag("--verify-data", a->verify_data, "Also re-read and re-hash every chunk");
@@ -270,8 +271,8 @@ void RegisterCheck(CLI::App& app, Context& ctx) {
   c->add_flag("--resume", a->resume, "Continue the check that was interrupted (kill, Ctrl-C, reboot)");
   c->add_flag("--json", a->json,
               "One JSON line per object checked: kind, id, state (ok, missing, corrupt,\n"
-              "dangling, unknown) and, for a problem, message and affects [{user, snapshot,\n"
-              "path}]; then a summary line");
+              "dangling, unknown, uncounted) and, for a problem, message and affects\n"
+              "[{user, snapshot, path}]; then a summary line");
   c->callback([&ctx, a] { ctx.exit_code = RunCheck(ctx, *a); });
 }
 

@@ -10,10 +10,6 @@ std::string Context::Abs(const std::string& path) const {
   return hosted->cwd + "/" + path;
 }
 
-bool Context::Cancelled() const {
-  return hosted && hosted->cancel && hosted->cancel->load();
-}
-
 Result<StoreHandle> OpenStore(Context& ctx, OpenMode mode, bool beside_writers) {
   if (ctx.hosted) {
     std::unique_lock<std::mutex> writer;
@@ -48,8 +44,11 @@ int Fail(Context& ctx, const Status& status) {
 }
 
 int Run(Context& ctx, const std::function<Status()>& fn) {
+  // A command that stopped for a cancel says so (Status::Cancelled, 130). One
+  // that finished anyway, the cancel arriving after its last look (a backup
+  // past its commit point), reports what it did: 130 would claim that
+  // nothing was committed.
   Status s = fn();
-  if (s.ok() && ctx.Cancelled()) return kExitCancelled;
   return s.ok() ? ctx.exit_code : Fail(ctx, s);
 }
 

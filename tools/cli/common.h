@@ -45,8 +45,6 @@ struct Context {
 
   // path made absolute against the caller's working directory.
   std::string Abs(const std::string& path) const;
-  // True once the caller asked to stop (Ctrl-C of a forwarded command).
-  bool Cancelled() const;
 };
 
 // The open store of a command: its own, or the mount process's (borrowed,

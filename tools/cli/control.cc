@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
@@ -276,7 +277,15 @@ std::optional<int> Forward(const std::string& store_dir, const std::vector<std::
   for (const auto& a : args) enc.PutLengthPrefixed(a);
   enc.PutLengthPrefixed(::getcwd(cwd, sizeof cwd) ? cwd : "/");
   enc.PutU8((io.out_is_tty ? 1 : 0) | (io.err_is_tty ? 2 : 0));
+  // Ctrl-C is held back from the request until the handler that turns it
+  // into a cancel frame is in place: a client killed in between would leave
+  // the command running in the mount process.
+  sigset_t interrupt, before;
+  sigemptyset(&interrupt);
+  sigaddset(&interrupt, SIGINT);
+  ::pthread_sigmask(SIG_BLOCK, &interrupt, &before);
   if (!SendFrame(fd, 'R', request).ok()) {
+    ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
     ::close(fd);
     return std::nullopt;
   }
@@ -284,6 +293,7 @@ std::optional<int> Forward(const std::string& store_dir, const std::vector<std::
   struct sigaction sa {}, old {};
   sa.sa_handler = OnInterrupt;
   ::sigaction(SIGINT, &sa, &old);
+  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
   std::optional<int> code;
   char type;
   std::string payload;
