@@ -105,7 +105,7 @@ TEST_F(CliTest, HelpIsCompleteForEveryCommand) {
   EXPECT_EQ(top.code, 0);
   for (const char* cmd : {"init", "backup", "snapshots", "ls", "cat", "diff", "restore", "check",
                           "stats", "user", "usage", "forget", "undelete", "prune", "pin", "unpin",
-                          "pins", "gc", "audit", "share", "store-backup", "store-restore", "repair",
+                          "pins", "gc", "audit", "share", "store-backup", "store-restore", "repair", "spool-ingest",
                           "mount", "umount"}) {
     EXPECT_NE(top.out.find(cmd), std::string::npos) << cmd;
     CliRun h = RunCli({cmd, "--help"});

@@ -1,10 +1,11 @@
 // kill -9 at random instants of a backup, a prune, gc, the sharing pass, a
-// check, a store-backup, a store-restore and a repair.
+// check, a store-backup, a store-restore, a repair and a spool ingest.
 // After every kill: `keepfs check` is clean, every snapshot committed before
 // is intact and byte-identical, no partial snapshot is visible, counts equal
 // a recount, and the next run of the job succeeds.
 // KEEPFS_CRASH_ITERATIONS sets the count (default 12, 10 for gc, 6 for the
-// sharing pass and check, 8 for store-backup and repair, 5 for store-restore).
+// sharing pass and check, 8 for store-backup, repair and spool ingest, 5 for
+// store-restore).
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -609,6 +610,48 @@ TEST(CrashTest, KillDuringStoreRestoreThenResumeYieldsAWholeStore) {
   }
   EXPECT_GT(killed, 0) << "no kill landed during a store-restore";
   EXPECT_GT(marked, 0) << "no kill left a half-restored store";
+}
+
+// kill -9 of a spool ingest at random instants: the flag stays until the
+// snapshot is committed, and the next pass ends with exactly one snapshot of
+// the push and no flag, whether the kill came before the commit, between the
+// commit and the flag's removal, or not at all.
+TEST(CrashTest, KillDuringASpoolIngestLeavesOnePushOneSnapshot) {
+  const int iterations = CrashIterations(8);
+  TempDir dir;
+  std::string store = dir.Join("store"), spool = dir.Join("spool");
+  ASSERT_EQ(RunCli({"init", "--store", store, "-q"}).code, 0);
+  ASSERT_EQ(::mkdir(spool.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((spool + "/alice").c_str(), 0755), 0);
+  MakeData(spool + "/alice/data", 13, 48);
+  Rng rng(61);
+  int killed = 0;
+  for (int i = 0; i < iterations; ++i) {
+    // Each round a new push: a changed file and a flag one hour later.
+    ASSERT_TRUE(WriteFile(spool + "/alice/data/d0/round", RandomBytes(3 << 20, 700 + i)).ok());
+    const std::string flag = spool + "/alice/.done";
+    ASSERT_TRUE(WriteFile(flag, "").ok());
+    const int64_t t = 1790000000 + i * 3600;
+    timespec times[2] = {{t, 0}, {t, 0}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, flag.c_str(), times, 0), 0);
+    if (RunAndKill({KEEPFS_BINARY, "spool-ingest", "--store", store, "-q", spool},
+                   5 + rng.Uniform(300))) {
+      ++killed;
+    }
+    CliRun again = RunCli({"spool-ingest", "--store", store, spool, "--json"});
+    ASSERT_EQ(again.code, 0) << again.out << again.err;
+    EXPECT_FALSE(PathExists(flag)) << "iteration " << i;
+    auto s = Store::Open(store, OpenMode::kReadOnly);
+    ASSERT_OK(s);
+    auto snaps = snapshot::Repo(s->get()).ListSnapshots("alice");
+    ASSERT_OK(snaps);
+    ASSERT_EQ(snaps->size(), static_cast<size_t>(i + 1)) << "one snapshot per push, iteration " << i;
+    EXPECT_EQ(snaps->back().time_sec, t);
+    auto got = ReadSnapshotFile(s->get(), snaps->back(), "d0/round");
+    ASSERT_OK(got);
+    EXPECT_TRUE(*got == RandomBytes(3 << 20, 700 + i));
+  }
+  EXPECT_GT(killed, 0) << "no kill landed during an ingest";
 }
 
 }  // namespace

@@ -88,6 +88,7 @@ void RegisterUsage(CLI::App& app, Context& ctx);
 void RegisterPrune(CLI::App& app, Context& ctx);  // forget, undelete and prune
 void RegisterPin(CLI::App& app, Context& ctx);    // pin, unpin and pins
 void RegisterGc(CLI::App& app, Context& ctx);
+void RegisterSpoolIngest(CLI::App& app, Context& ctx);
 
 // Opens the store named by ctx.store_dir; a missing --store is an error
 // that says how to give one. When a mount process holds the store, the whole
