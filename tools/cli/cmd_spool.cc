@@ -1,5 +1,7 @@
 // keepfs spool-ingest: one pass over the spool (tools/server/spool.h).
 #include <CLI/CLI.hpp>
+#include <climits>
+#include <cstdlib>
 
 #include "snapshot/catalog.h"
 #include "tools/cli/common.h"
@@ -16,7 +18,13 @@ struct SpoolArgs {
 int RunSpoolIngest(Context& ctx, const SpoolArgs& a) {
   return Run(ctx, [&]() -> Status {
     KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadWrite));
-    const std::string spool = ctx.Abs(a.spool);
+    // Resolved, as backup resolves its source: a snapshot records the path it
+    // read, and a pass after a crash recognises a committed push by it.
+    char resolved[PATH_MAX];
+    if (!::realpath(ctx.Abs(a.spool).c_str(), resolved)) {
+      return Status::FromErrno(errno, "spool " + a.spool);
+    }
+    const std::string spool = resolved;
     KEEPFS_ASSIGN_OR_RETURN(std::vector<server::SpoolPush> pushes, server::FindFinishedPushes(spool));
     const std::atomic<bool>* cancel = ctx.hosted ? ctx.hosted->cancel : nullptr;
     if (a.json) ctx.io.out << "[";
