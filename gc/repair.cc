@@ -155,6 +155,7 @@ class Repairer {
       if (auto loc = ChunkStore::DecodeLoc(v); loc.ok()) damaged_packs_.insert(loc->pack_id);
     }
     wanted_chunks_.emplace(id, std::move(w));
+    ++unfound_;
   }
 
   // ---- records ----
@@ -315,11 +316,7 @@ class Repairer {
     return Status::OK();
   }
 
-  size_t Remaining() const {
-    size_t n = 0;
-    for (const auto& [id, w] : wanted_chunks_) n += w.source.empty();
-    return n;
-  }
+  size_t Remaining() const { return unfound_; }
 
   // Cuts a file the way a backup does and keeps every wanted chunk in it.
   Status ChunkSourceFile(const std::string& path) {
@@ -382,6 +379,7 @@ class Repairer {
 
   Status Found(const ObjectId& id, WantedChunk& w, std::string raw, const std::string& source) {
     w.source = source;
+    --unfound_;
     ++sum_.chunks_fetched;
     if (opt_.dry_run) return Status::OK();
     return Queue(id, std::move(raw), w.was);
@@ -490,6 +488,7 @@ class Repairer {
   std::map<std::string, std::string> wanted_records_;  // key -> where it came from ("" not found)
   std::map<std::string, std::string> staged_;          // fetched records, by key
   std::set<uint64_t> damaged_packs_;
+  size_t unfound_ = 0;          // wanted chunks no source has supplied yet
   bool needs_recount_ = false;  // reference records to raise (keepfs audit)
   std::vector<ChunkStore::Replacement> queued_;
   uint64_t queued_bytes_ = 0;

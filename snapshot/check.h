@@ -18,7 +18,8 @@
 //              user; every `P` pin's object exists and is held by its user
 // Then, if anything was wrong, the damaged set is closed upwards (contents
 // over bad chunks, trees over bad contents and trees) and the snapshots that
-// reach it are walked down that set only, to name each affected path.
+// reach it are walked down that set only, to name each affected path
+// (snapshot/check_map.h).
 //
 // A check can stop at any instant and `resume` continues it: a cursor (`K`,
 // saved every 1024 objects and on a stop, with the run's options) and the

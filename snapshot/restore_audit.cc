@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <ctime>
-#include <map>
-#include <set>
 #include <utility>
 
 #include "snapshot/check.h"
@@ -20,7 +18,6 @@ Result<RestoreAudit> AuditRestoredStore(Store* store, const RestoreAuditOptions&
   o.verify_data = options.verify_data;
   o.progress = options.progress;
   RestoreAudit audit;
-  std::map<std::pair<std::string, std::string>, std::set<std::string>> damaged;
   std::vector<CheckedObject> problems;
   KEEPFS_ASSIGN_OR_RETURN(CheckSummary s, CheckStore(store, o, [&](const CheckedObject& obj) {
     if (obj.ok()) return;
@@ -30,7 +27,6 @@ Result<RestoreAudit> AuditRestoredStore(Store* store, const RestoreAuditOptions&
       audit.problem_lines.push_back(obj.state + ": " + obj.kind + " " + obj.id + ": " +
                                     obj.message);
     }
-    for (const Affected& a : obj.affects) damaged[{a.user, a.snapshot}].insert(a.path);
   }));
   audit.snapshots = s.snapshots;
   // Counted by the check itself as well: a problem found but not reported
@@ -38,10 +34,15 @@ Result<RestoreAudit> AuditRestoredStore(Store* store, const RestoreAuditOptions&
   audit.problems = std::max<uint64_t>(audit.problems, s.problems);
   // Marked, as repair marks what it cannot mend: `keepfs snapshots` shows
   // them DAMAGED and their files read as errors until a repair mends them.
-  KEEPFS_RETURN_IF_ERROR(
-      QuarantineProblems(store, problems, static_cast<int64_t>(std::time(nullptr))).status());
-  for (auto& [key, paths] : damaged) {
-    audit.damaged.push_back({key.first, key.second, {paths.begin(), paths.end()}});
+  // The records, one per snapshot (in user, snapshot order), are the report.
+  KEEPFS_ASSIGN_OR_RETURN(
+      std::vector<Quarantine> marked,
+      QuarantineProblems(store, problems, static_cast<int64_t>(std::time(nullptr))));
+  for (const Quarantine& q : marked) {
+    DamagedSnapshot d{q.user, q.snapshot, {}};
+    for (const QuarantinedPath& p : q.paths) d.paths.push_back(p.path);
+    std::sort(d.paths.begin(), d.paths.end());
+    audit.damaged.push_back(std::move(d));
   }
   return audit;
 }
