@@ -77,11 +77,14 @@ Result<StoreBackupResult> BackupStore(Store* store, const StoreBackupOptions& op
   } else {
     // No copy yet. What may be here is a first run's that was stopped
     // before its manifest: only files of this layout, marked as this
-    // store's (STARTED). Anything else is somebody's data: refused.
+    // store's (STARTED). Anything else is somebody's data: refused. A kill
+    // inside an atomic write leaves its temporary (STARTED.tmp,
+    // MANIFEST.tmp): ours too.
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(dest, ec)) {
       std::string name = e.path().filename();
       bool ours = name == "packs" || name == "tmp" || name == "STARTED" ||
+                  name == "STARTED.tmp" || name == "MANIFEST.tmp" ||
                   name.rfind("meta.", 0) == 0 || name.rfind("config.", 0) == 0;
       if (!ours) {
         return Status::InvalidArgument(dest + " is not empty and holds no store backup; give an "

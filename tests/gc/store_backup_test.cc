@@ -128,6 +128,23 @@ TEST_F(StoreBackupTest, AForeignOrNonEmptyDestinationIsRefusedAndTouched) {
   EXPECT_FALSE(PathExists(tmp_.Join("busy") + "/packs")) << "nothing was written into it";
 }
 
+// A first run killed inside one of its atomic writes leaves that write's
+// temporary next to the layout; the next run takes it as its own and
+// finishes the copy.
+TEST_F(StoreBackupTest, AFirstRunStoppedInsideAnAtomicWriteIsTakenUpAgain) {
+  Day(1);
+  for (const char* leftover : {"STARTED.tmp", "MANIFEST.tmp"}) {
+    SCOPED_TRACE(leftover);
+    std::filesystem::remove_all(dest_);
+    ASSERT_OK(MakeDirs(dest_ + "/packs"));
+    ASSERT_OK(testing::WriteFile(dest_ + "/" + leftover, "half"));
+    Copy();
+    ASSERT_OK_AND_ASSIGN(StoreBackupVerifyResult v, VerifyStoreBackup(dest_));
+    EXPECT_TRUE(v.ok());
+    ExpectCopyIsWhole(std::string("whole-after-") + leftover);
+  }
+}
+
 TEST_F(StoreBackupTest, ACopyTakenWhileBackupsForgetsAndGcRunIsAWholeStore) {
   Day(1);
   std::atomic<bool> stop{false};
