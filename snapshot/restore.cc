@@ -2,10 +2,13 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <functional>
 #include <unordered_map>
+#include <utility>
 
 #include "snapshot/posix_meta.h"
 #include "store/file_util.h"
@@ -25,6 +28,13 @@ class Restorer {
   // or onto dirfd/e.name when fd is -1.
   Status ApplyMeta(int dirfd, const Entry& e, int fd);
   RestoreResult& result() { return result_; }
+  void set_root(int root_fd) { root_fd_ = root_fd; }
+  // Runs a step that touches DEST through options.at_dest (restore.h).
+  template <typename Step>
+  Status AtDest(Step&& step) {
+    if (!options_.at_dest) return step();
+    return options_.at_dest(std::function<Status()>(std::forward<Step>(step)));
+  }
 
  private:
   Status MakeRoom(int dirfd, const Entry& e);
@@ -56,6 +66,45 @@ Status Restorer::MakeRoom(int dirfd, const Entry& e) {
   return Status::OK();
 }
 
+// A destination we may not write (someone else's folder, a read-only file
+// system) fails the restore before anything is written, instead of failing
+// every entry. Asked with the thread's file system identity (AT_EACCESS),
+// through the raw system call: glibc emulates it on old kernels with the
+// process's effective uid, which is not the identity at_dest may have set.
+Status CheckWritable(int dirfd, const std::string& dest) {
+  if (::syscall(SYS_faccessat2, dirfd, ".", W_OK | X_OK, AT_EACCESS) == 0 || errno == ENOSYS) {
+    return Status::OK();  // ENOSYS: a kernel before 5.8; each entry reports for itself
+  }
+  return Status::FromErrno(errno, "destination " + dest);
+}
+
+// Creates a symlink, fifo, device or socket node e in dirfd.
+Status MakeSpecial(int dirfd, const Entry& e) {
+  switch (e.type) {
+    case EntryType::kSymlink:
+      if (::symlinkat(e.target.c_str(), dirfd, e.name.c_str()) != 0) {
+        return Status::FromErrno(errno, "symlink");
+      }
+      return Status::OK();
+    case EntryType::kFifo:
+      if (::mkfifoat(dirfd, e.name.c_str(), 0600) != 0) return Status::FromErrno(errno, "mkfifo");
+      return Status::OK();
+    case EntryType::kCharDev:
+    case EntryType::kBlockDev:
+    case EntryType::kSocket: {
+      mode_t type = e.type == EntryType::kCharDev   ? S_IFCHR
+                    : e.type == EntryType::kBlockDev ? S_IFBLK
+                                                      : S_IFSOCK;
+      if (::mknodat(dirfd, e.name.c_str(), type | 0600, static_cast<dev_t>(e.rdev)) != 0) {
+        return Status::FromErrno(errno, "mknod");
+      }
+      return Status::OK();
+    }
+    default:
+      return Status::Internal("not a special file: " + e.name);
+  }
+}
+
 // Owner first (chown clears setuid bits), then xattrs and ACLs, then the mode,
 // then times, so nothing later undoes an earlier step.
 Status Restorer::ApplyMeta(int dirfd, const Entry& e, int fd) {
@@ -81,37 +130,59 @@ Status Restorer::ApplyMeta(int dirfd, const Entry& e, int fd) {
   return Status::OK();
 }
 
+// The store is read between the DEST steps, never inside one (restore.h).
 Status Restorer::WriteFile(int dirfd, const Entry& e) {
-  UniqueFd fd(::openat(dirfd, e.name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                       0600));
-  if (!fd.valid()) return Status::FromErrno(errno, "creating");
   // Held while read: a concurrent gc (after a prune, or the sharing pass
   // unifying this file with a copy) leaves these chunks alone.
   std::unique_ptr<ObjectGuard::Hold> hold;
   KEEPFS_ASSIGN_OR_RETURN(Content content, repo_.GetContentHeld(e.ref, &hold));
-  KEEPFS_RETURN_IF_ERROR(repo_.ReadContent(content, [&](uint64_t off, std::string_view data) {
+  UniqueFd fd;
+  auto create = [&]() -> Status {
+    KEEPFS_RETURN_IF_ERROR(MakeRoom(dirfd, e));
+    fd = UniqueFd(::openat(dirfd, e.name.c_str(),
+                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    return fd.valid() ? Status::OK() : Status::FromErrno(errno, "creating");
+  };
+  auto write = [&](uint64_t off, std::string_view data) {
     progress_->bytes.fetch_add(data.size(), std::memory_order_relaxed);
     return PwriteAll(fd.get(), data.data(), data.size(), off, e.name);
-  }));
-  // Holes are never written; the final size makes a trailing hole.
-  if (::ftruncate(fd.get(), static_cast<off_t>(content.size)) != 0) {
-    return Status::FromErrno(errno, "truncating");
+  };
+  auto finish = [&]() -> Status {
+    // Holes are never written; the final size makes a trailing hole.
+    if (::ftruncate(fd.get(), static_cast<off_t>(content.size)) != 0) {
+      return Status::FromErrno(errno, "truncating");
+    }
+    result_.bytes += content.size;
+    return ApplyMeta(dirfd, e, fd.get());
+  };
+  if (content.is_inline) {  // the bytes are in the record: one step, no read in between
+    return AtDest([&]() -> Status {
+      KEEPFS_RETURN_IF_ERROR(create());
+      if (!content.inline_data.empty()) KEEPFS_RETURN_IF_ERROR(write(0, content.inline_data));
+      return finish();
+    });
   }
-  result_.bytes += content.size;
-  return ApplyMeta(dirfd, e, fd.get());
+  KEEPFS_RETURN_IF_ERROR(AtDest(create));
+  KEEPFS_RETURN_IF_ERROR(repo_.ReadContent(content, [&](uint64_t off, std::string_view data) {
+    return AtDest([&] { return write(off, data); });
+  }));
+  return AtDest(finish);
 }
 
 Status Restorer::RestoreEntry(int dirfd, const Entry& e, const std::string& rel) {
   if (!IsSafeName(e.name)) return Status::Corruption("unsafe name in the store");
-  KEEPFS_RETURN_IF_ERROR(MakeRoom(dirfd, e));
   switch (e.type) {
     case EntryType::kFile: {
       if (e.link_id) {
         auto it = links_.find(e.link_id);
         if (it != links_.end()) {
-          if (::linkat(root_fd_, it->second.c_str(), dirfd, e.name.c_str(), 0) != 0) {
-            return Status::FromErrno(errno, "linking to " + it->second);
-          }
+          KEEPFS_RETURN_IF_ERROR(AtDest([&]() -> Status {
+            KEEPFS_RETURN_IF_ERROR(MakeRoom(dirfd, e));
+            if (::linkat(root_fd_, it->second.c_str(), dirfd, e.name.c_str(), 0) != 0) {
+              return Status::FromErrno(errno, "linking to " + it->second);
+            }
+            return Status::OK();
+          }));
           ++result_.files;
           return Status::OK();
         }
@@ -123,39 +194,34 @@ Status Restorer::RestoreEntry(int dirfd, const Entry& e, const std::string& rel)
       return Status::OK();
     }
     case EntryType::kDir: {
-      if (::mkdirat(dirfd, e.name.c_str(), 0700) != 0 && errno != EEXIST) {
-        return Status::FromErrno(errno, "mkdir");
-      }
-      UniqueFd child(
-          ::openat(dirfd, e.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (!child.valid()) return Status::FromErrno(errno, "opening directory");
+      UniqueFd child;
+      KEEPFS_RETURN_IF_ERROR(AtDest([&]() -> Status {
+        KEEPFS_RETURN_IF_ERROR(MakeRoom(dirfd, e));
+        if (::mkdirat(dirfd, e.name.c_str(), 0700) != 0 && errno != EEXIST) {
+          return Status::FromErrno(errno, "mkdir");
+        }
+        child = UniqueFd(
+            ::openat(dirfd, e.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        return child.valid() ? Status::OK() : Status::FromErrno(errno, "opening directory");
+      }));
       KEEPFS_RETURN_IF_ERROR(RestoreDir(child.get(), e.ref, rel));
       ++result_.dirs;
       progress_->dirs.fetch_add(1, std::memory_order_relaxed);
-      return ApplyMeta(dirfd, e, child.get());  // after the children: their creation set mtime
+      // After the children: their creation set mtime.
+      return AtDest([&] { return ApplyMeta(dirfd, e, child.get()); });
     }
-    case EntryType::kSymlink:
-      if (::symlinkat(e.target.c_str(), dirfd, e.name.c_str()) != 0) {
-        return Status::FromErrno(errno, "symlink");
-      }
-      break;
-    case EntryType::kFifo:
-      if (::mkfifoat(dirfd, e.name.c_str(), 0600) != 0) return Status::FromErrno(errno, "mkfifo");
-      break;
-    case EntryType::kCharDev:
-    case EntryType::kBlockDev:
-    case EntryType::kSocket: {
-      mode_t type = e.type == EntryType::kCharDev   ? S_IFCHR
-                    : e.type == EntryType::kBlockDev ? S_IFBLK
-                                                      : S_IFSOCK;
-      if (::mknodat(dirfd, e.name.c_str(), type | 0600, static_cast<dev_t>(e.rdev)) != 0) {
-        return Status::FromErrno(errno, "mknod");
-      }
-      break;
+    default: {
+      bool made = false;  // counted once it exists, even if its metadata fails
+      Status s = AtDest([&]() -> Status {
+        KEEPFS_RETURN_IF_ERROR(MakeRoom(dirfd, e));
+        KEEPFS_RETURN_IF_ERROR(MakeSpecial(dirfd, e));
+        made = true;
+        return ApplyMeta(dirfd, e, -1);
+      });
+      if (made) ++result_.others;
+      return s;
     }
   }
-  ++result_.others;
-  return ApplyMeta(dirfd, e, -1);
 }
 
 Status Restorer::RestoreDir(int dirfd, const ObjectId& tree, const std::string& rel) {
@@ -176,11 +242,16 @@ Result<RestoreResult> Restore(const Repo& repo, const SnapshotRecord& snap, std:
                               const std::string& dest, const RestoreOptions& options,
                               RestoreProgress* progress) {
   KEEPFS_ASSIGN_OR_RETURN(Entry top, repo.ResolvePath(snap, path));
-  KEEPFS_RETURN_IF_ERROR(MakeDirs(dest));
-  UniqueFd root(::open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!root.valid()) return Status::FromErrno(errno, "opening destination " + dest);
   RestoreProgress local;
-  Restorer r(repo, options, progress ? progress : &local, root.get());
+  UniqueFd root;
+  Restorer r(repo, options, progress ? progress : &local, -1);
+  KEEPFS_RETURN_IF_ERROR(r.AtDest([&]() -> Status {
+    KEEPFS_RETURN_IF_ERROR(MakeDirs(dest));
+    root = UniqueFd(::open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root.valid()) return Status::FromErrno(errno, "opening destination " + dest);
+    return CheckWritable(root.get(), dest);
+  }));
+  r.set_root(root.get());
   if (top.type == EntryType::kDir) {
     KEEPFS_RETURN_IF_ERROR(r.RestoreDir(root.get(), top.ref, ""));
     // DEST takes the restored directory's own metadata, last (its children
@@ -188,7 +259,7 @@ Result<RestoreResult> Restore(const Repo& repo, const SnapshotRecord& snap, std:
     // the source root's metadata was kept have none to give.
     bool has_meta = !top.name.empty() || snap.root_meta.has_value();
     if (has_meta) {
-      if (Status s = r.ApplyMeta(root.get(), top, root.get()); !s.ok()) {
+      if (Status s = r.AtDest([&] { return r.ApplyMeta(root.get(), top, root.get()); }); !s.ok()) {
         r.result().errors.push_back({"", s.message()});
       }
     }

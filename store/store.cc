@@ -181,7 +181,14 @@ Status Store::Init(const std::string& dir, const InitOptions& options) {
                                  "initialize over it. Restore its config.toml or pick an empty "
                                  "directory");
   }
-  KEEPFS_RETURN_IF_ERROR(MakeDirs(dir));
+  // The store holds every user's data: its directory is the owner's alone
+  // (0700), whatever the umask or the mode of a directory given empty.
+  // Users reach their data through the mount or a server's socket.
+  if (size_t slash = dir.find_last_of('/'); slash != std::string::npos && slash > 0) {
+    KEEPFS_RETURN_IF_ERROR(MakeDirs(dir.substr(0, slash)));  // parents as usual (0755)
+  }
+  KEEPFS_RETURN_IF_ERROR(MakeDirs(dir, 0700));
+  if (::chmod(dir.c_str(), 0700) != 0) return Status::FromErrno(errno, "chmod 700 " + dir);
   for (const char* sub : {"/packs", "/tmp"}) KEEPFS_RETURN_IF_ERROR(MakeDirs(dir + sub));
   KEEPFS_ASSIGN_OR_RETURN(int lock_fd, TakeLock(dir, /*exclusive=*/true));
   UniqueFd lock(lock_fd);
@@ -220,6 +227,11 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, OpenMode mode
     return Status::NotFound("no keepfs store at " + dir +
                             ": check --store, or create one with 'keepfs init --store " + dir +
                             "'");
+  }
+  // A store that is not ours to read (0700, root's) says so, rather than
+  // "not a store" because its files cannot be seen.
+  if (::access(dir.c_str(), R_OK | X_OK) != 0 && errno == EACCES) {
+    return Status::FromErrno(EACCES, "opening store " + dir);
   }
   // Before the rest: a half-restored store may lack config.toml or meta/,
   // and what to do about it is the useful message.

@@ -64,10 +64,12 @@ class Store {
   // The PID of the process holding dir's store lock (shared or exclusive), or
   // 0 when nobody holds it.
   static pid_t LockHolder(const std::string& dir);
-  // Creates a new store in dir (which must not exist or be empty).
+  // Creates a new store in dir (which must not exist or be empty), mode
+  // 0700: it holds every user's data.
   static Status Init(const std::string& dir, const InitOptions& options);
-  // NotFound with advice when dir is not a store; Busy when locked by another
-  // process; InvalidArgument with advice when a restore left it half-done.
+  // NotFound with advice when dir is not a store; PermissionDenied when dir
+  // is not open to us; Busy when locked by another process; InvalidArgument
+  // with advice when a restore left it half-done.
   static Result<std::unique_ptr<Store>> Open(const std::string& dir, OpenMode mode);
   // Takes dir's store lock exclusively (creating dir/lock if absent) for a
   // caller that works on the directory without opening it (store-restore);
