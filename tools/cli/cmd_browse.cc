@@ -77,6 +77,8 @@ Status PrintDeleted(Context& ctx, Store* store, const BrowseArgs& a) {
   }
   KEEPFS_ASSIGN_OR_RETURN(std::vector<snapshot::DeletedSnapshot> gone,
                           gc::ListDeleted(store, a.user));
+  std::erase_if(gone,
+                [&](const snapshot::DeletedSnapshot& d) { return !ctx.MaySee(d.record.user); });
   if (a.json) {
     ctx.io.out << "[";
     for (size_t i = 0; i < gone.size(); ++i) {
@@ -116,11 +118,16 @@ int RunSnapshots(Context& ctx, const BrowseArgs& a) {
     if (a.deleted) return PrintDeleted(ctx, store.get(), a);
     Repo repo(store.get());
     std::vector<SnapshotRecord> snaps;
-    if (!a.user.empty()) {
+    if (!a.user.empty() && ctx.user_caller()) {
+      // Known (tools/cli/caller.h checked); the store's error for a user
+      // without snapshots would name the others.
+      KEEPFS_ASSIGN_OR_RETURN(snaps, repo.ListSnapshots(a.user));
+    } else if (!a.user.empty()) {
       KEEPFS_ASSIGN_OR_RETURN(snaps, repo.ListUserSnapshots(a.user));
     } else {
       KEEPFS_ASSIGN_OR_RETURN(std::vector<std::string> users, repo.ListUsers());
       for (const auto& u : users) {
+        if (!ctx.MaySee(u)) continue;  // a user through a server's socket sees only theirs
         KEEPFS_ASSIGN_OR_RETURN(std::vector<SnapshotRecord> of_user, repo.ListSnapshots(u));
         snaps.insert(snaps.end(), of_user.begin(), of_user.end());
       }
@@ -263,7 +270,7 @@ void RegisterSnapshots(CLI::App& app, Context& ctx) {
       "List snapshots, oldest first, of all users or one. A snapshot holding pins says how\n"
       "many; a husk (a pruned snapshot of which only its pinned paths are left) is marked;\n"
       "so is a snapshot holding files that keepfs repair could not mend (DAMAGED)");
-  c->add_option("--user", a->user, "Only this user's snapshots");
+  AddUserOption(c, ctx, &a->user, "Only this user's snapshots", /*required=*/false);
   c->add_flag("--deleted", a->deleted,
               "List forgotten snapshots that 'keepfs undelete' can still bring back");
   c->add_flag("--json", a->json,
@@ -276,7 +283,7 @@ void RegisterLs(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<BrowseArgs>();
   CLI::App* c = app.add_subcommand(
       "ls", "List a folder of a snapshot: mode, uid, gid, size, mtime (UTC), path");
-  c->add_option("--user", a->user, "Whose snapshot")->required();
+  AddUserOption(c, ctx, &a->user, "Whose snapshot", /*required=*/true);
   c->add_option("SNAPSHOT", a->snap, "Snapshot name (YYYY-MM-DD_HHMMSS) or 'latest'")->required();
   c->add_option("PATH", a->path, "Folder or file inside the snapshot (default: its root)");
   c->add_flag("-R,--recursive", a->recursive, "List sub-folders too");
@@ -287,7 +294,7 @@ void RegisterLs(CLI::App& app, Context& ctx) {
 void RegisterCat(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<BrowseArgs>();
   CLI::App* c = app.add_subcommand("cat", "Write one file of a snapshot to stdout");
-  c->add_option("--user", a->user, "Whose snapshot")->required();
+  AddUserOption(c, ctx, &a->user, "Whose snapshot", /*required=*/true);
   c->add_option("SNAPSHOT", a->snap, "Snapshot name or 'latest'")->required();
   c->add_option("PATH", a->path, "File inside the snapshot")->required();
   c->callback([&ctx, a] { ctx.exit_code = RunCat(ctx, *a); });
@@ -297,7 +304,7 @@ void RegisterDiff(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<BrowseArgs>();
   CLI::App* c = app.add_subcommand(
       "diff", "Paths added (+), removed (-) and changed (M) from snapshot A to snapshot B");
-  c->add_option("--user", a->user, "Whose snapshots")->required();
+  AddUserOption(c, ctx, &a->user, "Whose snapshots", /*required=*/true);
   c->add_option("A", a->snap, "Older snapshot name or 'latest'")->required();
   c->add_option("B", a->snap_b, "Newer snapshot name or 'latest'")->required();
   c->add_flag("--json", a->json, "JSON array on stdout");

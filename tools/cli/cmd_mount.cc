@@ -28,6 +28,7 @@ struct MountArgs {
   bool foreground = false;
   bool debug = false;
   unsigned threads = 16;
+  std::string socket;  // the public control socket, if any
 };
 
 Result<std::string> RealDir(const std::string& path, const char* what) {
@@ -59,7 +60,10 @@ Status Serve(Context& ctx, const MountArgs& a, const std::string& mountpoint,
   KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(store_dir, OpenMode::kReadWrite));
   fs::View view(store.get());
   // Commands of other keepfs processes run here while mounted (one writer).
-  KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<ControlServer> control, ControlServer::Start(store.get()));
+  ControlOptions control_options;
+  control_options.public_socket = a.socket;
+  KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<ControlServer> control,
+                          ControlServer::Start(store.get(), control_options));
   fs::MountOptions o;
   o.mountpoint = mountpoint;
   o.fsname = "keepfs:" + store_dir;
@@ -189,6 +193,14 @@ void RegisterMount(CLI::App& app, Context& ctx) {
   c->add_option("MOUNTPOINT", args->mountpoint, "An existing empty directory")->required();
   c->add_flag("-f,--foreground", args->foreground, "Stay in the foreground; Ctrl-C unmounts");
   c->add_flag("--debug", args->debug, "Trace every FUSE request on stderr (with -f)");
+  c->add_option("--socket", args->socket,
+                "Also take commands on this public socket (mode 0666), e.g. " +
+                    std::string(kDefaultPublicSocket) +
+                    ": users run their own snapshots, ls, cat, diff, usage, pins, pin, unpin "
+                    "and restore through it (docs/server.md). Default: none, root only")
+      ->check([](const std::string& p) {
+        return !p.empty() && p[0] == '/' ? std::string() : std::string("must be an absolute path");
+      });
   c->add_option("--threads", args->threads, "Most FUSE worker threads")
       ->capture_default_str()
       ->check(CLI::Range(1u, 256u));

@@ -26,12 +26,16 @@ struct PinArgs {
 
 int RunPin(Context& ctx, const PinArgs& a, bool pin) {
   return Run(ctx, [&]() -> Status {
-    KEEPFS_RETURN_IF_ERROR(snapshot::ValidateUserName(a.user));
+    // After OpenStore: a client bound for a server may leave --user to it.
     KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadWrite));
+    KEEPFS_RETURN_IF_ERROR(snapshot::ValidateUserName(a.user));
     if (pin) {
       KEEPFS_ASSIGN_OR_RETURN(
-          snapshot::Pin p, gc::PinPath(store.get(), a.user, a.snapshot, a.path,
-                                       static_cast<uint32_t>(::getuid()), std::time(nullptr)));
+          snapshot::Pin p,
+          gc::PinPath(store.get(), a.user, a.snapshot, a.path,
+                      // by whom: the client, when a server runs this for one
+                      ctx.hosted ? ctx.hosted->caller.uid : static_cast<uint32_t>(::getuid()),
+                      std::time(nullptr)));
       if (!ctx.quiet) {
         ctx.io.err << "pinned " << p.user << " " << p.snapshot << " /" << p.path
                    << " (kept whatever retention decides, until 'keepfs unpin')\n";
@@ -56,6 +60,7 @@ int RunPins(Context& ctx, const PinArgs& a) {
     }
     KEEPFS_ASSIGN_OR_RETURN(std::vector<snapshot::Pin> pins,
                             snapshot::ListPins(store.get(), a.user));
+    std::erase_if(pins, [&](const snapshot::Pin& p) { return !ctx.MaySee(p.user); });
     KEEPFS_ASSIGN_OR_RETURN(std::string report, gc::PinsReport(store.get(), pins, a.json));
     ctx.io.out << report;
     if (a.json) return Status::OK();
@@ -79,7 +84,7 @@ void RegisterPin(CLI::App& app, Context& ctx) {
               "'setfattr -n user.keepfs.pin -v 1 FILE'."
             : "Remove a pin (also 'setfattr -x user.keepfs.pin FILE' in the mount). In a husk,\n"
               "the husk shrinks to the pins left; the next prune removes a husk without pins.");
-    c->add_option("--user", a->user, "Whose snapshot")->required();
+    AddUserOption(c, ctx, &a->user, "Whose snapshot", /*required=*/true);
     c->add_option("SNAPSHOT", a->snapshot, "Snapshot name or 'latest'")->required();
     c->add_option("PATH", a->path, "Path inside the snapshot ('/' = the whole snapshot)")
         ->required();
@@ -87,7 +92,7 @@ void RegisterPin(CLI::App& app, Context& ctx) {
   }
   auto a = std::make_shared<PinArgs>();
   CLI::App* c = app.add_subcommand("pins", "List pins: user, snapshot, path, when and by whom");
-  c->add_option("--user", a->user, "Only this user's pins");
+  AddUserOption(c, ctx, &a->user, "Only this user's pins", /*required=*/false);
   c->add_flag("--json", a->json,
               "One JSON array on stdout: user, snapshot, path, type, pinned (UTC), by_uid, husk");
   c->callback([&ctx, a] { ctx.exit_code = RunPins(ctx, *a); });

@@ -2,11 +2,15 @@
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <functional>
+#include <optional>
 #include <ostream>
 #include <sstream>
+#include <thread>
 
 #include "snapshot/restore.h"
 #include "tools/cli/common.h"
+#include "tools/cli/fs_identity.h"
 #include "tools/cli/progress.h"
 
 namespace keepfs::cli {
@@ -29,6 +33,16 @@ int RunRestore(Context& ctx, const RestoreArgs& a) {
     KEEPFS_ASSIGN_OR_RETURN(snapshot::SnapshotRecord snap, repo.FindSnapshot(a.user, snap_name));
     snapshot::RestoreOptions o;
     o.restore_owners = !a.no_owner && ::geteuid() == 0;
+    FsIdentity as_caller;
+    if (const Caller* c = ctx.user_caller()) {
+      // A user's restore, run by the server: DEST is written with the user's
+      // rights and becomes theirs; the store is read with the server's.
+      as_caller = {c->uid, c->gid, c->groups};
+      o.restore_owners = false;
+      o.at_dest = [&as_caller](const std::function<Status()>& step) {
+        return RunWithFsIdentity(as_caller, step);
+      };
+    }
     snapshot::RestoreProgress progress;
     Progress display(ctx.io.err, ctx.io.err_is_tty, !ctx.quiet, [&](double t) {
       std::ostringstream s;
@@ -38,8 +52,24 @@ int RunRestore(Context& ctx, const RestoreArgs& a) {
         << "/s";
       return s.str();
     });
-    auto r = snapshot::Restore(repo, snap, path, ctx.Abs(a.dest), o, &progress);
+    std::optional<Result<snapshot::RestoreResult>> result;
+    auto restore = [&] {
+      try {
+        result = snapshot::Restore(repo, snap, path, ctx.Abs(a.dest), o, &progress);
+      } catch (const std::exception& e) {  // no exception leaves a thread
+        result = Status::Internal(std::string("restore: ") + e.what());
+      }
+    };
+    if (o.at_dest) {
+      // On a thread of its own, which does nothing else: its credentials
+      // change for every step (tools/cli/fs_identity.h).
+      std::thread worker(restore);
+      worker.join();
+    } else {
+      restore();
+    }
     display.Stop();
+    Result<snapshot::RestoreResult>& r = *result;
     KEEPFS_RETURN_IF_ERROR(r.status());
     for (const auto& e : r->errors) {
       ctx.io.err << "keepfs: warning: " << e.path << ": " << e.message << "\n";
@@ -66,11 +96,13 @@ void RegisterRestore(CLI::App& app, Context& ctx) {
       "hard links, holes, symlinks, devices and fifos. A folder's contents go into DEST;\n"
       "a single file goes to DEST/NAME. Existing files in the way are replaced;\n"
       "nothing is ever written outside DEST. Exit 3 if some entries failed.");
-  c->add_option("--user", a->user, "Whose snapshot")->required();
+  AddUserOption(c, ctx, &a->user, "Whose snapshot", /*required=*/true);
   c->add_option("SNAPSHOT", a->spec, "Snapshot name or 'latest', optionally :PATH inside it")
       ->required();
   c->add_option("DEST", a->dest, "Destination folder (created if missing)")->required();
-  c->add_flag("--no-owner", a->no_owner, "Do not chown (the default when not root)");
+  c->add_flag(
+      "--no-owner", a->no_owner,
+      "Do not chown (the default when not root, and for a user's restore through a server)");
   c->callback([&ctx, a] { ctx.exit_code = RunRestore(ctx, *a); });
 }
 

@@ -23,6 +23,11 @@ int RunUsage(Context& ctx, const UsageArgs& a) {
     if (!a.user.empty()) KEEPFS_RETURN_IF_ERROR(snapshot::ValidateUserName(a.user));
     KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadOnly));
     if (a.sharing) {
+      // It names every user (tools/cli/caller.h refuses it first).
+      if (ctx.user_caller()) {
+        return Status(StatusCode::kPermissionDenied, "permission denied: --sharing is for root",
+                      EACCES);
+      }
       if (!a.user.empty()) return Status::InvalidArgument("--sharing is store-wide: drop --user");
       KEEPFS_ASSIGN_OR_RETURN(gc::SharingReport r, gc::ComputeSharing(store.get()));
       ctx.io.out << (a.json ? gc::SharingJson(r) + "\n" : gc::SharingText(r));
@@ -31,6 +36,7 @@ int RunUsage(Context& ctx, const UsageArgs& a) {
     std::vector<std::string> users = {a.user};
     if (a.user.empty()) {
       KEEPFS_ASSIGN_OR_RETURN(users, snapshot::Repo(store.get()).ListUsers());
+      std::erase_if(users, [&](const std::string& u) { return !ctx.MaySee(u); });
     }
     if (a.json) ctx.io.out << "[";
     for (size_t i = 0; i < users.size(); ++i) {
@@ -55,7 +61,7 @@ void RegisterUsage(CLI::App& app, Context& ctx) {
       "reference and bytes shared with other users, the stored bytes their pins hold, charged\n"
       "bytes (their own plus an even share of what they share: docs/accounting.md) and the\n"
       "quota");
-  c->add_option("--user", args->user, "Only this user");
+  AddUserOption(c, ctx, &args->user, "Only this user", /*required=*/false);
   c->add_flag("--json", args->json,
               "One JSON array on stdout: user, snapshots, husks, logical_newest, logical_all, "
               "exclusive, shared, charged, pins, pinned, quota, quota_percent (bytes; null "

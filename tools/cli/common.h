@@ -8,14 +8,17 @@
 #include <optional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "store/status.h"
 #include "store/store.h"
 #include "store/text.h"
+#include "tools/cli/caller.h"
 #include "tools/cli/cli.h"
 
 namespace CLI {
 class App;
+class Option;
 }
 
 namespace keepfs::cli {
@@ -25,6 +28,10 @@ struct Hosted {
   std::mutex* writer_mu;             // one writing command at a time in the process
   std::string cwd;                   // the client's working directory
   const std::atomic<bool>* cancel;   // set when the client asks to stop
+  // Who sent the command (SO_PEERCRED): root (and the server's own uid) may
+  // do everything; anyone else what tools/cli/caller.h allows, on their own
+  // data. Default: root.
+  Caller caller;
 };
 
 struct Context {
@@ -39,12 +46,32 @@ struct Context {
   // Set when OpenStore handed the whole command to a running mount process:
   // its exit code. Fail() then returns it without printing anything.
   std::optional<int> forwarded_exit;
-  // Sends this command to the mount process that holds store_dir and returns
-  // its exit code; nullopt when no mount process answers. Unset in tests.
-  std::function<std::optional<int>(const std::string& store_dir)> forward;
+  // Set in a client whose command goes to a server's socket: --user is
+  // optional here, and the server, which knows who is asking, decides.
+  bool user_left_to_server = false;
+  // --socket or KEEPFS_SOCKET: the keepfs server to send the command to
+  // (OpenStore forwards instead of opening a store). Ignored when hosted.
+  std::string socket;
+  // Sends this command to the server listening on socket_path and returns
+  // its exit code; an error status when nobody answers there (PermissionDenied
+  // when the socket is not open to us). store_dir, when not empty, is added as
+  // --store if the command line has none, so that the server refuses to run
+  // it on another store. Unset when hosted.
+  std::function<Result<int>(const std::string& socket_path, const std::string& store_dir)> forward;
 
   // path made absolute against the caller's working directory.
   std::string Abs(const std::string& path) const;
+  // The caller when a non-root peer sent this command through a server's
+  // socket (their rights are limited: tools/cli/caller.h); null otherwise.
+  const Caller* user_caller() const {
+    return hosted && !hosted->caller.unrestricted() ? &hosted->caller : nullptr;
+  }
+  // Whether this command may show user's data: always, except to a
+  // user_caller() who is not user.
+  bool MaySee(std::string_view user) const {
+    const Caller* c = user_caller();
+    return !c || c->Is(user);
+  }
 };
 
 // The open store of a command: its own, or the mount process's (borrowed,
@@ -90,10 +117,26 @@ void RegisterPin(CLI::App& app, Context& ctx);    // pin, unpin and pins
 void RegisterGc(CLI::App& app, Context& ctx);
 void RegisterSpoolIngest(CLI::App& app, Context& ctx);
 
+// Adds --user to c, bound to *user. For a user_caller() who is exactly one
+// store user it defaults to that user and is optional; in a client whose
+// command goes to a server it is optional (the server decides); otherwise it
+// is required when `required`.
+CLI::Option* AddUserOption(CLI::App* c, Context& ctx, std::string* user, const std::string& help,
+                           bool required);
+
 // Opens the store named by ctx.store_dir; a missing --store is an error
-// that says how to give one. When a mount process holds the store, the whole
-// command is sent to it over the control socket instead: then the result is
-// an error status and ctx.forwarded_exit holds the command's exit code.
+// that says how to give one. The whole command is sent to a keepfs server
+// instead (then the result is an error status and ctx.forwarded_exit holds
+// the command's exit code) when:
+//   - --socket is given: to that socket, always;
+//   - neither --store nor --socket is given and kDefaultPublicSocket exists;
+//   - a mount or server process holds the store: to STORE/control.sock, or,
+//     when that is root's only and we are not root, to kDefaultPublicSocket
+//     if it exists;
+//   - the store directory is not open to us (it is root's, 0700) and
+//     kDefaultPublicSocket exists.
+// Hosted, it is the server's open store; a --store the client gave must name
+// that store.
 // beside_writers: a writing command that runs alongside the others in a
 // mount process instead of waiting for the writer lock (the garbage
 // collector, which has locks of its own).

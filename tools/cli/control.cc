@@ -8,17 +8,21 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <cstdio>
+#include <sys/file.h>
 #include <ostream>
 #include <streambuf>
 
 #include "store/coding.h"
+#include "store/file_util.h"
 #include "tools/cli/common.h"
+#include "tools/cli/fs_identity.h"
+#include "tools/cli/unix_socket.h"
 
 namespace keepfs::cli {
 
@@ -62,21 +66,6 @@ bool ReadFrame(int fd, char* type, std::string* payload) {
   return len == 0 || ReadFull(fd, payload->data(), len);
 }
 
-// sockaddr for STORE/control.sock; a path longer than sun_path is reached
-// through /proc/self/fd/N of the store directory (dir_fd is kept open by the caller).
-bool SocketAddress(const std::string& store_dir, int* dir_fd, sockaddr_un* addr) {
-  std::string path = store_dir + "/control.sock";
-  std::memset(addr, 0, sizeof *addr);
-  addr->sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr->sun_path) {
-    *dir_fd = ::open(store_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (*dir_fd < 0) return false;
-    path = "/proc/self/fd/" + std::to_string(*dir_fd) + "/control.sock";
-  }
-  std::memcpy(addr->sun_path, path.c_str(), path.size() + 1);
-  return true;
-}
-
 // A streambuf that sends what is written as frames of one type.
 class FrameBuf : public std::streambuf {
  public:
@@ -108,6 +97,44 @@ class FrameBuf : public std::streambuf {
   char buf_[8192];
 };
 
+// Who is at the other end of fd: SO_PEERCRED, and SO_PEERGROUPS for the
+// groups (else the account's). Users are left to the caller.
+std::optional<Caller> PeerOf(int fd) {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return std::nullopt;
+  Caller c;
+  c.uid = cred.uid;
+  c.gid = cred.gid;
+  c.pid = cred.pid;
+  c.is_server_user = cred.uid == ::geteuid();
+  std::vector<gid_t> groups(64);
+  socklen_t glen = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+  int rc = ::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &glen);
+  if (rc != 0 && errno == ERANGE) {  // glen now says how much room they need
+    groups.resize(glen / sizeof(gid_t));
+    rc = ::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &glen);
+  }
+  if (rc == 0) {
+    c.groups.assign(groups.begin(), groups.begin() + glen / sizeof(gid_t));
+  } else {
+    c.groups = GroupsOfAccount(c.uid, c.gid);  // a kernel before 4.13
+  }
+  return c;
+}
+
+// " (pid N)" of the process listening on path, or "" if none answers.
+std::string ServerPid(const std::string& path) {
+  std::optional<pid_t> pid = ListenerPid(path);
+  return pid ? " (pid " + std::to_string(*pid) + ")" : "";
+}
+
+std::string ModeOctal(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
 volatile sig_atomic_t g_cancel_fd = -1;
 void OnInterrupt(int) {
   int fd = g_cancel_fd;
@@ -119,27 +146,69 @@ void OnInterrupt(int) {
 }
 }  // namespace
 
-Result<std::unique_ptr<ControlServer>> ControlServer::Start(Store* store) {
+Result<std::unique_ptr<ControlServer>> ControlServer::Start(Store* store,
+                                                            const ControlOptions& options) {
   std::unique_ptr<ControlServer> s(new ControlServer());
   s->store_ = store;
   s->path_ = store->dir() + "/control.sock";
-  int dir_fd = -1;
-  sockaddr_un addr;
-  if (!SocketAddress(store->dir(), &dir_fd, &addr)) return Status::FromErrno(errno, store->dir());
-  // We hold the store lock, so a socket file left here is from a process that died.
-  ::unlink(addr.sun_path);
-  s->listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  Status err;
-  if (s->listen_fd_ < 0 || ::bind(s->listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::chmod(addr.sun_path, 0600) != 0 || ::listen(s->listen_fd_, 16) != 0) {
-    err = Status::FromErrno(errno, "control socket " + s->path_);
+  struct stat st;
+  if (::stat(store->dir().c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    spdlog::warn("the store {} is open to others than its owner (mode {:o}): its packs hold "
+                 "every user's data; chmod 700 {}",
+                 store->dir(), st.st_mode & 07777, store->dir());
   }
-  if (dir_fd >= 0) ::close(dir_fd);
-  if (!err.ok()) return err;
+  // We hold the store lock, so a socket file left here is from a process that died.
+  KEEPFS_ASSIGN_OR_RETURN(s->listen_fd_, ListenUnix(s->path_, 0600));
+  if (!options.public_socket.empty()) {
+    KEEPFS_RETURN_IF_ERROR(s->OpenPublicSocket(options.public_socket));
+  }
   s->wake_fd_ = ::eventfd(0, EFD_CLOEXEC);
   if (s->wake_fd_ < 0) return Status::FromErrno(errno, "eventfd");
   s->acceptor_ = std::thread([p = s.get()] { p->AcceptLoop(); });
   return s;
+}
+
+Status ControlServer::OpenPublicSocket(const std::string& path) {
+  if (path.empty() || path[0] != '/') {
+    return Status::InvalidArgument("the public socket " + path + " must be an absolute path");
+  }
+  const std::string dir = path.substr(0, std::max<size_t>(path.rfind('/'), 1));
+  if (!PathExists(dir)) KEEPFS_RETURN_IF_ERROR(MakeDirs(dir, 0755));
+  // Whoever may write the directory could put their own socket in its place.
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return Status::FromErrno(errno, dir);
+  if ((st.st_uid != 0 && st.st_uid != ::geteuid()) || (st.st_mode & 022) != 0) {
+    return Status(StatusCode::kPermissionDenied,
+                  "the public socket's directory " + dir + " may be written by others (owner uid " +
+                      std::to_string(st.st_uid) + ", mode " + ModeOctal(st.st_mode) +
+                      "): they could replace the socket. Use a directory only root may write, "
+                      "e.g. /run/keepfs",
+                  EACCES);
+  }
+  // One server per public socket: the lock is held while we serve, so a
+  // socket file found here under the lock is a dead server's.
+  public_lock_fd_ = ::open((path + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (public_lock_fd_ < 0) return Status::FromErrno(errno, path + ".lock");
+  if (::flock(public_lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return Status::Busy("another keepfs server serves " + path + (ServerPid(path)) +
+                        "; stop it first, or give this one another socket");
+  }
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      return Status::AlreadyExists(path + " exists and is not a socket; remove it or give "
+                                   "another socket path");
+    }
+    // Not a keepfs server of this version (they lock), but alive: not ours to take.
+    int fd = ConnectUnix(path);
+    if (fd >= 0) {
+      ::close(fd);
+      return Status::Busy("a process answers on " + path + ServerPid(path) +
+                          "; stop it first, or give this server another socket");
+    }
+  }
+  KEEPFS_ASSIGN_OR_RETURN(public_fd_, ListenUnix(path, 0666));
+  public_path_ = path;
+  return Status::OK();
 }
 
 ControlServer::~ControlServer() { Stop(); }
@@ -157,49 +226,49 @@ void ControlServer::Stop() {
   for (auto& c : clients) c.thread.join();
   if (listen_fd_ >= 0) ::close(listen_fd_);
   if (wake_fd_ >= 0) ::close(wake_fd_);
-  int dir_fd = -1;
-  sockaddr_un addr;
-  if (SocketAddress(store_->dir(), &dir_fd, &addr)) ::unlink(addr.sun_path);
-  if (dir_fd >= 0) ::close(dir_fd);
+  UnlinkUnix(path_);
+  if (public_fd_ >= 0) {
+    ::close(public_fd_);
+    UnlinkUnix(public_path_);  // ours: we hold its lock
+  }
+  if (public_lock_fd_ >= 0) ::close(public_lock_fd_);
 }
 
 void ControlServer::AcceptLoop() {
   while (!stopping_) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) continue;
-    if (fds[1].revents) return;
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    std::lock_guard<std::mutex> lock(clients_mu_);
-    for (auto it = clients_.begin(); it != clients_.end();) {
-      if (it->done->load()) {
-        it->thread.join();
-        it = clients_.erase(it);
-      } else {
-        ++it;
-      }
+    pollfd fds[3] = {{wake_fd_, POLLIN, 0}, {listen_fd_, POLLIN, 0}, {public_fd_, POLLIN, 0}};
+    if (::poll(fds, public_fd_ >= 0 ? 3 : 2, -1) < 0) continue;
+    if (fds[0].revents) return;
+    for (int i = 1; i < 3; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & POLLIN)) continue;
+      int fd = ::accept4(fds[i].fd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd >= 0) StartClient(fd);
     }
-    auto done = std::make_shared<std::atomic<bool>>(false);
-    clients_.push_back({std::thread([this, fd, done] {
-                          Serve(fd);
-                          ::close(fd);
-                          *done = true;
-                        }),
-                        done});
   }
 }
 
-void ControlServer::Serve(int fd) {
-  ucred cred{};
-  socklen_t len = sizeof cred;
-  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != 0) {
-    (void)SendFrame(fd, 'E', "keepfs: the store is mounted; only root may send it commands "
-                             "(run as root, or unmount it first)\n");
-    std::string code;
-    Encoder(&code).PutFixed32(kExitError);
-    (void)SendFrame(fd, 'X', code);
-    return;
+void ControlServer::StartClient(int fd) {
+  std::lock_guard<std::mutex> lock(clients_mu_);
+  for (auto it = clients_.begin(); it != clients_.end();) {
+    if (it->done->load()) {
+      it->thread.join();
+      it = clients_.erase(it);
+    } else {
+      ++it;
+    }
   }
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  clients_.push_back({std::thread([this, fd, done] {
+                        Serve(fd);
+                        ::close(fd);
+                        *done = true;
+                      }),
+                      done});
+}
+
+void ControlServer::Serve(int fd) {
+  std::optional<Caller> caller = PeerOf(fd);
+  if (!caller) return;  // the kernel always knows a Unix socket's peer
   char type;
   std::string payload;
   if (!ReadFrame(fd, &type, &payload) || type != 'R') return;
@@ -239,7 +308,22 @@ void ControlServer::Serve(int fd) {
     std::ostream out(&out_buf), err(&err_buf);
     Io io{out, err, (flags & 1) != 0, (flags & 2) != 0};
     Hosted hosted{store_, &writer_mu_, std::string(cwd), &cancel};
-    code = RunHosted(args, io, hosted);
+    hosted.caller = std::move(*caller);
+    Result<std::vector<std::string>> users = std::vector<std::string>{};
+    if (!hosted.caller.unrestricted()) {
+      // Read for every request: `keepfs user add` may have changed the mapping.
+      users = UsersOfUid(store_, hosted.caller.uid);
+      spdlog::info("uid {} (pid {}) asks: {}", hosted.caller.uid, hosted.caller.pid,
+                   args.size() > 1 ? args[1] : "");
+    }
+    if (users.ok()) {
+      hosted.caller.users = std::move(*users);
+      code = RunHosted(args, io, hosted);
+    } else {
+      io.err << "keepfs: cannot tell which store user uid " << hosted.caller.uid
+             << " is: " << users.status().message() << "\n";
+      code = kExitError;
+    }
     out.flush();
     err.flush();
   }
@@ -252,24 +336,9 @@ void ControlServer::Serve(int fd) {
   (void)SendFrame(fd, 'X', encoded);
 }
 
-std::optional<int> Forward(const std::string& store_dir, const std::vector<std::string>& args,
-                           Io& io) {
-  int dir_fd = -1;
-  sockaddr_un addr;
-  if (!SocketAddress(store_dir, &dir_fd, &addr)) return std::nullopt;
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  bool connected = fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  int err = errno;
-  if (dir_fd >= 0) ::close(dir_fd);
-  if (!connected) {
-    if (fd >= 0) ::close(fd);
-    if (err == EACCES) {  // the socket is root's (0600)
-      io.err << "keepfs: " << store_dir << " is mounted; only root may send it commands (run as "
-             << "root, or unmount it first)\n";
-      return kExitError;
-    }
-    return std::nullopt;
-  }
+Result<int> Forward(const std::string& socket_path, const std::vector<std::string>& args, Io& io) {
+  int fd = ConnectUnix(socket_path);
+  if (fd < 0) return Status::FromErrno(errno, "connecting to " + socket_path);
   char cwd[PATH_MAX];
   std::string request;
   Encoder enc(&request);
@@ -284,10 +353,10 @@ std::optional<int> Forward(const std::string& store_dir, const std::vector<std::
   sigemptyset(&interrupt);
   sigaddset(&interrupt, SIGINT);
   ::pthread_sigmask(SIG_BLOCK, &interrupt, &before);
-  if (!SendFrame(fd, 'R', request).ok()) {
+  if (Status sent = SendFrame(fd, 'R', request); !sent.ok()) {
     ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
     ::close(fd);
-    return std::nullopt;
+    return sent;
   }
   g_cancel_fd = fd;
   struct sigaction sa {}, old {};
@@ -313,10 +382,10 @@ std::optional<int> Forward(const std::string& store_dir, const std::vector<std::
   ::sigaction(SIGINT, &old, nullptr);
   ::close(fd);
   if (!code) {
-    io.err << "keepfs: the mount process closed the connection before the command finished\n";
+    io.err << "keepfs: the server closed the connection before the command finished\n";
     return kExitError;
   }
-  return code;
+  return *code;
 }
 
 }  // namespace keepfs::cli

@@ -1,15 +1,24 @@
 // The control socket: one writer per store. RocksDB lets one process open a
-// store, so while a mount runs, every other keepfs command sends its argv to
-// the mount process over STORE/control.sock and the same command code runs
+// store, so while a mount (or server) runs, every other keepfs command sends
+// its argv to that process over a Unix socket and the same command code runs
 // there (docs/mount.md, "One writer"). Output streams back as it is written;
 // Ctrl-C in the client cancels the command cleanly.
 //
-// Wire format (all frames: u8 type, fixed32 length, payload):
+// Two sockets, one protocol:
+//   STORE/control.sock   mode 0600: root's (the store directory is 0700)
+//   the public socket    optional (ControlOptions), mode 0666, e.g.
+//                        /run/keepfs/keepfs.sock: how users reach the server
+// On both, the server takes the caller's identity from SO_PEERCRED (and
+// SO_PEERGROUPS), never from the client's words: root may run everything;
+// any other uid only what tools/cli/caller.h allows, on its own store users'
+// data (docs/server.md, "Users on the server").
+//
+// Wire format (all frames: u8 type, fixed32 length, payload), unchanged by
+// the public socket and the per-user checks:
 //   client -> server  'R' request: varint argc, argc x lp arg, lp cwd, u8 flags
 //                         (1: stdout is a terminal, 2: stderr is a terminal)
 //                     'C' cancel (empty)
 //   server -> client  'O' stdout bytes, 'E' stderr bytes, 'X' fixed32 exit code (last)
-// Only root may connect (SO_PEERCRED), until per-user requests exist.
 //
 // Thread safety: ControlServer runs its own threads; Forward is for the
 // client's main thread.
@@ -29,22 +38,43 @@
 
 namespace keepfs::cli {
 
+// Where `keepfs serve` listens for users unless told otherwise, and where a
+// client with neither --store nor --socket looks for a server.
+inline constexpr char kDefaultPublicSocket[] = "/run/keepfs/keepfs.sock";
+
+struct ControlOptions {
+  // Empty: STORE/control.sock only. Else also this absolute path, mode 0666.
+  // Its directory is created (0755) if missing and must be writable by root
+  // (or the server's user) only. PATH.lock beside it is held while serving:
+  // a second server on the same path is refused, and a socket file found
+  // under the lock is replaced only if nothing answers on it.
+  std::string public_socket;
+};
+
 class ControlServer {
  public:
   // Serves commands against store (open, owned by the caller) until Stop().
-  static Result<std::unique_ptr<ControlServer>> Start(Store* store);
+  // Busy when another server holds the public socket; the other errors name
+  // the path and what to do.
+  static Result<std::unique_ptr<ControlServer>> Start(Store* store,
+                                                      const ControlOptions& options = {});
   ~ControlServer();  // Stop()
   // Stops accepting, cancels running commands and waits for them.
   void Stop();
 
  private:
   ControlServer() = default;
+  Status OpenPublicSocket(const std::string& path);
   void AcceptLoop();
+  void StartClient(int fd);
   void Serve(int fd);
 
   Store* store_ = nullptr;
   std::string path_;
   int listen_fd_ = -1;
+  std::string public_path_;
+  int public_fd_ = -1;
+  int public_lock_fd_ = -1;  // flock held on public_path_ + ".lock" while serving
   int wake_fd_ = -1;  // eventfd: Stop() wakes the accept loop
   std::atomic<bool> stopping_{false};
   std::mutex writer_mu_;  // one writing command at a time
@@ -57,9 +87,10 @@ class ControlServer {
   std::vector<Client> clients_;  // GUARDED_BY(clients_mu_); finished ones are joined on the next accept
 };
 
-// Client side: sends args to the mount process serving store_dir and relays
-// its output to io until it exits. nullopt if no mount process answers.
-std::optional<int> Forward(const std::string& store_dir, const std::vector<std::string>& args,
-                           Io& io);
+// Client side: sends args to the server listening on socket_path
+// (STORE/control.sock or a public socket) and relays its output to io until
+// it exits; returns its exit code. An error status when nothing answers
+// there: NotFound (no socket), PermissionDenied (not open to us), IoError.
+Result<int> Forward(const std::string& socket_path, const std::vector<std::string>& args, Io& io);
 
 }  // namespace keepfs::cli
