@@ -280,7 +280,7 @@ class Collector {
         repacked_.insert(group.ids.begin(), group.ids.end());
         continue;
       }
-      auto rr = store_->chunks().Repack(group.ids);
+      auto rr = store_->chunks().Repack(group.ids, opt_.throttle);
       if (!rr.ok()) {
         // A damaged pack is left for check and repair; the rest go on.
         r_.problems.push_back(rr.status().message());

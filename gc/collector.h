@@ -50,6 +50,9 @@ struct GcOptions {
   GcConfig config;  // thresholds, budget, undelete window (from config.toml)
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(const GcProgress&)> progress;  // called now and then; may be null
+  // Called with the size of each pack read before it is read (repacking):
+  // a background I/O throttle may wait there. May be null.
+  std::function<void(uint64_t bytes)> throttle;
 };
 
 struct GcResult {

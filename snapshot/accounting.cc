@@ -136,7 +136,7 @@ Status RefChanges::Step(char kind, const ObjectId& id, int step) {
     std::string v;
     bool found = false;
     // A new object has no count yet; neither has anything of a fresh user.
-    if (!fresh_user_ && !(new_objects_ && new_objects_->Has(kind, id))) {
+    if (!fresh_user_ && !(trust_new_ && new_objects_ && new_objects_->Has(kind, id))) {
       KEEPFS_ASSIGN_OR_RETURN(found, store_->kv().Get(key, &v));
     }
     uint64_t n = 0;
@@ -230,7 +230,7 @@ Result<std::vector<std::string>*> RefChanges::Holders(char kind, const ObjectId&
   if (it == holders_.end()) {
     std::string value;
     bool found = false;
-    if (!(new_objects_ && new_objects_->Has(kind, id))) {  // nobody holds a new one yet
+    if (!(trust_new_ && new_objects_ && new_objects_->Has(kind, id))) {  // nobody holds a new one yet
       KEEPFS_ASSIGN_OR_RETURN(found, store_->kv().Get(key, &value));
     }
     std::vector<std::string> users;
@@ -473,9 +473,10 @@ bool RefChanges::Touched(char kind, const ObjectId& id) const {
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> AddSnapshotRefs(
-    Store* store, std::string_view user, const ObjectId& root, const NewObjects* fresh) {
+    Store* store, std::string_view user, const ObjectId& root, const NewObjects* fresh,
+    bool others_committed) {
   RefChanges changes(store, user);
-  changes.SetNewObjects(fresh);
+  changes.SetNewObjects(fresh, !others_committed);
   KEEPFS_RETURN_IF_ERROR(changes.AddRoot(root));
   auto puts = changes.Puts();
   if (fresh) {

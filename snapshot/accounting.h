@@ -163,9 +163,15 @@ class RefChanges {
   // Tree nodes not written yet (a husk being planned): the walk reads them
   // from here instead of the store.
   void AddPendingNode(const ObjectId& id, std::string encoded);
-  // Objects the caller's backup stored (not owned; must outlive this): known
-  // to have no counts or holders yet, and their records need no read.
-  void SetNewObjects(const NewObjects* fresh) { new_objects_ = fresh; }
+  // Objects the caller's backup stored (not owned; must outlive this): their
+  // links need no read. no_holders_yet: nothing committed since the backup
+  // stored them could hold them, so their counts and holder lists need no
+  // read either. Untrue once another backup has committed meanwhile: it may
+  // have stored (and now holds) the same content, tree or chunk.
+  void SetNewObjects(const NewObjects* fresh, bool no_holders_yet = true) {
+    new_objects_ = fresh;
+    trust_new_ = no_holders_yet;
+  }
 
   // Whether the user's DAG holds the object, with the changes so far (only
   // for objects the changes touched; false for any other).
@@ -214,6 +220,7 @@ class RefChanges {
   std::map<std::string, UserHoldings> accounts_;
   std::unordered_map<ObjectId, std::string, ObjectIdHash> pending_nodes_;
   const NewObjects* new_objects_ = nullptr;
+  bool trust_new_ = true;  // new_objects_ have no counts or holders yet
   uint64_t freed_ = 0;
   bool initialized_ = false;
   bool fresh_user_ = false;  // never committed: every count starts at 0
@@ -226,9 +233,10 @@ class RefChanges {
 // what the backup being committed stored itself (RefChanges::SetNewObjects);
 // those the snapshot does not reach (a file read again because it changed
 // meanwhile, a recipe that turned out to be a unified alias's) are queued
-// for the garbage collector with the same records.
+// for the garbage collector with the same records. others_committed: another
+// snapshot committed after the backup began (SetNewObjects).
 Result<std::vector<std::pair<std::string, std::string>>> AddSnapshotRefs(
     Store* store, std::string_view user, const ObjectId& root,
-    const NewObjects* fresh = nullptr);
+    const NewObjects* fresh = nullptr, bool others_committed = false);
 
 }  // namespace keepfs::snapshot

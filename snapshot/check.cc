@@ -449,6 +449,7 @@ class Checker {
       return Report(key, "chunk", hex, "missing", "its pack " + pack_path + " is cut short before it");
     }
     if (std::binary_search(cur_.verify.begin(), cur_.verify.end(), loc->pack_id)) {
+      if (opt_.throttle) opt_.throttle(loc->stored_len);
       Status s = store_->chunks().Read(*id, &buf_, ChunkStore::Verify::kRehash);
       cur_.counts.bytes_verified += loc->raw_len;
       if (!s.ok()) return Report(key, "chunk", hex, "corrupt", s.message());
@@ -752,5 +753,7 @@ Result<CheckSummary> CheckStore(Store* store, const CheckOptions& options,
                                 const std::function<void(const CheckedObject&)>& on_object) {
   return Checker(store, options, on_object).Run();
 }
+
+Result<bool> HasInterruptedCheck(Store* store) { return store->kv().Contains(kCursorKey); }
 
 }  // namespace keepfs::snapshot

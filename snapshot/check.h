@@ -66,6 +66,9 @@ struct CheckOptions {
   std::function<Status(const std::string& position)> on_resume;
   int64_t now_unix = 0;  // 0 = now
   const std::atomic<bool>* cancel = nullptr;
+  // With verify_data: called with each chunk's stored size before it is
+  // read (a background I/O throttle may wait there). May be null.
+  std::function<void(uint64_t bytes)> throttle;
   // Called every 1024 objects: the phase ("packs", "chunks", "contents",
   // "trees", "snapshots", "pins", "report") and the objects done in it.
   std::function<void(const std::string& phase, uint64_t done)> progress;
@@ -101,6 +104,9 @@ struct CheckSummary {
 // problem at the end with what it affects), across an interrupted run and its
 // resume. The store must be writable (the cursor), except for a run without
 // resume that writes nothing: then a read-only store is fine.
+// Whether an interrupted check waits to be resumed (CheckOptions::resume).
+Result<bool> HasInterruptedCheck(Store* store);
+
 Result<CheckSummary> CheckStore(Store* store, const CheckOptions& options,
                                 const std::function<void(const CheckedObject&)>& on_object);
 

@@ -412,6 +412,9 @@ Result<SnapshotRecord> Walker::Run() {
       KEEPFS_ASSIGN_OR_RETURN(generation_, DecodeContentGeneration(value));
     }
   }
+  // Before anything is stored: a backup that commits after this point may
+  // hold what this one stores as new.
+  const uint64_t commits_at_start = store_->backup_commits();
   uint64_t below = 0;
   KEEPFS_ASSIGN_OR_RETURN(rec.root, WalkDir(*root, "", "", 0, &below));
   rec.links.assign(link_counts_.begin(), link_counts_.end());
@@ -440,12 +443,15 @@ Result<SnapshotRecord> Walker::Run() {
   KEEPFS_RETURN_IF_ERROR(EnsureUser(store_, rec.user).status());
   KEEPFS_ASSIGN_OR_RETURN(rec.number, store_->AllocateNumber());
   int64_t refs_start = NowNs();
-  KEEPFS_ASSIGN_OR_RETURN(MetaBuffer::Records last,
-                          AddSnapshotRefs(store_, rec.user, rec.root, &new_objects_));
+  KEEPFS_ASSIGN_OR_RETURN(
+      MetaBuffer::Records last,
+      AddSnapshotRefs(store_, rec.user, rec.root, &new_objects_,
+                      /*others_committed=*/store_->backup_commits() != commits_at_start));
   spdlog::debug("{}: {} reference and usage records in {:.3f} s", rec.user, last.size(),
                 static_cast<double>(NowNs() - refs_start) / 1e9);
   last.emplace_back(SnapshotKey(rec.user, rec.name), EncodeSnapshotRecord(rec));
   KEEPFS_RETURN_IF_ERROR(meta_.Commit(last));
+  store_->NoteBackupCommit();  // still under the commit lock
   store_->SnapshotChanged(rec.user, rec.name);
   return rec;
 }

@@ -10,8 +10,11 @@
 // Files that cannot be read are left out and listed in the snapshot's error
 // list; the backup still commits (the CLI exits 3).
 //
-// Thread safety: one Backup per store at a time (the store lock enforces one
-// writer process).
+// Thread safety: backups may run at once in the one writer process (keepfs
+// serve ingests several users' pushes side by side): each commits under the
+// store's commit lock, and one that sees another commit since it began
+// reads every count and holder list it changes instead of trusting that
+// what it stored is held by nobody yet.
 #pragma once
 
 #include <atomic>

@@ -125,7 +125,10 @@ class ChunkStore {
   // new packs, byte for byte, then in one synced batch points the index at
   // the copies and condemns the old packs, then removes them.
   // Needs the collector's exclusive right to move index entries: one call at a time.
-  Result<RepackResult> Repack(const std::vector<uint64_t>& pack_ids);
+  // before_read, when set, is called with each blob's size before it is
+  // read (a background I/O throttle may wait there).
+  Result<RepackResult> Repack(const std::vector<uint64_t>& pack_ids,
+                              const std::function<void(uint64_t bytes)>& before_read = nullptr);
   // Condemns packs without live blobs (synced) and removes them.
   Result<RepackResult> Condemn(const std::vector<uint64_t>& pack_ids);
   // Stored bytes and blobs that became dead in one pack.

@@ -163,7 +163,8 @@ Result<ChunkStore::RepackResult> ChunkStore::Condemn(const std::vector<uint64_t>
   return r;
 }
 
-Result<ChunkStore::RepackResult> ChunkStore::Repack(const std::vector<uint64_t>& pack_ids) {
+Result<ChunkStore::RepackResult> ChunkStore::Repack(
+    const std::vector<uint64_t>& pack_ids, const std::function<void(uint64_t bytes)>& before_read) {
   if (!rep_->options.writable) return Status::Internal("Repack on a read-only chunk store");
   RepackResult r;
   struct Moved {
@@ -185,6 +186,7 @@ Result<ChunkStore::RepackResult> ChunkStore::Repack(const std::vector<uint64_t>&
       KEEPFS_ASSIGN_OR_RETURN(std::optional<ChunkLoc> loc, Lookup(e.id));
       if (!loc || loc->pack_id != id || loc->offset != e.offset) continue;  // dead
       stored.resize(e.stored_len);
+      if (before_read) before_read(e.stored_len);
       std::string where = what + " offset " + std::to_string(e.offset);
       KEEPFS_RETURN_IF_ERROR(PreadAll(fd->get(), stored.data(), stored.size(), e.offset, where));
       if (BlobCheck(e.id, stored) != loc->check) {

@@ -23,6 +23,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -122,6 +123,11 @@ class Store {
   void SetSnapshotListener(SnapshotListener fn);
   // Called by whatever commits or removes a snapshot, after its batch is written.
   void SnapshotChanged(std::string_view user, std::string_view name);
+  // Snapshots committed by backups since the store was opened: a backup
+  // that sees it change between its start and its commit knows that another
+  // backup ran beside it (snapshot/accounting.h, SetNewObjects).
+  uint64_t backup_commits() const { return backup_commits_.load(); }
+  void NoteBackupCommit() { backup_commits_.fetch_add(1); }
 
  private:
   Store() = default;
@@ -139,6 +145,7 @@ class Store {
   StoreConfig config_;  // GUARDED_BY(config_mu_)
   std::mutex number_mu_;  // serializes AllocateNumber's read-advance-write
   std::mutex commit_mu_;
+  std::atomic<uint64_t> backup_commits_{0};
   std::mutex gc_mu_;
   std::mutex sharing_mu_;
   std::mutex check_mu_;

@@ -216,7 +216,7 @@ TEST_F(PeerTest, EverythingElseIsRootsAndSaysWhatTheUserMayDo) {
   Client gc = Run(kAlice, {"gc"});
   ExpectDenied(gc,
                "gc is for root; as alice you may: snapshots, ls, cat, diff, usage, pins, "
-               "pin, unpin, restore");
+               "pin, unpin, restore, admit");
   ExpectDenied(Run(kAlice, {"backup", "--user", "alice", "/etc"}), "backup is for root");
   ExpectDenied(Run(kAlice, {"user", "add", "alice", "--uid", "0"}), "user add is for root");
   ExpectDenied(Run(kAlice, {"forget", "--user", "bob", "latest"}), "forget is for root");

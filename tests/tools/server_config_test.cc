@@ -52,6 +52,7 @@ TEST(ServerConfigTest, TheMinimalConfigGetsEveryDefault) {
   EXPECT_EQ(c.store, "/srv/keepfs/store");
   EXPECT_EQ(c.mountpoint, "/backups");
   EXPECT_EQ(c.spool, "/srv/spool");
+  EXPECT_EQ(c.socket, "/run/keepfs/keepfs.sock");
   EXPECT_EQ(c.mount_threads, 16u);
   EXPECT_EQ(c.ingest.max_concurrent, 1u);
   EXPECT_EQ(c.ingest.rescan_sec, 60);
@@ -85,6 +86,7 @@ TEST(ServerConfigTest, ACompleteConfigSetsEveryKey) {
   ASSERT_OK_AND_ASSIGN(ServerConfig c, ParseServerConfig(R"(store = "/a/store"
 mountpoint = "/a/mnt"
 spool = "/a/spool"
+socket = "/a/run/keepfs.sock"
 
 [mount]
 threads = 32
@@ -122,6 +124,7 @@ no_backup_days = 14
   EXPECT_EQ(c.store, "/a/store");
   EXPECT_EQ(c.mountpoint, "/a/mnt");
   EXPECT_EQ(c.spool, "/a/spool");
+  EXPECT_EQ(c.socket, "/a/run/keepfs.sock");
   EXPECT_EQ(c.mount_threads, 32u);
   EXPECT_EQ(c.ingest.max_concurrent, 3u);
   EXPECT_EQ(c.ingest.rescan_sec, 300);
@@ -141,8 +144,8 @@ no_backup_days = 14
   EXPECT_EQ(c.log.max_files, 9u);
   EXPECT_EQ(c.log.level, "debug");
   EXPECT_EQ(c.attention_no_backup_days, 14u);
-  EXPECT_EQ(c.Where("schedule.store_backup_dest"), "k.toml:23: [schedule] store_backup_dest");
-  EXPECT_EQ(c.Where("log.level"), "k.toml:32: [log] level");
+  EXPECT_EQ(c.Where("schedule.store_backup_dest"), "k.toml:24: [schedule] store_backup_dest");
+  EXPECT_EQ(c.Where("log.level"), "k.toml:33: [log] level");
 }
 
 TEST(ServerConfigTest, ReadLimitAndPlainBestEffortForms) {
@@ -177,7 +180,7 @@ TEST(ServerConfigTest, AnUnknownKeyOrTableNamesItsLineAndTheKnownOnes) {
             "[log], [attention]");
   EXPECT_EQ(ParseError("stor = \"/s\"\n" + std::string(kMinimal)),
             "k.toml:1: stor: unknown top-level key; the top-level keys are: store, mountpoint, "
-            "spool");
+            "spool, socket");
   EXPECT_EQ(ParseError(std::string(kMinimal) + "[schedule.gc]\nat = 1\n"),
             "k.toml:4: [schedule] gc: is a table, not a string; write it in double quotes");
   EXPECT_EQ(ParseError(std::string(kMinimal) + "log = 5\n"),

@@ -77,6 +77,8 @@ const std::vector<UserCommand>& UserCommands() {
       {"pin", {"user"}, true},
       {"unpin", {"user"}, true},
       {"restore", {"user", "no-owner"}, true},
+      // keepfs serve: may I push now? (a laptop over ssh, as its user)
+      {"admit", {"user", "json"}, false},
   };
   return kCommands;
 }

@@ -56,7 +56,7 @@ struct UserCommand {
   bool needs_snapshot = false;
 };
 // The whole list, in one place: snapshots, ls, cat, diff, usage, pins, pin,
-// unpin, restore.
+// unpin, restore, admit.
 const std::vector<UserCommand>& UserCommands();
 
 // What a command line asks for, as the parser saw it.

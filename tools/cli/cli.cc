@@ -108,7 +108,7 @@ int Parse(const std::vector<std::string>& args, Io& io, const Hosted* hosted) {
   app.add_flag("-q,--quiet", ctx.quiet, "No progress or summary on stderr");
   for (Registrar r : {RegisterInit, RegisterBackup, RegisterSnapshots, RegisterLs, RegisterCat,
                       RegisterDiff, RegisterRestore, RegisterCheck, RegisterRepair, RegisterStats, RegisterMount,
-                      RegisterUser, RegisterUsage, RegisterPrune, RegisterPin, RegisterGc, RegisterSpoolIngest,
+                      RegisterUser, RegisterUsage, RegisterPrune, RegisterPin, RegisterGc, RegisterSpoolIngest, RegisterServe, RegisterStatus,
                       RegisterStoreBackup, RegisterStoreRestore}) {
     r(app, ctx);
   }

@@ -4,7 +4,7 @@
 // Exit codes: 0 ok; 1 error; 2 usage; 3 partial (a backup or restore
 // committed but some files could not be read or written); 4 permission
 // denied (by keepfs: a user asking a server for what is not theirs; or by
-// the file system); 130 cancelled.
+// the file system); 75 busy (keepfs admit: retry later); 130 cancelled.
 //
 // No exception escapes KeepfsMain.
 #pragma once
@@ -20,6 +20,7 @@ inline constexpr int kExitError = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitPartial = 3;
 inline constexpr int kExitDenied = 4;       // permission denied: nothing was committed
+inline constexpr int kExitBusy = 75;         // keepfs admit: not now, retry later (EX_TEMPFAIL)
 inline constexpr int kExitCancelled = 130;  // Ctrl-C: stopped cleanly, nothing committed
 
 struct Io {

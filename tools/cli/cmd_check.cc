@@ -94,7 +94,10 @@ int RunCheck(Context& ctx, const CheckArgs& a) {
       o.verify_data = true;
     }
     o.resume = a.resume;
-    if (ctx.hosted) o.cancel = ctx.hosted->cancel;
+    if (ctx.hosted) {
+      o.cancel = ctx.hosted->cancel;
+      o.throttle = ctx.hosted->io_throttle;
+    }
     if (a.json && !ctx.hosted) KeepOutputExactlyOnce(ctx, &o);
     // Read-write so that sealed packs left by an interrupted backup are
     // adopted first instead of being reported as unknown, and so that the

@@ -64,7 +64,10 @@ int RunGc(Context& ctx, const GcArgs& a) {
       if (!v.ok()) return v.status().WithContext("--undelete-window");
       o.config.undelete_window_sec = *v;
     }
-    if (ctx.hosted) o.cancel = ctx.hosted->cancel;
+    if (ctx.hosted) {
+      o.cancel = ctx.hosted->cancel;
+      o.throttle = ctx.hosted->io_throttle;
+    }
     GcLine line(ctx, a.json, "gc");
     o.progress = line.Sink();
     auto r = gc::CollectGarbage(store.get(), o);

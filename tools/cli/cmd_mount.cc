@@ -39,11 +39,9 @@ Result<std::string> RealDir(const std::string& path, const char* what) {
   return std::string(resolved);
 }
 
-// Opens the store and serves until unmounted. ready() runs once mounted.
-Status Serve(Context& ctx, const MountArgs& a, const std::string& mountpoint,
-             const std::function<void(const std::string&)>& ready) {
-  KEEPFS_ASSIGN_OR_RETURN(std::string store_dir, RealDir(ctx.store_dir, "store"));
-  ctx.store_dir = store_dir;
+}  // namespace
+
+void TuneMallocForMount() {
   // Chunk buffers (0.25-4 MiB) come and go with the cache. glibc gives each
   // of up to 8 x cores threads its own arena, and every arena keeps the pages
   // it has freed; two arenas let freed chunk buffers be reused by the next
@@ -56,6 +54,15 @@ Status Serve(Context& ctx, const MountArgs& a, const std::string& mountpoint,
   // it lies unused at the heap's top.
   ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
   ::mallopt(M_TRIM_THRESHOLD, 64 << 20);
+}
+
+namespace {
+// Opens the store and serves until unmounted. ready() runs once mounted.
+Status Serve(Context& ctx, const MountArgs& a, const std::string& mountpoint,
+             const std::function<void(const std::string&)>& ready) {
+  KEEPFS_ASSIGN_OR_RETURN(std::string store_dir, RealDir(ctx.store_dir, "store"));
+  ctx.store_dir = store_dir;
+  TuneMallocForMount();
   // Opened directly, never forwarded: a second mount of a store is "in use".
   KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(store_dir, OpenMode::kReadWrite));
   fs::View view(store.get());

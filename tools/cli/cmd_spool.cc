@@ -31,7 +31,7 @@ int RunSpoolIngest(Context& ctx, const SpoolArgs& a) {
     int failed = 0;
     for (size_t i = 0; i < pushes.size(); ++i) {
       const auto& p = pushes[i];
-      auto r = server::IngestPush(store.get(), p, cancel);
+      auto r = server::IngestPush(store.get(), p, {.cancel = cancel});
       if (a.json) {
         ctx.io.out << (i ? ",\n" : "") << "{\"user\":" << JsonString(p.user) << ",\"ok\":"
                    << (r.ok() ? "true" : "false");

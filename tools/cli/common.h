@@ -21,6 +21,10 @@ class App;
 class Option;
 }
 
+namespace keepfs::server {
+class ServerState;
+}
+
 namespace keepfs::cli {
 
 struct Hosted {
@@ -28,6 +32,11 @@ struct Hosted {
   std::mutex* writer_mu;             // one writing command at a time in the process
   std::string cwd;                   // the client's working directory
   const std::atomic<bool>* cancel;   // set when the client asks to stop
+  // The `keepfs serve` process hosting the command; null under `keepfs mount`.
+  server::ServerState* server = nullptr;
+  // gc and check --verify-data call it with the bytes they are about to read
+  // (a scheduled job's read limit); null: unthrottled.
+  std::function<void(uint64_t bytes)> io_throttle;
   // Who sent the command (SO_PEERCRED): root (and the server's own uid) may
   // do everything; anyone else what tools/cli/caller.h allows, on their own
   // data. Default: root.
@@ -116,6 +125,12 @@ void RegisterPrune(CLI::App& app, Context& ctx);  // forget, undelete and prune
 void RegisterPin(CLI::App& app, Context& ctx);    // pin, unpin and pins
 void RegisterGc(CLI::App& app, Context& ctx);
 void RegisterSpoolIngest(CLI::App& app, Context& ctx);
+void RegisterServe(CLI::App& app, Context& ctx);   // serve
+void RegisterStatus(CLI::App& app, Context& ctx);  // status, admit and run-job
+
+// mallopt settings that keep a serving process's RSS near its cache bound
+// (docs/mount.md, "Memory bound"); before any thread starts.
+void TuneMallocForMount();
 
 // Adds --user to c, bound to *user. For a user_caller() who is exactly one
 // store user it defaults to that user and is optional; in a client whose

@@ -150,6 +150,7 @@ Result<std::unique_ptr<ControlServer>> ControlServer::Start(Store* store,
                                                             const ControlOptions& options) {
   std::unique_ptr<ControlServer> s(new ControlServer());
   s->store_ = store;
+  s->server_ = options.server;
   s->path_ = store->dir() + "/control.sock";
   struct stat st;
   if (::stat(store->dir().c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
@@ -307,7 +308,7 @@ void ControlServer::Serve(int fd) {
     FrameBuf out_buf(fd, 'O'), err_buf(fd, 'E');
     std::ostream out(&out_buf), err(&err_buf);
     Io io{out, err, (flags & 1) != 0, (flags & 2) != 0};
-    Hosted hosted{store_, &writer_mu_, std::string(cwd), &cancel};
+    Hosted hosted{store_, &writer_mu_, std::string(cwd), &cancel, server_, nullptr};
     hosted.caller = std::move(*caller);
     Result<std::vector<std::string>> users = std::vector<std::string>{};
     if (!hosted.caller.unrestricted()) {

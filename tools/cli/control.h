@@ -36,6 +36,10 @@
 #include "store/store.h"
 #include "tools/cli/cli.h"
 
+namespace keepfs::server {
+class ServerState;
+}
+
 namespace keepfs::cli {
 
 // Where `keepfs serve` listens for users unless told otherwise, and where a
@@ -49,6 +53,9 @@ struct ControlOptions {
   // a second server on the same path is refused, and a socket file found
   // under the lock is replaced only if nothing answers on it.
   std::string public_socket;
+  // The `keepfs serve` process's state, for the commands that ask for it
+  // (status, admit, run-job); null under `keepfs mount`.
+  server::ServerState* server = nullptr;
 };
 
 class ControlServer {
@@ -61,6 +68,9 @@ class ControlServer {
   ~ControlServer();  // Stop()
   // Stops accepting, cancels running commands and waits for them.
   void Stop();
+  // The process's writer lock: other commands the process runs itself
+  // (the server's scheduled jobs) take it too.
+  std::mutex* writer_mu() { return &writer_mu_; }
 
  private:
   ControlServer() = default;
@@ -70,6 +80,7 @@ class ControlServer {
   void Serve(int fd);
 
   Store* store_ = nullptr;
+  server::ServerState* server_ = nullptr;
   std::string path_;
   int listen_fd_ = -1;
   std::string public_path_;

@@ -156,7 +156,8 @@ class Parser {
   Status Parse(const toml::table& root) {
     std::vector<Key> top = {{"store", StringInto(&c_->store, false)},
                             {"mountpoint", StringInto(&c_->mountpoint, false)},
-                            {"spool", StringInto(&c_->spool, false)}};
+                            {"spool", StringInto(&c_->spool, false)},
+                            {"socket", StringInto(&c_->socket, /*may_be_empty=*/true)}};
     std::vector<Section> sections;
     sections.push_back({"mount", {{"threads", IntInto(&c_->mount_threads, 1, 256)}}});
     sections.push_back({"ingest", IngestKeys(&c_->ingest)});
@@ -182,7 +183,7 @@ class Parser {
       KEEPFS_RETURN_IF_ERROR(Set("", key, node, top, "top-level key"));
     }
     for (const Key& k : top) {
-      if (!c_->lines.contains(k.name)) {
+      if (k.name != std::string_view("socket") && !c_->lines.contains(k.name)) {
         return Status::InvalidArgument(path_ + ": " + k.name + ": missing; " + kMinimal);
       }
     }

@@ -84,6 +84,10 @@ struct ServerConfig {
   std::string store;
   std::string mountpoint;
   std::string spool;
+  // The public control socket users reach the server through (mode 0666;
+  // who may do what is decided by SO_PEERCRED, docs/server.md). Empty: none,
+  // only root's STORE/control.sock.
+  std::string socket = "/run/keepfs/keepfs.sock";
   uint32_t mount_threads = 16;  // [mount] threads
   IngestConfig ingest;
   ScheduleConfig schedule;

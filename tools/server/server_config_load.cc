@@ -84,6 +84,7 @@ Result<ServerConfig> LoadServerConfig(const std::string& path) {
   c.store = Resolve(dir, c.store);
   c.mountpoint = Resolve(dir, c.mountpoint);
   c.spool = Resolve(dir, c.spool);
+  c.socket = Resolve(dir, c.socket);
   c.schedule.store_backup_dest = Resolve(dir, c.schedule.store_backup_dest);
   c.log.file = Resolve(dir, c.log.file);
 

@@ -49,22 +49,25 @@ Result<std::optional<snapshot::SnapshotRecord>> AlreadyCommitted(Store* store, c
 
 }  // namespace
 
+std::optional<SpoolPush> FindFinishedPush(const std::string& spool, const std::string& user) {
+  if (!snapshot::ValidateUserName(user).ok()) return std::nullopt;  // ".", "..", anything else
+  SpoolPush p;
+  p.user = user;
+  p.dir = spool + "/" + user;
+  struct stat st;
+  if (!StatFlag(FlagPath(p), &st)) return std::nullopt;
+  p.flag_mtime_sec = st.st_mtim.tv_sec;
+  p.flag_mtime_nsec = st.st_mtim.tv_nsec;
+  p.flag_ino = static_cast<uint64_t>(st.st_ino);
+  return p;
+}
+
 Result<std::vector<SpoolPush>> FindFinishedPushes(const std::string& spool) {
   DIR* d = ::opendir(spool.c_str());
   if (!d) return Status::FromErrno(errno, "reading the spool " + spool);
   std::vector<SpoolPush> out;
   while (dirent* de = ::readdir(d)) {
-    std::string user = de->d_name;
-    if (!snapshot::ValidateUserName(user).ok()) continue;  // ".", "..", anything else
-    SpoolPush p;
-    p.user = user;
-    p.dir = spool + "/" + user;
-    struct stat st;
-    if (!StatFlag(FlagPath(p), &st)) continue;
-    p.flag_mtime_sec = st.st_mtim.tv_sec;
-    p.flag_mtime_nsec = st.st_mtim.tv_nsec;
-    p.flag_ino = static_cast<uint64_t>(st.st_ino);
-    out.push_back(std::move(p));
+    if (auto p = FindFinishedPush(spool, de->d_name)) out.push_back(std::move(*p));
   }
   ::closedir(d);
   std::sort(out.begin(), out.end(), [](const SpoolPush& a, const SpoolPush& b) {
@@ -101,7 +104,8 @@ Status CheckSpoolTrust(Store* store, const SpoolPush& push) {
 }
 
 Result<SpoolIngestResult> IngestPush(Store* store, const SpoolPush& push,
-                                     const std::atomic<bool>* cancel) {
+                                     const IngestPushOptions& options) {
+  const std::atomic<bool>* cancel = options.cancel;
   KEEPFS_RETURN_IF_ERROR(CheckSpoolTrust(store, push));
   SpoolIngestResult r;
   KEEPFS_ASSIGN_OR_RETURN(auto found, AlreadyCommitted(store, push));
@@ -127,8 +131,9 @@ Result<SpoolIngestResult> IngestPush(Store* store, const SpoolPush& push,
     o.source = DataPath(push);
     o.time_sec = push.flag_mtime_sec;
     o.cancel = &stop;
-    snapshot::BackupProgress progress;
-    auto rec = snapshot::Backup(store, o, &progress);
+    o.source_fs = options.source_fs;
+    snapshot::BackupProgress local;
+    auto rec = snapshot::Backup(store, o, options.progress ? options.progress : &local);
     done = true;
     watch.join();
     if (!rec.ok()) {

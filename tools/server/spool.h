@@ -29,10 +29,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "snapshot/ingest.h"
 #include "snapshot/snapshot_record.h"
+#include "snapshot/source_fs.h"
 #include "store/status.h"
 #include "store/store.h"
 
@@ -49,6 +52,10 @@ struct SpoolPush {
   uint64_t flag_ino = 0;
 };
 
+// SPOOL/USER's push if its flag is up; nullopt when not, or when user is
+// not a valid user name.
+std::optional<SpoolPush> FindFinishedPush(const std::string& spool, const std::string& user);
+
 // Users of spool whose flag is up, oldest flag first. Entries that are not
 // user names, or hold no flag, are left out.
 Result<std::vector<SpoolPush>> FindFinishedPushes(const std::string& spool);
@@ -61,9 +68,15 @@ struct SpoolIngestResult {
   bool already_committed = false;     // a kill came between its commit and the flag's removal
 };
 
+struct IngestPushOptions {
+  const std::atomic<bool>* cancel = nullptr;      // stop: nothing is committed
+  snapshot::BackupProgress* progress = nullptr;   // live counters for a status display
+  snapshot::SourceFs* source_fs = nullptr;        // what reads data/ (null: the real one)
+};
+
 // Ingests one push as described above. Cancelled (nothing committed) when
 // cancel becomes true or the flag is removed or renewed meanwhile.
 Result<SpoolIngestResult> IngestPush(Store* store, const SpoolPush& push,
-                                     const std::atomic<bool>* cancel = nullptr);
+                                     const IngestPushOptions& options = {});
 
 }  // namespace keepfs::server
