@@ -52,7 +52,7 @@ TEST(CallerTest, AuthorizeFollowsTheTable) {
       {alice, {"snapshots", {"user"}, "bob"}, "--user bob is not you: uid 61001 is alice"},
       {both, {"pin", {"user"}, "bob"}, "uid 61004 is alice and alice-laptop"},
       {alice, {"restore", {"user"}, "bob"}, "--user bob is not you"},
-      {alice, {"gc", {}, {}}, "gc is for root; as alice you may: snapshots, ls, cat, diff, "
+      {alice, {"gc", {}, {}}, "gc is for root; as alice you may: snapshots, ls, cat, diff, versions, "
                               "usage, pins, pin, unpin, restore, admit"},
       {alice, {"user add", {"uid"}, {}}, "user add is for root"},
       {alice, {"backup", {"user"}, "alice"}, "backup is for root"},

@@ -106,7 +106,7 @@ TEST_F(CliTest, HelpIsCompleteForEveryCommand) {
   for (const char* cmd : {"init", "backup", "snapshots", "ls", "cat", "diff", "restore", "check",
                           "stats", "user", "usage", "forget", "undelete", "prune", "pin", "unpin",
                           "pins", "gc", "audit", "share", "store-backup", "store-restore", "repair", "spool-ingest",
-                          "mount", "umount"}) {
+                          "mount", "umount", "serve", "status", "admit", "run-job", "versions"}) {
     EXPECT_NE(top.out.find(cmd), std::string::npos) << cmd;
     CliRun h = RunCli({cmd, "--help"});
     EXPECT_EQ(h.code, 0) << cmd;
@@ -170,6 +170,29 @@ TEST_F(CliTest, DiffListsAddedRemovedChanged) {
   EXPECT_NE(d.out.find("- a.txt"), std::string::npos) << d.out;
   EXPECT_NE(d.out.find("+ new.txt"), std::string::npos) << d.out;
   EXPECT_NE(d.out.find("M big.bin  (content"), std::string::npos) << d.out;
+}
+
+TEST_F(CliTest, VersionsListsEachDistinctVersionOfAFile) {
+  for (const char* day : {"2026-10-01", "2026-10-02", "2026-10-03"}) {
+    if (std::string(day) == "2026-10-03") ASSERT_TRUE(WriteFile(src_ + "/big.bin", RandomBytes(1000, 9)).ok());
+    ASSERT_EQ(RunCli({"backup", "--store", store_, "--user", "alice", "--time", day, "-q", src_}).code, 0);
+  }
+  CliRun v = RunCli({"versions", "--store", store_, "--user", "alice", "big.bin", "--json"});
+  ASSERT_EQ(v.code, 0) << v.err;
+  // Two versions: days 1 and 2 hold the first, day 3 the second.
+  EXPECT_EQ(v.out.find("\"name\":", v.out.find("\"name\":", v.out.find("\"name\":") + 1) + 1),
+            std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("[{\"name\":\"2026-10-01_000000.bin\",\"type\":\"file\",\"size\":3145728,"),
+            std::string::npos) << v.out;
+  EXPECT_NE(v.out.find(",\"first_snapshot\":\"2026-10-01_000000\",\"last_snapshot\":"
+                       "\"2026-10-02_000000\",\"snapshots\":2}"),
+            std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("{\"name\":\"2026-10-03_000000.bin\",\"type\":\"file\",\"size\":1000,"),
+            std::string::npos) << v.out;
+  CliRun text = RunCli({"versions", "--store", store_, "--user", "alice", "big.bin"});
+  EXPECT_EQ(text.code, 0);
+  EXPECT_NE(text.out.find("2026-10-01_000000.bin  3.0 MiB"), std::string::npos) << text.out;
+  EXPECT_EQ(RunCli({"versions", "--store", store_, "--user", "alice", "nothing"}).code, 1);
 }
 
 // Two users back up the same 3 MiB file: each is charged half of it, and the

@@ -215,7 +215,7 @@ TEST_F(PeerTest, UserPinsAndUnpinsInTheirOwnSnapshotsOnly) {
 TEST_F(PeerTest, EverythingElseIsRootsAndSaysWhatTheUserMayDo) {
   Client gc = Run(kAlice, {"gc"});
   ExpectDenied(gc,
-               "gc is for root; as alice you may: snapshots, ls, cat, diff, usage, pins, "
+               "gc is for root; as alice you may: snapshots, ls, cat, diff, versions, usage, pins, "
                "pin, unpin, restore, admit");
   ExpectDenied(Run(kAlice, {"backup", "--user", "alice", "/etc"}), "backup is for root");
   ExpectDenied(Run(kAlice, {"user", "add", "alice", "--uid", "0"}), "user add is for root");

@@ -72,6 +72,7 @@ const std::vector<UserCommand>& UserCommands() {
       {"ls", {"user", "recursive", "json"}, true},
       {"cat", {"user"}, true},
       {"diff", {"user", "json"}, true},
+      {"versions", {"user", "json"}, true},
       {"usage", {"user", "json"}, false},  // not --sharing: it names every user
       {"pins", {"user", "json"}, false},
       {"pin", {"user"}, true},

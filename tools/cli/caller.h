@@ -55,7 +55,7 @@ struct UserCommand {
   // any gets "no snapshots" before it starts).
   bool needs_snapshot = false;
 };
-// The whole list, in one place: snapshots, ls, cat, diff, usage, pins, pin,
+// The whole list, in one place: snapshots, ls, cat, diff, versions, usage, pins, pin,
 // unpin, restore, admit.
 const std::vector<UserCommand>& UserCommands();
 

@@ -126,6 +126,7 @@ void RegisterPin(CLI::App& app, Context& ctx);    // pin, unpin and pins
 void RegisterGc(CLI::App& app, Context& ctx);
 void RegisterSpoolIngest(CLI::App& app, Context& ctx);
 void RegisterServe(CLI::App& app, Context& ctx);   // serve
+void RegisterVersions(CLI::App& app, Context& ctx);
 void RegisterStatus(CLI::App& app, Context& ctx);  // status, admit and run-job
 
 // mallopt settings that keep a serving process's RSS near its cache bound
