@@ -39,6 +39,7 @@ Result<UserUsage> ComputeUsage(Store* store, const std::string& user) {
       ++r.husks;
     } else {
       r.logical_newest = s.stats.bytes_logical;  // oldest first: the last whole one wins
+      r.newest_time = s.time_sec;
     }
   }
   KEEPFS_ASSIGN_OR_RETURN(r.held, snapshot::LoadHoldings(store, user));

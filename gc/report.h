@@ -25,6 +25,7 @@ struct UserUsage {
   uint64_t snapshots = 0;       // husks included
   uint64_t husks = 0;
   uint64_t logical_newest = 0;  // the newest whole snapshot's file bytes
+  std::optional<int64_t> newest_time;  // and its time; none when all are husks
   uint64_t logical_all = 0;
   snapshot::UserHoldings held;  // exclusive, shared, charged
   uint64_t pins = 0;

@@ -16,9 +16,8 @@ VersionKey KeyOf(const Entry& e) {
 }  // namespace
 
 std::string FileExtension(std::string_view path) {
-  std::string_view base = path.substr(path.find_last_of('/') == std::string_view::npos
-                                          ? 0
-                                          : path.find_last_of('/') + 1);
+  const size_t slash = path.find_last_of('/');
+  std::string_view base = slash == std::string_view::npos ? path : path.substr(slash + 1);
   size_t dot = base.find_last_of('.');
   if (dot == std::string_view::npos || dot == 0 || dot + 1 == base.size()) return "";
   return std::string(base.substr(dot));

@@ -104,8 +104,10 @@ Result<std::string> ReadSmallFile(const std::string& path) {
   return out;
 }
 
+std::string AtomicTempPath(std::string_view path) { return std::string(path) + ".tmp"; }
+
 Status WriteFileAtomic(const std::string& path, std::string_view content) {
-  std::string tmp = path + ".tmp";
+  std::string tmp = AtomicTempPath(path);
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd.valid()) return Status::FromErrno(errno, "creating " + tmp);
   KEEPFS_RETURN_IF_ERROR(WriteAll(fd.get(), content.data(), content.size(), tmp));

@@ -49,6 +49,9 @@ Status FsyncFd(int fd, std::string_view what);
 Status FsyncDir(const std::string& dir);
 Status MakeDirs(const std::string& dir, int mode = 0755);
 Result<std::string> ReadSmallFile(const std::string& path);
+// The temporary WriteFileAtomic writes before renaming it to path: what a
+// crash inside it leaves ("NAME.tmp" beside NAME).
+std::string AtomicTempPath(std::string_view path);
 // Writes path atomically: tmp file, fsync, rename, fsync of the directory.
 Status WriteFileAtomic(const std::string& path, std::string_view content);
 bool PathExists(const std::string& path);

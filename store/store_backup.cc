@@ -84,7 +84,7 @@ Result<StoreBackupResult> BackupStore(Store* store, const StoreBackupOptions& op
     for (const auto& e : fs::directory_iterator(dest, ec)) {
       std::string name = e.path().filename();
       bool ours = name == "packs" || name == "tmp" || name == "STARTED" ||
-                  name == "STARTED.tmp" || name == "MANIFEST.tmp" ||
+                  name == AtomicTempPath("STARTED") || name == AtomicTempPath("MANIFEST") ||
                   name.rfind("meta.", 0) == 0 || name.rfind("config.", 0) == 0;
       if (!ours) {
         return Status::InvalidArgument(dest + " is not empty and holds no store backup; give an "

@@ -46,7 +46,7 @@ Result<Target> Inspect(const std::string& dir) {
     const std::string name = e.path().filename();
     // A restore killed before its marker was in place leaves at most these:
     // the lock file it took and the marker's temporary file.
-    if (name == "lock" || name == std::string(kRestoreMarkerName) + ".tmp") continue;
+    if (name == "lock" || name == AtomicTempPath(kRestoreMarkerName)) continue;
     (name == "config.toml" || name == "meta" || name == "packs" ? store : other) = true;
   }
   if (ec) return Status::FromErrno(ec.value(), "listing " + dir);

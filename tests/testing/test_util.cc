@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -183,6 +184,15 @@ pid_t SpawnQuiet(const std::vector<std::string>& args) {
     ::_exit(127);
   }
   return pid;
+}
+
+bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return cond();
 }
 
 }  // namespace keepfs::testing

@@ -9,7 +9,9 @@
 #include <gtest/gtest.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 #include <string_view>
@@ -94,6 +96,11 @@ Status UnshareFiles(const std::string& dir);
 // Starts args[0] with args in the background, stdout and stderr to
 // /dev/null; the caller waits for (or kills) the returned pid.
 pid_t SpawnQuiet(const std::vector<std::string>& args);
+
+// Polls cond every 50 ms until it holds or timeout passes; its last answer.
+// For what another thread or process does in its own time.
+bool WaitFor(const std::function<bool()>& cond,
+             std::chrono::milliseconds timeout = std::chrono::seconds(10));
 // The number of keys in the store's database that start with prefix.
 size_t CountKeys(Store* store, const std::string& prefix);
 

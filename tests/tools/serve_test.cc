@@ -31,16 +31,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Polls cond every 100 ms until it holds or timeout passes.
-bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
-  auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return cond();
-}
-
 // In a status --json: whether the server's job name is running.
 bool JobRunning(const std::string& status, const std::string& name) {
   size_t at = status.find("{\"name\":\"" + name + "\",\"schedule\":");

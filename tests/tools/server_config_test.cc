@@ -57,7 +57,7 @@ TEST(ServerConfigTest, TheMinimalConfigGetsEveryDefault) {
   EXPECT_EQ(c.ingest.max_concurrent, 1u);
   EXPECT_EQ(c.ingest.rescan_sec, 60);
   EXPECT_EQ(c.ingest.admit_slots, 0u);
-  EXPECT_EQ(c.AdmitSlots(), 2u);
+  EXPECT_EQ(c.ingest.AdmitSlots(), 2u);
   EXPECT_EQ(c.ingest.admit_lease_sec, 3600);
   for (const Priority* p : {&c.ingest.priority, &c.schedule.priority}) {
     EXPECT_EQ(p->nice, 10);
@@ -129,7 +129,7 @@ no_backup_days = 14
   EXPECT_EQ(c.ingest.max_concurrent, 3u);
   EXPECT_EQ(c.ingest.rescan_sec, 300);
   EXPECT_EQ(c.ingest.admit_slots, 8u);
-  EXPECT_EQ(c.AdmitSlots(), 8u);
+  EXPECT_EQ(c.ingest.AdmitSlots(), 8u);
   EXPECT_EQ(c.ingest.admit_lease_sec, 7200);
   EXPECT_EQ(c.ingest.priority, (Priority{5, "best-effort", 2, 50ull << 20}));
   EXPECT_EQ(c.schedule.prune, (Schedule{Schedule::Every::kHourly, 0, 0, 20}));

@@ -31,14 +31,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::TempDir;
 
-bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 10s) {
-  auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return cond();
-}
+using testing::WaitFor;
 
 SpoolPush Push(const std::string& user, int64_t t) {
   SpoolPush p;

@@ -48,7 +48,7 @@ class Server : public server::ServerState {
     server::ServerStatus s;
     s.started_unix = started_;
     s.max_concurrent = config_.ingest.max_concurrent;
-    s.admit_slots = config_.AdmitSlots();
+    s.admit_slots = config_.ingest.AdmitSlots();
     s.attention_no_backup_days = config_.attention_no_backup_days;
     s.spool = config_.spool;
     s.mountpoint = config_.mountpoint;
@@ -168,11 +168,7 @@ void Server::StopParts() {
 
 bool Server::Alive(std::chrono::nanoseconds max) const {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!scheduler_) return true;
-  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          std::chrono::steady_clock::now().time_since_epoch())
-                          .count();
-  return now - scheduler_->last_tick_ns() < max.count();
+  return !scheduler_ || scheduler_->TurnedWithin(max);
 }
 
 // Pings systemd's watchdog while the server is alive, until stopped.

@@ -13,7 +13,12 @@ namespace keepfs::cli {
 namespace {
 constexpr uint32_t kDefaultNoBackupDays = 3;  // without a server's [attention]
 
-Status NoServer(const std::string& what) {
+// The `keepfs serve` this command runs in. Opening the store sends the
+// command to the process that holds it; run directly, or under `keepfs
+// mount`, there is no server: an error saying so, with what to do.
+Result<server::ServerState*> HostingServer(Context& ctx, const std::string& what) {
+  KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadOnly));
+  if (ctx.hosted && ctx.hosted->server) return ctx.hosted->server;
   return Status::NotSupported(
       "no 'keepfs serve' runs this store, so there is nothing to " + what +
       "; start the server (docs/server.md), or take pushes with 'keepfs spool-ingest SPOOL'");
@@ -38,9 +43,7 @@ int RunStatus(Context& ctx, bool json) {
 int RunAdmit(Context& ctx, const std::string& user, bool json) {
   return Run(ctx, [&]() -> Status {
     KEEPFS_RETURN_IF_ERROR(snapshot::ValidateUserName(user));
-    KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadOnly));
-    server::ServerState* srv = ctx.hosted ? ctx.hosted->server : nullptr;
-    if (!srv) return NoServer("admit to");
+    KEEPFS_ASSIGN_OR_RETURN(server::ServerState * srv, HostingServer(ctx, "admit to"));
     server::AdmitAnswer a = srv->Admit(user);
     if (json) {
       ctx.io.out << "{\"ok\":" << (a.ok ? "true" : "false")
@@ -56,9 +59,7 @@ int RunAdmit(Context& ctx, const std::string& user, bool json) {
 
 int RunJobNow(Context& ctx, const std::string& name) {
   return Run(ctx, [&]() -> Status {
-    KEEPFS_ASSIGN_OR_RETURN(StoreHandle store, OpenStore(ctx, OpenMode::kReadOnly));
-    server::ServerState* srv = ctx.hosted ? ctx.hosted->server : nullptr;
-    if (!srv) return NoServer("run");
+    KEEPFS_ASSIGN_OR_RETURN(server::ServerState * srv, HostingServer(ctx, "run"));
     KEEPFS_RETURN_IF_ERROR(srv->RunJobNow(name));
     if (!ctx.quiet) {
       ctx.io.err << "job " << name << " is due now; 'keepfs status' shows its progress\n";

@@ -56,12 +56,11 @@ void IngestQueue::Offer(const SpoolPush& push) {
     return;
   }
   if (auto f = failures_.find(push.user); f != failures_.end()) {
-    SpoolPush failed;
-    failed.flag_ino = f->second.flag_ino;
-    failed.flag_mtime_sec = f->second.flag_mtime_sec;
-    failed.flag_mtime_nsec = f->second.flag_mtime_nsec;
-    if (SameFlag(failed, push) && Now() < f->second.retry_unix) return;  // backing off
-    if (!SameFlag(failed, push)) failures_.erase(f);  // a new push: tried at once
+    if (!SameFlag(f->second.push, push)) {
+      failures_.erase(f);  // a new push: tried at once
+    } else if (Now() < f->second.retry_unix) {
+      return;  // backing off
+    }
   }
   for (auto& q : queue_) {
     if (q.push.user == push.user) {
@@ -127,13 +126,11 @@ void IngestQueue::Work() {
       // flag (if any) stays and is offered again.
       spdlog::info("{}: ingest stopped, nothing committed: {}", user, r.status().message());
     } else {
-      Failure& f = failures_[user];
-      const bool same = f.flag_ino == q.push.flag_ino && f.flag_mtime_sec == q.push.flag_mtime_sec &&
-                        f.flag_mtime_nsec == q.push.flag_mtime_nsec;
-      f.backoff_sec = same ? std::min(kMaxBackoffSec, f.backoff_sec * 2) : kFirstBackoffSec;
-      f.flag_ino = q.push.flag_ino;
-      f.flag_mtime_sec = q.push.flag_mtime_sec;
-      f.flag_mtime_nsec = q.push.flag_mtime_nsec;
+      auto [it, first] = failures_.try_emplace(user);
+      Failure& f = it->second;
+      f.backoff_sec = !first && SameFlag(f.push, q.push) ? std::min(kMaxBackoffSec, f.backoff_sec * 2)
+                                                         : kFirstBackoffSec;
+      f.push = q.push;
       f.retry_unix = Now() + f.backoff_sec;
       spdlog::error("{}: push of {} not ingested: {}; the flag stays, retried in {}", user,
                     snapshot::FormatUtcTime(q.push.flag_mtime_sec), r.status().message(),
@@ -159,8 +156,7 @@ AdmitAnswer IngestQueue::Admit(const std::string& user) {
   for (const auto& [u, r] : running_) busy.insert(u);
   for (const auto& q : queue_) busy.insert(q.push.user);
   for (const auto& [u, until] : admitted_) busy.insert(u);
-  const uint32_t slots =
-      config_.admit_slots ? config_.admit_slots : 2 * std::max<uint32_t>(1, config_.max_concurrent);
+  const uint32_t slots = config_.AdmitSlots();
   if (busy.count(user) || busy.size() < slots) {
     admitted_[user] = now + config_.admit_lease_sec;  // a repeated ask renews the lease
     return {true, 0};

@@ -66,8 +66,7 @@ class IngestQueue {
     int64_t queued_unix = 0;
   };
   struct Failure {
-    uint64_t flag_ino = 0;
-    int64_t flag_mtime_sec = 0, flag_mtime_nsec = 0;
+    SpoolPush push;  // the flag that failed
     int64_t retry_unix = 0;
     int64_t backoff_sec = 0;
   };

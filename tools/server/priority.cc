@@ -18,12 +18,6 @@ constexpr int kIoprioClassShift = 13;
 constexpr int kIoprioClassBestEffort = 2;
 constexpr int kIoprioClassIdle = 3;
 
-int64_t MonoNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 class ThrottledFile : public snapshot::SourceFile {
  public:
   ThrottledFile(std::unique_ptr<snapshot::SourceFile> inner, ReadThrottle* t)
@@ -101,17 +95,18 @@ Status ApplyPriority(const Priority& p) {
 
 void ReadThrottle::Acquire(uint64_t n) {
   if (rate_ == 0 || n == 0) return;
-  int64_t start;
-  const int64_t now = MonoNs();
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point now = Clock::now();
+  Clock::time_point start;
   {
     std::lock_guard<std::mutex> lock(mu_);
     // Time unused in the past may be spent now, up to a quarter second.
-    start = std::max(next_free_ns_, now - 250'000'000);
-    next_free_ns_ = start + static_cast<int64_t>(static_cast<double>(n) * 1e9 /
-                                                 static_cast<double>(rate_));
+    start = std::max(next_free_, now - std::chrono::milliseconds(250));
+    next_free_ = start + std::chrono::nanoseconds(static_cast<int64_t>(
+                             static_cast<double>(n) * 1e9 / static_cast<double>(rate_)));
   }
   // These bytes are paid for once the previous ones are: wait for that.
-  if (start > now) std::this_thread::sleep_for(std::chrono::nanoseconds(start - now));
+  if (start > now) std::this_thread::sleep_until(start);
 }
 
 std::unique_ptr<snapshot::SourceFs> ThrottledSourceFs(snapshot::SourceFs* inner,

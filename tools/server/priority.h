@@ -6,6 +6,7 @@
 // ReadThrottle may be shared by many threads.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -32,7 +33,8 @@ class ReadThrottle {
  private:
   const uint64_t rate_;
   std::mutex mu_;
-  int64_t next_free_ns_ = 0;  // GUARDED_BY(mu_): when the bytes taken so far are paid for
+  // GUARDED_BY(mu_): when the bytes taken so far are paid for.
+  std::chrono::steady_clock::time_point next_free_;
 };
 
 // A source file system whose file reads pass through throttle (not owned).

@@ -118,6 +118,10 @@ Status Scheduler::RunNow(const std::string& name) {
   return Status::NotFound("no job named " + name + "; the jobs are: " + names);
 }
 
+bool Scheduler::TurnedWithin(std::chrono::nanoseconds max) const {
+  return MonoNs() - last_tick_ns_.load() < max.count();
+}
+
 void Scheduler::Loop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <iosfwd>
@@ -68,9 +69,9 @@ class Scheduler {
   // Stops: a running job is cancelled, finishes cleanly, and is recorded
   // "interrupted" (resumed at the next start). Returns when it has.
   void Stop();
-  // Steady-clock nanoseconds of the scheduler thread's last turn: a
-  // watchdog sees from it that the thread is alive.
-  int64_t last_tick_ns() const { return last_tick_ns_.load(); }
+  // Whether the scheduler thread has turned (it does once a second) within
+  // max: a watchdog sees from it that the thread is alive.
+  bool TurnedWithin(std::chrono::nanoseconds max) const;
 
  private:
   struct Job {

@@ -22,6 +22,7 @@ using Setter = std::function<Status(const ConfigValue&)>;
 struct Key {
   const char* name;
   Setter set;
+  bool required = false;  // a missing one is an error (only the minimal config's three)
 };
 
 constexpr const char* kMinimal =
@@ -154,9 +155,9 @@ class Parser {
   Parser(const std::string& path, ServerConfig* c) : path_(path), c_(c) {}
 
   Status Parse(const toml::table& root) {
-    std::vector<Key> top = {{"store", StringInto(&c_->store, false)},
-                            {"mountpoint", StringInto(&c_->mountpoint, false)},
-                            {"spool", StringInto(&c_->spool, false)},
+    std::vector<Key> top = {{"store", StringInto(&c_->store, false), /*required=*/true},
+                            {"mountpoint", StringInto(&c_->mountpoint, false), true},
+                            {"spool", StringInto(&c_->spool, false), true},
                             {"socket", StringInto(&c_->socket, /*may_be_empty=*/true)}};
     std::vector<Section> sections;
     sections.push_back({"mount", {{"threads", IntInto(&c_->mount_threads, 1, 256)}}});
@@ -183,7 +184,7 @@ class Parser {
       KEEPFS_RETURN_IF_ERROR(Set("", key, node, top, "top-level key"));
     }
     for (const Key& k : top) {
-      if (k.name != std::string_view("socket") && !c_->lines.contains(k.name)) {
+      if (k.required && !c_->lines.contains(k.name)) {
         return Status::InvalidArgument(path_ + ": " + k.name + ": missing; " + kMinimal);
       }
     }

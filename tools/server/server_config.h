@@ -9,6 +9,7 @@
 // Thread safety: plain values and pure functions.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -58,6 +59,11 @@ struct IngestConfig {
   uint32_t admit_slots = 0;        // 0: 2 x max_concurrent; else >= max_concurrent
   int64_t admit_lease_sec = 3600;
   Priority priority;               // of the ingest workers
+
+  // admit_slots, or its default.
+  uint32_t AdmitSlots() const {
+    return admit_slots ? admit_slots : 2 * std::max<uint32_t>(1, max_concurrent);
+  }
 };
 
 struct ScheduleConfig {
@@ -101,10 +107,6 @@ struct ServerConfig {
   // How a message names a key: "PATH:LINE: spool",
   // "PATH:LINE: [schedule] store_backup_dest"; "PATH: KEY" for a key not given.
   std::string Where(std::string_view dotted_key) const;
-
-  uint32_t AdmitSlots() const {
-    return ingest.admit_slots ? ingest.admit_slots : 2 * ingest.max_concurrent;
-  }
 };
 
 // Parses a config text; path names the file in messages. Checks syntax,

@@ -27,8 +27,7 @@ std::string LastRun(const JobRecord& r) {
   return s;
 }
 
-void Attend(const StatusReport& r, const std::vector<JobRecord>& records,
-            std::vector<std::string>* out) {
+void Attend(const std::vector<JobRecord>& records, std::vector<std::string>* out) {
   for (const auto& j : records) {
     if (j.result == "failed") {
       out->push_back("job " + j.name + " failed on " + Time(j.started_unix) + " (exit " +
@@ -40,7 +39,6 @@ void Attend(const StatusReport& r, const std::vector<JobRecord>& records,
                                                     : "; see the log"));
     }
   }
-  (void)r;
 }
 
 std::string JsonOpt(const std::optional<int64_t>& v) { return v ? std::to_string(*v) : "null"; }
@@ -62,16 +60,12 @@ Result<StatusReport> GatherStatus(Store* store, const ServerStatus* server,
   KEEPFS_ASSIGN_OR_RETURN(r.job_records, LoadJobRecords(store));
   snapshot::Repo repo(store);
   KEEPFS_ASSIGN_OR_RETURN(std::vector<std::string> users, repo.ListUsers());
-  const StoreConfig config = store->config();
   for (const auto& user : users) {
     UserStatus u;
     u.user = user;
-    KEEPFS_ASSIGN_OR_RETURN(std::vector<snapshot::SnapshotRecord> snaps, repo.ListSnapshots(user));
-    u.snapshots = snaps.size();
-    for (const auto& s : snaps) {
-      if (!s.is_husk()) u.last_backup_unix = std::max(u.last_backup_unix.value_or(s.time_sec), s.time_sec);
-    }
     KEEPFS_ASSIGN_OR_RETURN(gc::UserUsage usage, gc::ComputeUsage(store, user));
+    u.snapshots = usage.snapshots;
+    u.last_backup_unix = usage.newest_time;
     u.charged = usage.held.charged();
     u.quota = usage.quota;
     u.pins = usage.pins;
@@ -95,7 +89,7 @@ Result<StatusReport> GatherStatus(Store* store, const ServerStatus* server,
                           " paths quarantined since " + Time(q.since_unix) +
                           "; 'keepfs repair --from COPY' may mend it (docs/integrity.md)");
   }
-  Attend(r, r.job_records, &r.attention);
+  Attend(r.job_records, &r.attention);
   if (server) {
     for (const auto& f : server->recent_failures) r.attention.push_back("push not ingested: " + f);
   }
