@@ -6,7 +6,12 @@
 // user, never reused; 0 is the mount's own space. local is:
 //   mount space (number 0):   1 = the mount root (FUSE_ROOT_ID)
 //   user U's number:          0 = /MOUNT/U, 1 = /MOUNT/U/latest,
-//                             2 = /MOUNT/U/.keepfs, 3.. = the files in it
+//                             2 = /MOUNT/U/.keepfs, 3..5 = the files in it,
+//                             6 = /MOUNT/U/.deleted/INDEX.txt,
+//                             7 = /MOUNT/U/.versions, 8 = /MOUNT/U/.deleted;
+//                             2^35 | h for a folder below those two, h a
+//                             35-bit hash of its kind and path (the next free
+//                             value on a collision while both are in use)
 //   snapshot S's number:      the entry's ordinal in the depth-first walk of S
 //                             (0 = the snapshot root), below 2^35; or
 //                             2^35 | i for hard-link group i of S's record.
@@ -32,7 +37,10 @@ inline constexpr uint64_t kRootIno = 1;
 inline constexpr uint64_t kUserDirLocal = 0;
 inline constexpr uint64_t kLatestLocal = 1;
 inline constexpr uint64_t kMetaDirLocal = 2;   // /MOUNT/U/.keepfs
-inline constexpr uint64_t kMetaFileLocal = 3;  // its files: 3, 4, 5
+inline constexpr uint64_t kMetaFileLocal = 3;  // its files: 3, 4, 5; then INDEX.txt, 6
+inline constexpr uint64_t kVersionsLocal = 7;  // /MOUNT/U/.versions
+inline constexpr uint64_t kDeletedLocal = 8;   // /MOUNT/U/.deleted
+inline constexpr uint64_t kHashedLocal = kLinkFlag;  // | h: folders below them
 
 inline constexpr uint64_t MakeIno(uint64_t number, uint64_t local) {
   return number << kLocalBits | local;

@@ -48,7 +48,10 @@ Status Stale() { return Status(StatusCode::kNotFound, "inode is not known", ESTA
 
 int ErrnoOf(const Status& s) { return s.saved_errno() != 0 ? s.saved_errno() : s.ToErrno(); }
 
-View::View(Store* store) : store_(store), repo_(std::make_unique<snapshot::Repo>(store)) {
+View::View(Store* store)
+    : store_(store),
+      repo_(std::make_unique<snapshot::Repo>(store)),
+      history_(std::make_unique<HistoryCache>()) {
   config_ = store->config();
   store->SetSnapshotListener(
       [this](std::string_view user, std::string_view name) { SnapshotChanged(user, name); });
@@ -74,12 +77,24 @@ void View::SetInvalidator(Invalidator fn) {
 }
 
 void View::SnapshotChanged(std::string_view user, std::string_view name) {
+  history_->Forget(std::string(user));
+  {
+    std::lock_guard<std::mutex> lock(meta_mu_);  // the reports change with the snapshots
+    for (auto it = meta_cache_.lower_bound({std::string(user), 0});
+         it != meta_cache_.end() && it->first.first == user;) {
+      it = meta_cache_.erase(it);
+    }
+  }
   std::lock_guard<std::mutex> lock(invalidator_mu_);
   if (!invalidator_) return;
   auto dir = UserDirNode(std::string(user));
   if (!dir.ok()) return;  // a user the mount cannot show has nothing cached either
   invalidator_((*dir)->ino, std::string(name));
   invalidator_((*dir)->ino, "latest");
+  // The history views follow the snapshots: the kernel forgets what it
+  // learnt below them (names there also expire after a second).
+  invalidator_((*dir)->ino, ".versions");
+  invalidator_((*dir)->ino, ".deleted");
 }
 
 void View::ReloadConfig() {
@@ -176,7 +191,8 @@ Attr View::AttrOf(const Node& n) {
   Attr a;
   a.ino = n.ino;
   const bool virtual_of_user = n.kind == Node::kUserDir || n.kind == Node::kLatest ||
-                               n.kind == Node::kMetaDir || n.kind == Node::kMetaFile;
+                               n.kind == Node::kMetaDir || n.kind == Node::kMetaFile ||
+                               (n.IsHistoryView() && !n.shows_entry);
   if (virtual_of_user) {  // the mount's own entries in a user's folder belong to the user
     Owner o = OwnerOf(n.user);
     a.uid = o.uid;
@@ -198,7 +214,12 @@ Attr View::AttrOf(const Node& n) {
       a.size = n.entry.target.size();
       a.mtime_sec = n.entry.mtime_sec;
       return a;
+    case Node::kDeletedDir:
+      if (n.shows_entry) break;
+      [[fallthrough]];
     case Node::kMetaDir:
+    case Node::kVersionsDir:
+    case Node::kHistoryDir:
       a.mode = S_IFDIR | 0500;
       a.nlink = 2;
       a.mtime_sec = static_cast<int64_t>(std::time(nullptr));
@@ -246,7 +267,10 @@ Attr View::AttrOf(const Node& n) {
 double View::AttrTimeout(const Node& n) const {
   switch (n.kind) {
     case Node::kRoot:
-    case Node::kUserDir: return kUserListTimeout;
+    case Node::kUserDir:
+    case Node::kVersionsDir:
+    case Node::kHistoryDir:
+    case Node::kDeletedDir: return kUserListTimeout;
     case Node::kLatest:
     case Node::kMetaDir:
     case Node::kMetaFile: return 0;  // generated: asked again every time
@@ -260,17 +284,25 @@ EntryOut View::Reply(const Node& n) {
   EntryOut out;
   out.attr = AttrOf(n);
   out.attr_timeout = AttrTimeout(n);
+  // Every name in a user's folder leads into the namespace: a path walk
+  // through it is checked again once path_cache_seconds have passed.
+  const bool in_user_dir = n.kind == Node::kLatest || n.kind == Node::kSnapRoot ||
+                           n.kind == Node::kMetaDir || (n.IsHistoryView() && n.rel.empty());
+  if (in_user_dir) {
+    std::lock_guard<std::mutex> lock(config_mu_);
+    out.entry_timeout = config_.mount.path_cache_seconds;
+    return out;
+  }
   switch (n.kind) {
     case Node::kRoot:
     case Node::kUserDir:
     case Node::kMetaDir:
-    case Node::kMetaFile: out.entry_timeout = kUserListTimeout; break;
+    case Node::kMetaFile:
+    case Node::kVersionsDir:
+    case Node::kHistoryDir:
+    case Node::kDeletedDir: out.entry_timeout = kUserListTimeout; break;
     case Node::kLatest:
-    case Node::kSnapRoot: {
-      std::lock_guard<std::mutex> lock(config_mu_);
-      out.entry_timeout = config_.mount.path_cache_seconds;
-      break;
-    }
+    case Node::kSnapRoot: break;  // above
     case Node::kEntry: out.entry_timeout = kImmutableTimeout; break;
   }
   return out;
@@ -410,6 +442,11 @@ Result<EntryOut> View::Lookup(const Caller& c, uint64_t parent_ino, std::string_
         found = MetaDirNode(*parent);
         break;
       }
+      if (name == ".versions" || name == ".deleted") {
+        found = name == ".versions" ? VersionsNode(*parent, "", /*folder=*/true)
+                                    : DeletedNode(*parent, "");
+        break;
+      }
       if (name == "latest") {
         KEEPFS_ASSIGN_OR_RETURN(std::optional<std::string> newest,
                                 repo_->NewestSnapshotName(parent->user));
@@ -466,12 +503,27 @@ Result<EntryOut> View::Lookup(const Caller& c, uint64_t parent_ino, std::string_
       }
       break;
     }
+    case Node::kVersionsDir:
+    case Node::kHistoryDir:
+    case Node::kDeletedDir: {
+      KEEPFS_RETURN_IF_ERROR(CheckAccess(c, *parent));
+      KEEPFS_ASSIGN_OR_RETURN(found, LookupInHistory(parent, name));
+      if (!found) {
+        negative.entry_timeout = kUserListTimeout;
+        return negative;
+      }
+      break;
+    }
     case Node::kLatest:
     case Node::kMetaFile:
       return Status(StatusCode::kNotFound, "", ENOTDIR);
   }
   auto held = Remember(std::move(found));
-  return Reply(*held);
+  EntryOut out = Reply(*held);
+  // What a history view shows changes with the snapshots, even where it is
+  // a snapshot's own file.
+  if (parent->IsHistoryView()) out.entry_timeout = kUserListTimeout;
+  return out;
 }
 
 Result<std::pair<Attr, double>> View::GetAttr(const Caller& c, uint64_t ino) {

@@ -10,6 +10,13 @@
 //   /USER/.keepfs/         read-only reports for the user: usage.json,
 //                          retention.txt (what the next prune does and why),
 //                          pins.txt; generated when read
+//   /USER/.versions/PATH/  PATH a folder: its children; PATH a file: one entry
+//                          per distinct version (snapshot/history.h), named
+//                          YYYY-MM-DD_HHMMSS.EXT, read as that version
+//   /USER/.deleted/        what the snapshots of the last [mount]
+//                          deleted_window hold and the newest does not
+//                          (snapshot/deleted.h), each at its path with its
+//                          last version, and INDEX.txt listing them
 //
 // Pins through the mount: setxattr "user.keepfs.pin" = "1" on a file or
 // folder of a snapshot pins it (gc/pins.h), removexattr (or "0") unpins, and
@@ -48,7 +55,9 @@
 
 namespace keepfs::snapshot {
 class Repo;
-}
+struct FileVersion;
+struct DeletedList;
+}  // namespace keepfs::snapshot
 
 namespace keepfs::fs {
 
@@ -171,6 +180,9 @@ class View {
   // Whether an open file is generated (the .keepfs reports): the kernel must
   // read it with direct I/O, as its size may change between opens.
   bool IsGenerated(uint64_t handle);
+  // Whether an open folder's listing never changes (a snapshot's folders):
+  // the kernel may then keep it.
+  bool IsImmutableDir(uint64_t handle);
 
   // ENODATA when the file has no such attribute.
   Result<std::string> GetXattr(const Caller& c, uint64_t ino, std::string_view name);
@@ -187,6 +199,8 @@ class View {
   struct SnapInfo;
   struct DirHandle;
   struct FileHandle;
+  struct HistoryCache;
+  struct DeletedPlace;
 
  private:
   struct Owner {
@@ -236,6 +250,35 @@ class View {
   // The node a pin xattr call is about, with the caller's rights checked.
   Result<std::shared_ptr<const Node>> PinTarget(const Caller& c, uint64_t ino);
 
+  // /USER/.versions and /USER/.deleted (fs/view_history.cc). The node of
+  // REL below parent: a kVersionsDir (folder) or kHistoryDir, or a
+  // kDeletedDir; each with its inode number (fs/inode.h).
+  std::shared_ptr<Node> VersionsNode(const Node& parent, std::string rel, bool folder);
+  std::shared_ptr<Node> DeletedNode(const Node& parent, std::string rel);
+  std::shared_ptr<Node> ViewNode(const Node& parent, int kind, std::string rel);  // both
+  uint64_t HashedIno(uint64_t number, int kind, const std::string& rel);
+  // The kEntry (or kSnapRoot for "") of rel in user's snapshot; NotFound.
+  Result<std::shared_ptr<Node>> SnapEntryNode(const std::string& user,
+                                              const std::string& snapshot, std::string_view rel);
+  // rel as a folder in the newest snapshot that has a folder there; NotFound.
+  Result<std::shared_ptr<Node>> FolderInNewest(const std::string& user, const std::string& rel);
+  // FileHistory(user, rel) and DeletedSince(user, now - window), cached
+  // until user's snapshots change (the deleted list also for a minute).
+  Result<std::shared_ptr<const std::vector<snapshot::FileVersion>>> Versions(
+      const std::string& user, const std::string& rel);
+  Result<std::shared_ptr<const snapshot::DeletedList>> Deleted(const std::string& user,
+                                                               int64_t* since = nullptr);
+  Result<DeletedPlace> FindDeleted(const std::string& user, const std::string& rel);
+  // Lookup of name in a history view folder: the node, or null (no such name).
+  Result<std::shared_ptr<Node>> LookupInHistory(const std::shared_ptr<const Node>& parent,
+                                                std::string_view name);
+  // Opendir of a history view folder: a cursor over h.base, or the entries.
+  Status OpenHistory(DirHandle& h);
+  // The node of entry e (at ordinal) of the folder a DirHandle walks.
+  Result<std::shared_ptr<Node>> CursorChild(const DirHandle& h, const snapshot::Entry& e,
+                                            uint64_t ordinal);
+  Result<std::string> DeletedIndexText(const std::string& user);
+
   Status FillVirtual(DirHandle& h, const Caller& c);
   uint64_t AddHandle(std::shared_ptr<DirHandle> h);
   uint64_t AddHandle(std::shared_ptr<FileHandle> h);
@@ -275,6 +318,8 @@ class View {
     std::string text;
   };
   std::map<std::pair<std::string, size_t>, MetaCached> meta_cache_;  // GUARDED_BY(meta_mu_)
+
+  std::unique_ptr<HistoryCache> history_;
 
   std::mutex statfs_mu_;
   int64_t statfs_at_ = 0;  // GUARDED_BY(statfs_mu_)

@@ -38,6 +38,8 @@ Status View::FillVirtual(DirHandle& h, const Caller& c) {
     return Status::OK();
   }
   h.virtual_entries.push_back({".keepfs", MetaDirNode(n)});
+  h.virtual_entries.push_back({".versions", VersionsNode(n, "", /*folder=*/true)});
+  h.virtual_entries.push_back({".deleted", DeletedNode(n, "")});
   // One pass over the user's records: each is read and decoded once (or
   // reused from the SnapInfo cache while its bytes are unchanged).
   std::vector<std::shared_ptr<const SnapInfo>> snaps;
@@ -91,6 +93,12 @@ Result<uint64_t> View::OpenDir(const Caller& c, uint64_t ino) {
       }
       h->cursor.emplace(trees_.get(), n->entry.ref, n->ordinal + 1);
       break;
+    case Node::kVersionsDir:
+    case Node::kHistoryDir:
+    case Node::kDeletedDir:
+      KEEPFS_RETURN_IF_ERROR(CheckAccess(c, *n));
+      KEEPFS_RETURN_IF_ERROR(OpenHistory(*h));
+      break;
     case Node::kLatest:
     case Node::kMetaFile:
       return Status(StatusCode::kInvalidArgument, "not a directory", ENOTDIR);
@@ -103,6 +111,14 @@ uint64_t View::AddHandle(std::shared_ptr<DirHandle> h) {
   uint64_t id = next_handle_++;
   dirs_[id] = std::move(h);
   return id;
+}
+
+bool View::IsImmutableDir(uint64_t handle) {
+  std::lock_guard<std::mutex> lock(handles_mu_);
+  auto it = dirs_.find(handle);
+  if (it == dirs_.end()) return false;
+  const Node::Kind k = it->second->node->kind;
+  return k == Node::kSnapRoot || k == Node::kEntry;
 }
 
 void View::ReleaseDir(uint64_t handle) {
@@ -136,6 +152,7 @@ Status View::ReadDir(uint64_t handle, uint64_t offset, bool plus, const DirFille
     for (uint64_t i = index; i < h->virtual_entries.size(); ++i) {
       const auto& v = h->virtual_entries[i];
       EntryOut e = Reply(*v.node);
+      if (dir.IsHistoryView()) e.entry_timeout = kUserListTimeout;
       if (!fill(v.name, e, i + kFirstEntryOffset + 1)) return Status::OK();
       if (plus) Remember(v.node);
     }
@@ -150,10 +167,21 @@ Status View::ReadDir(uint64_t handle, uint64_t offset, bool plus, const DirFille
   while (s.ok() && !cur.AtEnd()) {
     uint64_t next = cur.index() + kFirstEntryOffset + 1;
     if (plus && (all_attrs || cur.entry().type == snapshot::EntryType::kDir)) {
-      auto node = EntryNode(h->node, cur.entry(), cur.ordinal());
+      auto node = CursorChild(*h, cur.entry(), cur.ordinal());
       if (!node.ok()) return node.status();
-      if (!fill(cur.entry().name, Reply(**node), next)) break;
+      EntryOut e = Reply(**node);
+      if (dir.IsHistoryView()) e.entry_timeout = kUserListTimeout;
+      if (!fill(cur.entry().name, e, next)) break;
       Remember(std::move(*node));
+    } else if (dir.IsHistoryView()) {
+      // A translated entry (a view folder, or a snapshot's file): its own number.
+      KEEPFS_ASSIGN_OR_RETURN(std::shared_ptr<Node> node, CursorChild(*h, cur.entry(), cur.ordinal()));
+      EntryOut e;
+      e.attr.ino = node->ino;
+      e.attr.mode = AttrOf(*node).mode;
+      e.name_only = plus;
+      if (!fill(cur.entry().name, e, next)) break;
+      gave_names_only = plus;
     } else {
       // A plain listing needs only the number and the type: no node.
       EntryOut e;

@@ -29,16 +29,18 @@ Result<uint64_t> View::Open(const Caller& c, uint64_t ino, int flags) {
     return Status(StatusCode::kPermissionDenied, "read-only", EROFS);
   }
   if (n->kind == Node::kMetaFile) {
+    const std::string path = n->user +
+                             (n->meta_file == kDeletedIndexFile ? "/.deleted/" : "/.keepfs/") +
+                             kMetaFiles[n->meta_file];
     auto text = MetaText(n->user, n->meta_file);
     if (!text.ok()) {
-      spdlog::error("{}/.keepfs/{}: {}", n->user, kMetaFiles[n->meta_file],
-                    text.status().message());
+      spdlog::error("{}: {}", path, text.status().message());
       return Eio(text.status().message());
     }
     auto h = std::make_shared<FileHandle>();
     h->node = n;
     h->generated = true;
-    h->path = n->user + "/.keepfs/" + kMetaFiles[n->meta_file];
+    h->path = path;
     h->content.is_inline = true;
     h->content.size = text->size();
     h->content.inline_data = std::move(*text);
@@ -199,7 +201,7 @@ Result<std::string> View::GetXattr(const Caller& c, uint64_t ino, std::string_vi
   if (name == kPinXattr && (n->kind == Node::kEntry || n->kind == Node::kSnapRoot)) {
     return PinXattrValue(*n);
   }
-  if (n->kind == Node::kEntry || n->kind == Node::kSnapRoot) {
+  if (n->kind == Node::kEntry || n->kind == Node::kSnapRoot || n->shows_entry) {
     for (const auto& x : n->entry.xattrs) {
       if (x.name == name) return x.value;
     }
@@ -212,7 +214,7 @@ Result<std::vector<std::string>> View::ListXattr(const Caller& c, uint64_t ino) 
   if (!n) return Status(StatusCode::kNotFound, "inode is not known", ESTALE);
   KEEPFS_RETURN_IF_ERROR(CheckAccess(c, *n));
   std::vector<std::string> names;
-  if (n->kind == Node::kEntry || n->kind == Node::kSnapRoot) {
+  if (n->kind == Node::kEntry || n->kind == Node::kSnapRoot || n->shows_entry) {
     for (const auto& x : n->entry.xattrs) names.push_back(x.name);
   }
   return names;

@@ -1,6 +1,7 @@
 // Internal to fs/view*.cc: the node table's values and the open handles.
 #pragma once
 
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -9,6 +10,8 @@
 #include "fs/tree_cache.h"
 #include "fs/view.h"
 #include "snapshot/content.h"
+#include "snapshot/deleted.h"
+#include "snapshot/history.h"
 #include "snapshot/snapshot_record.h"
 
 namespace keepfs::fs {
@@ -30,13 +33,26 @@ struct View::SnapInfo {
   snapshot::SnapshotRecord record;
 };
 
-// The files of /USER/.keepfs/, in listing order (their inode locals follow
-// kMetaFileLocal, fs/inode.h).
-inline constexpr const char* kMetaFiles[] = {"usage.json", "retention.txt", "pins.txt"};
+// The generated files of a user's folder, their inode locals following
+// kMetaFileLocal (fs/inode.h): the first kMetaFileCount are /USER/.keepfs/'s,
+// in listing order; the last is /USER/.deleted/INDEX.txt.
+inline constexpr const char* kMetaFiles[] = {"usage.json", "retention.txt", "pins.txt",
+                                             "INDEX.txt"};
 inline constexpr size_t kMetaFileCount = 3;
+inline constexpr size_t kDeletedIndexFile = 3;
 
 struct View::Node {
-  enum Kind { kRoot, kUserDir, kLatest, kSnapRoot, kEntry, kMetaDir, kMetaFile };
+  // kVersionsDir: /USER/.versions/REL, REL a folder: its children, each a
+  //   kVersionsDir or kHistoryDir (REL "" is .versions itself);
+  // kHistoryDir: /USER/.versions/REL, REL a file: one entry per version, each
+  //   the kEntry of the first snapshot holding it;
+  // kDeletedDir: /USER/.deleted/REL: the deleted entries at and below REL
+  //   (REL "" is .deleted itself). All three are resolved when used, from
+  //   the snapshots as they are then, never from state kept in the node.
+  enum Kind {
+    kRoot, kUserDir, kLatest, kSnapRoot, kEntry, kMetaDir, kMetaFile,
+    kVersionsDir, kHistoryDir, kDeletedDir
+  };
   Kind kind = kRoot;
   uint64_t ino = 0;
   std::string user;                      // the namespace; empty for the root
@@ -50,6 +66,13 @@ struct View::Node {
   std::shared_ptr<const Node> up;
   int64_t user_created = 0;  // kUserDir
   size_t meta_file = 0;      // kMetaFile: index into kMetaFiles
+  std::string rel;           // kVersionsDir, kHistoryDir, kDeletedDir: REL
+  // kDeletedDir: shows entry's attributes and xattrs, the folder as a
+  // snapshot holds it (so that cp -a out of .deleted/ restores it whole).
+  bool shows_entry = false;
+  bool IsHistoryView() const {
+    return kind == kVersionsDir || kind == kHistoryDir || kind == kDeletedDir;
+  }
 };
 
 struct View::DirHandle {
@@ -61,7 +84,10 @@ struct View::DirHandle {
     std::shared_ptr<Node> node;
   };
   std::vector<Virtual> virtual_entries;
-  std::optional<DirCursor> cursor;  // snapshot directories
+  std::optional<DirCursor> cursor;  // snapshot directories, and folders shown from one
+  // A kVersionsDir or kDeletedDir shown from a snapshot folder: that folder's
+  // node (the cursor walks it; its children are translated by CursorChild).
+  std::shared_ptr<const Node> base;
   uint32_t pid = 0;                 // who opened it (ListingHints)
 };
 
@@ -76,6 +102,41 @@ struct View::FileHandle {
   std::unique_ptr<ObjectGuard::Hold> hold;
   std::mutex mu;
   uint64_t next_offset = 0;      // GUARDED_BY(mu): where a sequential reader continues
+};
+
+// What the history views computed, per user, dropped when the user's
+// snapshots change (View::SnapshotChanged). Bounded: past kMaxVersions
+// paths the version lists are all dropped.
+struct View::HistoryCache {
+  static constexpr size_t kMaxVersions = 256;
+  std::mutex mu;
+  struct Versions {
+    Status status;  // FileHistory's error, kept so a probe for a missing name costs once
+    std::shared_ptr<const std::vector<snapshot::FileVersion>> list;
+  };
+  std::map<std::pair<std::string, std::string>, Versions> versions;  // (user, rel); GUARDED_BY(mu)
+  struct Deleted {
+    int64_t at_ms = 0;  // steady clock: recomputed after a minute, as the window moves
+    int64_t since = 0;
+    std::shared_ptr<const snapshot::DeletedList> list;
+  };
+  std::map<std::string, Deleted> deleted;  // GUARDED_BY(mu)
+
+  void Forget(const std::string& user) {
+    std::lock_guard<std::mutex> lock(mu);
+    deleted.erase(user);
+    for (auto it = versions.lower_bound({user, ""}); it != versions.end() && it->first.first == user;) {
+      it = versions.erase(it);
+    }
+  }
+};
+
+// Where REL of /USER/.deleted/ is: in (or at) a deleted entry, or above some.
+struct View::DeletedPlace {
+  std::shared_ptr<const snapshot::DeletedList> list;
+  const snapshot::DeletedEntry* entry = nullptr;  // the deleted entry at REL or above it
+  std::shared_ptr<Node> base;          // with entry: REL in entry's snapshot
+  std::vector<std::string> children;   // without: the names below REL, sorted
 };
 
 }  // namespace keepfs::fs

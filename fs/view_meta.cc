@@ -57,7 +57,9 @@ Result<std::string> View::MetaText(const std::string& user, size_t index) {
   }
   std::string text;
   const std::string file = kMetaFiles[index];
-  if (file == "usage.json") {
+  if (index == kDeletedIndexFile) {
+    KEEPFS_ASSIGN_OR_RETURN(text, DeletedIndexText(user));
+  } else if (file == "usage.json") {
     KEEPFS_ASSIGN_OR_RETURN(gc::UserUsage u, gc::ComputeUsage(store_, user));
     text = gc::UsageJson(u) + "\n";
   } else if (file == "retention.txt") {

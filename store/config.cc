@@ -185,6 +185,15 @@ Result<StoreConfig> ParseStoreConfig(std::string_view text, const std::string& p
     if (!n.is_boolean() || !v) return Bad(path, "mount.owner_view must be true or false");
     c.mount.owner_view = *v;
   }
+  if (auto n = m["deleted_window"]; n) {
+    Result<int64_t> d = n.is_integer() ? Result<int64_t>(*n.value<int64_t>())
+                        : n.is_string() ? ParseDuration(*n.value<std::string>())
+                                        : Status::InvalidArgument("not a duration");
+    if (!d.ok() || *d <= 0) {
+      return Bad(path, "mount.deleted_window must be a duration such as \"30d\" or \"12h\"");
+    }
+    c.mount.deleted_window_sec = *d;
+  }
   if (auto n = m["admin_group"]; n) {
     if (n.is_integer()) {
       KEEPFS_ASSIGN_OR_RETURN(c.mount.admin_gid, GetId(n, path, "mount.admin_group"));

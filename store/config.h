@@ -35,6 +35,9 @@ struct MountConfig {
   // owner's last walk another local user who knows an exact path could read
   // its attributes (never its data, listing, link target or xattrs).
   double path_cache_seconds = 1;
+  // How far back /MOUNT/USER/.deleted/ and `keepfs deleted` look: what a
+  // snapshot this young holds and the newest one does not.
+  int64_t deleted_window_sec = 30 * 86400;
 };
 
 // Which snapshots of a user prune keeps (docs/retention.md). Counts of the

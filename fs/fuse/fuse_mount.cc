@@ -15,7 +15,6 @@
 #include <string>
 #include <vector>
 
-#include "fs/inode.h"
 #include "fs/mountinfo.h"
 
 namespace keepfs::fs {
@@ -116,7 +115,7 @@ void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (!r.ok()) return ReplyErr(req, r.status());
   fi->fh = *r;
   // A snapshot's folders never change: the kernel may keep their listings.
-  if (InoNumber(ino) != 0 && InoLocal(ino) != kUserDirLocal) {
+  if (ViewOf(req)->IsImmutableDir(*r)) {
     fi->cache_readdir = 1;
     fi->keep_cache = 1;
   }

@@ -26,6 +26,7 @@ TEST(ConfigTest, DefaultsWhenSectionsAreMissing) {
   EXPECT_EQ(c.mount.cache_bytes, 256ull << 20);
   EXPECT_FALSE(c.mount.admin_gid.has_value());
   EXPECT_FALSE(c.mount.owner_view);
+  EXPECT_EQ(c.mount.deleted_window_sec, 30 * 86400);
   EXPECT_TRUE(c.users.empty());
 }
 
@@ -78,6 +79,7 @@ readahead_chunks = 4
 admin_group = 27
 owner_view = true
 path_cache_seconds = 1.5
+deleted_window = "2w"
 
 [users.alice]
 uid = 1001
@@ -92,6 +94,7 @@ uid = 1002
   EXPECT_EQ(c.mount.admin_gid, 27u);
   EXPECT_TRUE(c.mount.owner_view);
   EXPECT_EQ(c.mount.path_cache_seconds, 1.5);
+  EXPECT_EQ(c.mount.deleted_window_sec, 14 * 86400);
   ASSERT_OK_AND_ASSIGN(StoreConfig whole, ParseStoreConfig("[mount]\npath_cache_seconds = 2\n", "c"));
   EXPECT_EQ(whole.mount.path_cache_seconds, 2.0) << "an integer is fine too";
   ASSERT_EQ(c.users.size(), 2u);
@@ -107,6 +110,8 @@ TEST(ConfigTest, BadValuesNameTheKey) {
   } cases[] = {
       {"[mount]\ncache_size = \"lots\"\n", "mount.cache_size"},
       {"[mount]\nowner_view = 3\n", "mount.owner_view"},
+      {"[mount]\ndeleted_window = \"soon\"\n", "mount.deleted_window"},
+      {"[mount]\ndeleted_window = 0\n", "mount.deleted_window"},
       {"[mount]\nadmin_group = \"no-such-group-here\"\n", "mount.admin_group"},
       {"[users.alice]\nuid = -1\n", "users.alice.uid"},
       {"[users.alice]\ngid = 5\n", "users.alice.uid"},

@@ -1,14 +1,24 @@
 #include "tests/testing/mount_util.h"
 
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <future>
 
 #include "fs/fuse/fuse_mount.h"
+#include "tests/testing/every_kind_tree.h"
 
 namespace keepfs::testing {
+
+int RunAs(uint32_t uid, const std::string& cmd, std::string* out) {
+  int code = 0;
+  *out = Shell("setpriv --reuid=" + std::to_string(uid) + " --regid=" + std::to_string(uid) +
+                   " --clear-groups sh -c '" + cmd + "' 2>&1",
+               &code);
+  return WIFEXITED(code) ? WEXITSTATUS(code) : -1;
+}
 
 std::string FuseUnavailable() {
   int fd = ::open("/dev/fuse", O_RDWR | O_CLOEXEC);

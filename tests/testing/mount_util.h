@@ -28,6 +28,10 @@ std::string FuseUnavailable();
     }                                                                                    \
   } while (0)
 
+// Runs the shell command cmd as uid:uid with no supplementary groups;
+// returns its exit code and sets *out to its stdout and stderr.
+int RunAs(uint32_t uid, const std::string& cmd, std::string* out);
+
 class TestMount {
  public:
   TestMount() = default;

@@ -53,7 +53,7 @@ TEST(CallerTest, AuthorizeFollowsTheTable) {
       {both, {"pin", {"user"}, "bob"}, "uid 61004 is alice and alice-laptop"},
       {alice, {"restore", {"user"}, "bob"}, "--user bob is not you"},
       {alice, {"gc", {}, {}}, "gc is for root; as alice you may: snapshots, ls, cat, diff, versions, "
-                              "usage, pins, pin, unpin, restore, admit"},
+                              "deleted, usage, pins, pin, unpin, restore, admit"},
       {alice, {"user add", {"uid"}, {}}, "user add is for root"},
       {alice, {"backup", {"user"}, "alice"}, "backup is for root"},
       {alice, {"usage", {"sharing"}, {}}, "usage --sharing is for root"},

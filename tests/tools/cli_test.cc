@@ -195,6 +195,31 @@ TEST_F(CliTest, VersionsListsEachDistinctVersionOfAFile) {
   EXPECT_EQ(RunCli({"versions", "--store", store_, "--user", "alice", "nothing"}).code, 1);
 }
 
+// A file deleted after a backup shows with the snapshot that last held it;
+// the default window (30 days before now) leaves out snapshots of 2020.
+TEST_F(CliTest, DeletedListsWhatTheNewestSnapshotLacks) {
+  ASSERT_OK(WriteFile(src_ + "/gone.txt", "bye"));
+  ASSERT_EQ(RunCli({"backup", "--store", store_, "--user", "alice", "--time", "2020-05-01", "-q", src_}).code, 0);
+  ASSERT_EQ(::unlink((src_ + "/gone.txt").c_str()), 0);
+  ASSERT_EQ(RunCli({"backup", "--store", store_, "--user", "alice", "--time", "2020-05-02", "-q", src_}).code, 0);
+  CliRun all = RunCli({"deleted", "--store", store_, "--user", "alice", "--since", "36500d", "--json"});
+  ASSERT_EQ(all.code, 0) << all.err;
+  EXPECT_NE(all.out.find("{\"latest\":\"2020-05-02_000000\","), std::string::npos) << all.out;
+  EXPECT_NE(all.out.find("{\"path\":\"gone.txt\",\"type\":\"file\",\"snapshot\":"
+                         "\"2020-05-01_000000\",\"last_seen\":1588291200,"),
+            std::string::npos) << all.out;
+  EXPECT_NE(all.out.find("\"files\":1,\"bytes\":3}]}"), std::string::npos) << all.out;
+  CliRun text = RunCli({"deleted", "--store", store_, "--user", "alice", "--since", "36500d"});
+  EXPECT_EQ(text.code, 0);
+  EXPECT_NE(text.out.find("gone.txt  3 B  last seen 2020-05-01_000000"), std::string::npos) << text.out;
+  CliRun recent = RunCli({"deleted", "--store", store_, "--user", "alice", "--json"});
+  EXPECT_EQ(recent.code, 0);
+  EXPECT_NE(recent.out.find("\"entries\":[]}"), std::string::npos) << recent.out;
+  CliRun bad = RunCli({"deleted", "--store", store_, "--user", "alice", "--since", "soon"});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.err.find("--since soon: give a duration"), std::string::npos) << bad.err;
+}
+
 // Two users back up the same 3 MiB file: each is charged half of it, and the
 // quota from [retention.USER] shows with its percentage.
 TEST_F(CliTest, UsageSplitsSharedDataAndShowsTheQuota) {

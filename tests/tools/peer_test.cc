@@ -215,8 +215,8 @@ TEST_F(PeerTest, UserPinsAndUnpinsInTheirOwnSnapshotsOnly) {
 TEST_F(PeerTest, EverythingElseIsRootsAndSaysWhatTheUserMayDo) {
   Client gc = Run(kAlice, {"gc"});
   ExpectDenied(gc,
-               "gc is for root; as alice you may: snapshots, ls, cat, diff, versions, usage, pins, "
-               "pin, unpin, restore, admit");
+               "gc is for root; as alice you may: snapshots, ls, cat, diff, versions, deleted, usage, "
+               "pins, pin, unpin, restore, admit");
   ExpectDenied(Run(kAlice, {"backup", "--user", "alice", "/etc"}), "backup is for root");
   ExpectDenied(Run(kAlice, {"user", "add", "alice", "--uid", "0"}), "user add is for root");
   ExpectDenied(Run(kAlice, {"forget", "--user", "bob", "latest"}), "forget is for root");

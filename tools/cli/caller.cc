@@ -73,6 +73,7 @@ const std::vector<UserCommand>& UserCommands() {
       {"cat", {"user"}, true},
       {"diff", {"user", "json"}, true},
       {"versions", {"user", "json"}, true},
+      {"deleted", {"user", "since", "json"}, false},
       {"usage", {"user", "json"}, false},  // not --sharing: it names every user
       {"pins", {"user", "json"}, false},
       {"pin", {"user"}, true},

@@ -55,8 +55,8 @@ struct UserCommand {
   // any gets "no snapshots" before it starts).
   bool needs_snapshot = false;
 };
-// The whole list, in one place: snapshots, ls, cat, diff, versions, usage, pins, pin,
-// unpin, restore, admit.
+// The whole list, in one place: snapshots, ls, cat, diff, versions, deleted, usage, pins,
+// pin, unpin, restore, admit.
 const std::vector<UserCommand>& UserCommands();
 
 // What a command line asks for, as the parser saw it.

@@ -85,8 +85,8 @@ int Parse(const std::vector<std::string>& args, Io& io, const Hosted* hosted) {
       "keepfs: a versioned, deduplicated backup store.\n"
       "Every command works on one store directory, given by --store DIR or KEEPFS_STORE, or\n"
       "on the store of the keepfs server at --socket PATH or KEEPFS_SOCKET (as a user: only\n"
-      "snapshots, ls, cat, diff, versions, usage, pins, pin, unpin, restore and admit, on\n"
-      "your own data).\n"
+      "snapshots, ls, cat, diff, versions, deleted, usage, pins, pin, unpin, restore and\n"
+      "admit, on your own data).\n"
       "Exit codes: 0 ok, 1 error, 2 usage, 3 partial (some files could not be read or written),\n"
       "4 permission denied, 130 cancelled.\n"
       "Full manual: docs/usage.md",
@@ -110,6 +110,7 @@ int Parse(const std::vector<std::string>& args, Io& io, const Hosted* hosted) {
   for (Registrar r : {RegisterInit, RegisterBackup, RegisterSnapshots, RegisterLs, RegisterCat,
                       RegisterDiff, RegisterRestore, RegisterCheck, RegisterRepair, RegisterStats, RegisterMount,
                       RegisterUser, RegisterUsage, RegisterPrune, RegisterPin, RegisterGc, RegisterSpoolIngest, RegisterServe, RegisterStatus, RegisterVersions,
+                      RegisterDeleted,
                       RegisterStoreBackup, RegisterStoreRestore}) {
     r(app, ctx);
   }

@@ -203,7 +203,7 @@ void RegisterMount(CLI::App& app, Context& ctx) {
   c->add_option("--socket", args->socket,
                 "Also take commands on this public socket (mode 0666), e.g. " +
                     std::string(kDefaultPublicSocket) +
-                    ": users run their own snapshots, ls, cat, diff, versions, usage, pins, pin, unpin "
+                    ": users run their own snapshots, ls, cat, diff, versions, deleted, usage, pins, pin, unpin "
                     "and restore through it (docs/server.md). Default: none, root only")
       ->check([](const std::string& p) {
         return !p.empty() && p[0] == '/' ? std::string() : std::string("must be an absolute path");

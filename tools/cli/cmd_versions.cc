@@ -62,7 +62,7 @@ void RegisterVersions(CLI::App& app, Context& ctx) {
       "extension), with its size, mtime and how many snapshots hold it. A version is the\n"
       "bytes: a touch is no new version, and bytes seen again later are the same one.\n"
       "'keepfs cat --user USER FIRST_SNAPSHOT PATH' reads a version");
-  c->add_option("--user", a->user, "Whose snapshots")->required();
+  AddUserOption(c, ctx, &a->user, "Whose snapshots", /*required=*/true);
   c->add_option("PATH", a->path, "A file's path inside the snapshots")->required();
   c->add_flag("--json", a->json,
               "JSON array: name, type, size, mtime, first_snapshot, last_snapshot, snapshots");

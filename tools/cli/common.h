@@ -127,6 +127,7 @@ void RegisterGc(CLI::App& app, Context& ctx);
 void RegisterSpoolIngest(CLI::App& app, Context& ctx);
 void RegisterServe(CLI::App& app, Context& ctx);   // serve
 void RegisterVersions(CLI::App& app, Context& ctx);
+void RegisterDeleted(CLI::App& app, Context& ctx);
 void RegisterStatus(CLI::App& app, Context& ctx);  // status, admit and run-job
 
 // mallopt settings that keep a serving process's RSS near its cache bound
