@@ -57,6 +57,34 @@ Result<std::optional<TreeCache::Found>> TreeCache::Lookup(const ObjectId& root, 
   return Status::Corruption("tree index nesting is too deep");
 }
 
+Result<std::optional<TreeCache::Found>> TreeCache::Covering(const ObjectId& root, uint64_t first,
+                                                            uint64_t ordinal) {
+  ObjectId id = root;
+  uint64_t at = first;  // the ordinal of the first entry below id
+  for (int depth = 0; depth < kMaxLevels; ++depth) {
+    KEEPFS_ASSIGN_OR_RETURN(TreeNodePtr node, Get(id));
+    if (node->is_leaf) {
+      for (const auto& e : node->entries) {
+        const uint64_t span = snapshot::EntrySpan(e);
+        if (ordinal >= at && ordinal < at + span) return std::optional<Found>(Found{e, at});
+        at += span;
+      }
+      return std::optional<Found>();
+    }
+    const snapshot::TreeNode::Child* next = nullptr;
+    for (const auto& c : node->children) {
+      if (ordinal >= at && ordinal < at + c.span) {
+        next = &c;
+        break;
+      }
+      at += c.span;
+    }
+    if (!next) return std::optional<Found>();
+    id = next->id;
+  }
+  return Status::Corruption("tree index nesting is too deep");
+}
+
 Status DirCursor::DescendToFirstLeaf(TreeNodePtr node) {
   while (true) {
     if (stack_.size() >= kMaxLevels) return Status::Corruption("tree index nesting is too deep");

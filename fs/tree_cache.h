@@ -34,6 +34,11 @@ class TreeCache {
   // Finds name in the directory whose tree is root and whose first child has
   // ordinal first; nullopt if absent. Reads one node per level.
   Result<std::optional<Found>> Lookup(const ObjectId& root, uint64_t first, std::string_view name);
+  // The entry of that directory whose ordinal range (its ordinal and, for a
+  // folder, the span below it) holds ordinal: the entry itself, or the
+  // folder it is somewhere below. nullopt if none (ordinal out of range).
+  // Reads one node per level, chosen by the index nodes' span sums.
+  Result<std::optional<Found>> Covering(const ObjectId& root, uint64_t first, uint64_t ordinal);
 
  private:
   const snapshot::Repo* repo_;

@@ -11,6 +11,7 @@
 
 #include "fs/chunk_reader.h"
 #include "fs/inode.h"
+#include "fs/view_export.h"
 #include "fs/view_impl.h"
 #include "snapshot/catalog.h"
 #include "snapshot/repo.h"
@@ -420,6 +421,7 @@ Result<std::shared_ptr<View::Node>> View::EntryNode(const std::shared_ptr<const 
 }
 
 Result<EntryOut> View::Lookup(const Caller& c, uint64_t parent_ino, std::string_view name) {
+  if (name == "." || name == "..") return ViewExport::LookupDot(*this, c, parent_ino, name);
   auto parent = FindNode(parent_ino);
   if (!parent) return Stale();
   std::shared_ptr<Node> found;

@@ -63,6 +63,8 @@ namespace keepfs::fs {
 
 class ChunkReader;
 class TreeCache;
+class ExportIndex;
+struct ViewExport;
 
 struct Caller {
   uint32_t uid = 0;
@@ -139,7 +141,8 @@ class View {
   void SetInvalidator(Invalidator fn);
 
   // On success the kernel holds one more reference to attr.ino (released by
-  // Forget), unless the answer is negative.
+  // Forget), unless the answer is negative. "." and ".." (NFS export) work in
+  // any node id, known or not: fs/view_export.h.
   Result<EntryOut> Lookup(const Caller& c, uint64_t parent, std::string_view name);
   void Forget(uint64_t ino, uint64_t nlookup);
   // Attributes and how long the kernel may cache them.
@@ -324,6 +327,10 @@ class View {
   std::mutex statfs_mu_;
   int64_t statfs_at_ = 0;  // GUARDED_BY(statfs_mu_)
   StatFsOut statfs_;       // GUARDED_BY(statfs_mu_)
+
+  friend struct ViewExport;  // NFS export: fs/view_export.h
+  std::once_flag export_once_;
+  std::shared_ptr<ExportIndex> export_;  // built by the first export lookup
 };
 
 }  // namespace keepfs::fs

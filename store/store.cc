@@ -305,9 +305,7 @@ void Store::SnapshotChanged(std::string_view user, std::string_view name) {
   if (listener_) listener_(user, name);
 }
 
-Result<uint64_t> Store::AllocateNumber() {
-  if (!writable()) return Status::Internal("AllocateNumber needs a writable store");
-  std::lock_guard<std::mutex> lock(number_mu_);
+Result<uint64_t> Store::NextNumber() const {
   std::string value;
   uint64_t next = 1;
   KEEPFS_ASSIGN_OR_RETURN(bool found, kv_->Get(kNumberKey, &value));
@@ -317,6 +315,13 @@ Result<uint64_t> Store::AllocateNumber() {
       return Status::Corruption(dir_ + ": the number counter (key N) is damaged");
     }
   }
+  return next;
+}
+
+Result<uint64_t> Store::AllocateNumber() {
+  if (!writable()) return Status::Internal("AllocateNumber needs a writable store");
+  std::lock_guard<std::mutex> lock(number_mu_);
+  KEEPFS_ASSIGN_OR_RETURN(uint64_t next, NextNumber());
   std::string updated;
   Encoder(&updated).PutVarint(next + 1);
   WriteBatch batch;

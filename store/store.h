@@ -103,6 +103,9 @@ class Store {
   // can only skip numbers. Snapshots and users take one each; the mount builds
   // inode numbers from them (docs/mount.md). Needs a writable store.
   Result<uint64_t> AllocateNumber();
+  // The number AllocateNumber would hand out next: every number below it has
+  // been handed out (or skipped by a crash), none at or above it has.
+  Result<uint64_t> NextNumber() const;
   // Held by whatever commits or deletes snapshots in this process, from
   // reading the reference counts until the batch that changes them is
   // written (snapshot/accounting.h).

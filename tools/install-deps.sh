@@ -5,7 +5,8 @@ set -euo pipefail
 PKGS=(build-essential cmake ninja-build ccache pkg-config
       librocksdb-dev libzstd-dev libxxhash-dev libssl-dev libspdlog-dev libfmt-dev
       libcli11-dev libtomlplusplus-dev libgtest-dev libgmock-dev
-      libfuse3-dev fuse3 attr acl rsync time zstd python3 samba smbclient)
+      libfuse3-dev fuse3 attr acl rsync time zstd python3 samba smbclient
+      e2fsprogs btrfs-progs xfsprogs)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -71,6 +71,9 @@ void ReplyErr(fuse_req_t req, const Status& s) { fuse_reply_err(req, ErrnoOf(s))
 void OpInit(void*, fuse_conn_info* conn) {
   if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS;
   if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
+  // NFS export: the kernel may look up "." and ".." in node ids it forgot
+  // (View::Lookup answers them from the number alone, fs/view_export.h).
+  if (conn->capable & FUSE_CAP_EXPORT_SUPPORT) conn->want |= FUSE_CAP_EXPORT_SUPPORT;
   // Large reads: libfuse sizes max_pages from max_write (1 MiB buffers).
   conn->max_readahead = 4u << 20;
   conn->max_read = 1u << 20;  // must match the max_read mount option

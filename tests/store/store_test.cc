@@ -85,6 +85,26 @@ TEST_F(StoreTest, InitThenOpen) {
   EXPECT_EQ(s->meta().store_id, id);
 }
 
+// NextNumber says what AllocateNumber hands out next, without taking it,
+// also after a reopen (the NFS export's index asks it whether a number was
+// ever given out).
+TEST_F(StoreTest, NextNumberIsWhatAllocateNumberGivesNext) {
+  ASSERT_OK(Store::Init(Dir(), {}));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> s, Store::Open(Dir(), OpenMode::kReadWrite));
+  ASSERT_OK_AND_ASSIGN(uint64_t next, s->NextNumber());
+  EXPECT_EQ(next, 1u);
+  ASSERT_OK_AND_ASSIGN(uint64_t a, s->AllocateNumber());
+  EXPECT_EQ(a, next);
+  ASSERT_OK_AND_ASSIGN(uint64_t b, s->AllocateNumber());
+  EXPECT_EQ(b, a + 1);
+  ASSERT_OK_AND_ASSIGN(next, s->NextNumber());
+  EXPECT_EQ(next, b + 1);
+  s.reset();
+  ASSERT_OK_AND_ASSIGN(s, Store::Open(Dir(), OpenMode::kReadOnly));
+  ASSERT_OK_AND_ASSIGN(next, s->NextNumber());
+  EXPECT_EQ(next, b + 1);
+}
+
 TEST_F(StoreTest, StoreIdsAreUnique) {
   ASSERT_OK(Store::Init(tmp_.Join("a"), {}));
   ASSERT_OK(Store::Init(tmp_.Join("b"), {}));
