@@ -1,5 +1,5 @@
 // ExportIndex: what the mount needs to rebuild a node from its inode number
-// alone, for NFS export (docs/mount.md, "Inode numbers"; docs/nas-fs.md).
+// alone, for NFS export (docs/mount.md, "Inode numbers"; docs/nas.md).
 // An NFS server hands out file handles holding the FUSE node id; once the
 // kernel has forgotten that inode (memory pressure, or a remount of keepfs),
 // it asks the daemon to look up "." in a node id nobody has named yet.

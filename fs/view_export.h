@@ -1,5 +1,5 @@
 // ViewExport: the part of View that makes the mount exportable by NFS
-// (docs/nas-fs.md, "NFS export"; docs/mount.md, "Inode numbers").
+// (docs/nas.md, "NFS export"; docs/mount.md, "Inode numbers").
 //
 // knfsd (and anything using open_by_handle_at) gives out file handles that
 // hold the FUSE node id, which is the inode number. When such a handle comes

@@ -109,10 +109,10 @@ TEST_P(MountDamageTest, ExactlyTheFilesCheckNamesAreEioUntilRepairMendsThem) {
   }).status());
   EXPECT_FALSE(named.empty());
   EXPECT_LT(named.size(), files.size());
-  if (damage == "flipped byte") EXPECT_EQ(named, std::set<std::string>({"d/f3"}));
-  if (damage == "deleted pack") EXPECT_EQ(named, std::set<std::string>({"d/f3", "f4", "d/f5"}));
-  if (damage == "corrupt RocksDB value") EXPECT_EQ(named, std::set<std::string>({"d/f5"}));
-  if (damage == "missing tree node") EXPECT_EQ(named, std::set<std::string>({"d"}));
+  if (damage == "flipped byte") { EXPECT_EQ(named, std::set<std::string>({"d/f3"})); }
+  if (damage == "deleted pack") { EXPECT_EQ(named, std::set<std::string>({"d/f3", "f4", "d/f5"})); }
+  if (damage == "corrupt RocksDB value") { EXPECT_EQ(named, std::set<std::string>({"d/f5"})); }
+  if (damage == "missing tree node") { EXPECT_EQ(named, std::set<std::string>({"d"})); }
   // A named folder is lost with everything in it: never listed as empty or partial.
   auto hurt = [&](const std::string& rel) {
     return named.count(rel) || (rel.rfind("d/", 0) == 0 && named.count("d"));

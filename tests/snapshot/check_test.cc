@@ -131,7 +131,7 @@ TEST_F(CheckTest, ADeletedPackIsMissingAndSoAreItsChunksWithTheirPaths) {
   Paths from_pack = PathsOf(by["pack missing"]);
   for (const auto& p : ReportEverywhere()) EXPECT_TRUE(from_pack.count(p)) << p;
   for (const auto& p : r.problems()) {
-    if (p.kind == "chunk") EXPECT_EQ(p.state, "missing");
+    if (p.kind == "chunk") { EXPECT_EQ(p.state, "missing"); }
   }
   EXPECT_EQ(r.summary.problems, r.problems().size());
 }

@@ -16,7 +16,7 @@ inline void ExpectCheckClean(Store* store) {
     if (!p.ok()) ADD_FAILURE() << p.kind << " " << p.id << " " << p.state << ": " << p.message;
   });
   EXPECT_OK(s);
-  if (s.ok()) EXPECT_EQ(s->problems, 0u);
+  if (s.ok()) { EXPECT_EQ(s->problems, 0u); }
 }
 
 }  // namespace keepfs::testing

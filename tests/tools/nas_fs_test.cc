@@ -7,7 +7,7 @@
 // links) while mounted, store-restore, and a restore compared with rsync.
 // Where a filesystem cannot be made here (not root, no mkfs, no loop
 // device), it is skipped with the reason; KEEPFS_REQUIRE_NASFS=1 (.ci/run)
-// makes that a failure. docs/nas-fs.md, "Filesystems".
+// makes that a failure. docs/nas.md, "Filesystems".
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# NFS export end to end, with a real NFS server (docs/nas-fs.md, "NFS export").
+# NFS export end to end, with a real NFS server (docs/nas.md, "NFS export").
 #
 # NFS-Ganesha's FSAL_VFS serves a local filesystem by kernel file handle
 # (name_to_handle_at / open_by_handle_at: the kernel's exportfs path, the one
