@@ -4,10 +4,16 @@ namespace keepfs::fs {
 
 namespace {
 constexpr size_t kMaxQueued = 64;  // read-ahead beyond this is dropped, not queued
-}
+// A shard keeps no chunk larger than itself: with a small cache (the small
+// memory profile's 8 MiB) sixteen 512 KiB shards would keep no chunk over
+// 512 KiB, and every read request into one would decompress it again.
+constexpr uint64_t kMinShardBytes = 8 << 20;  // twice the default largest chunk
+}  // namespace
 
 ChunkReader::ChunkReader(const ChunkStore* chunks, uint64_t cache_bytes, int readahead_threads)
-    : chunks_(chunks), cache_(cache_bytes) {
+    : chunks_(chunks),
+      cache_(cache_bytes, LruCache<ObjectId, std::string, ObjectIdHash>::ShardsFor(
+                              cache_bytes, kMinShardBytes)) {
   if (readahead_threads > 0) {
     readahead_ = std::make_unique<ThreadPool>(readahead_threads, kMaxQueued);
   }

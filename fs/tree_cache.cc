@@ -18,8 +18,15 @@ uint64_t Charge(const snapshot::TreeNode& n) {
 }
 }  // namespace
 
+// A shard keeps no node larger than itself; a full page of 8,192 entries
+// decodes to about 2 MiB.
+constexpr uint64_t kMinShardBytes = 2 << 20;
+
 TreeCache::TreeCache(const snapshot::Repo* repo, uint64_t capacity_bytes)
-    : repo_(repo), cache_(capacity_bytes) {}
+    : repo_(repo),
+      cache_(capacity_bytes,
+             LruCache<ObjectId, snapshot::TreeNode, ObjectIdHash>::ShardsFor(capacity_bytes,
+                                                                             kMinShardBytes)) {}
 
 Result<TreeNodePtr> TreeCache::Get(const ObjectId& id) {
   if (auto hit = cache_.Get(id)) return hit;

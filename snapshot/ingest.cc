@@ -15,7 +15,7 @@
 
 #include "snapshot/accounting.h"
 #include "snapshot/catalog.h"
-#include "snapshot/users.h"
+#include "snapshot/commit.h"
 #include "snapshot/posix_meta.h"
 #include "snapshot/repo.h"
 #include "store/coding.h"
@@ -26,7 +26,13 @@ namespace keepfs::snapshot {
 
 namespace {
 
-constexpr size_t kMetaFlushBytes = 16 << 20;
+// Metadata batches of at most half a memtable ([mount] metadata_write_buffer;
+// 16 MiB by default, 4 MiB with the small profile): a larger batch only
+// forces a memtable switch, and the buffer is a large part of a backup's
+// memory on a small NAS (docs/nas.md, "Low-memory profile").
+size_t MetaFlushBytes(const Store& store) {
+  return std::min<size_t>(16 << 20, store.config().mount.metadata_write_buffer_bytes / 2);
+}
 constexpr int kMaxDepth = 4096;
 
 int64_t NowNs() {
@@ -103,7 +109,7 @@ class Walker {
       : store_(store),
         options_(options),
         progress_(progress),
-        meta_(store, kMetaFlushBytes),
+        meta_(store, MetaFlushBytes(*store)),
         chunk_pool_(options.workers, static_cast<size_t>(options.workers) * 4),
         cache_prefix_(FilesCachePrefix(options.user, options.source)),
         pool_(options.workers, static_cast<size_t>(options.workers) * 4) {
@@ -422,13 +428,10 @@ Result<SnapshotRecord> Walker::Run() {
     for (; cache_it_->Valid(); cache_it_->Next()) meta_.Delete(std::string(cache_it_->key()));
   }
   rec.time_sec = options_.time_sec ? *options_.time_sec : rec.started_ns / 1000000000;
-  // Every tree and content record is written before the reference counts
-  // walk them; the counts, the name and the record then commit as one.
-  KEEPFS_RETURN_IF_ERROR(meta_.Flush());
-  if (options_.before_commit_for_test) options_.before_commit_for_test();
-  std::lock_guard<std::mutex> commit_lock(store_->commit_mu());
-  KEEPFS_ASSIGN_OR_RETURN(rec.seq, Repo(store_).NextSeq(rec.user, rec.time_sec));
-  rec.name = FormatSnapshotName(rec.time_sec, rec.seq);
+  if (options_.before_commit_for_test) {
+    KEEPFS_RETURN_IF_ERROR(meta_.Flush());
+    options_.before_commit_for_test();
+  }
   const IngestCounters& c = progress_->counters;
   rec.stats = {c.files.load(), c.dirs.load(), others_, bytes_logical_, c.bytes_read.load(),
                c.bytes_new.load(), c.bytes_stored.load(), c.files_cached.load()};
@@ -436,24 +439,11 @@ Result<SnapshotRecord> Walker::Run() {
     std::lock_guard<std::mutex> lock(errors_mu_);
     rec.errors = errors_;
   }
-  rec.finished_ns = NowNs();
-  if (options_.cancel && options_.cancel->load()) {
-    return Status::Cancelled("backup cancelled; nothing was committed");
-  }
-  KEEPFS_RETURN_IF_ERROR(EnsureUser(store_, rec.user).status());
-  KEEPFS_ASSIGN_OR_RETURN(rec.number, store_->AllocateNumber());
-  int64_t refs_start = NowNs();
-  KEEPFS_ASSIGN_OR_RETURN(
-      MetaBuffer::Records last,
-      AddSnapshotRefs(store_, rec.user, rec.root, &new_objects_,
-                      /*others_committed=*/store_->backup_commits() != commits_at_start));
-  spdlog::debug("{}: {} reference and usage records in {:.3f} s", rec.user, last.size(),
-                static_cast<double>(NowNs() - refs_start) / 1e9);
-  last.emplace_back(SnapshotKey(rec.user, rec.name), EncodeSnapshotRecord(rec));
-  KEEPFS_RETURN_IF_ERROR(meta_.Commit(last));
-  store_->NoteBackupCommit();  // still under the commit lock
-  store_->SnapshotChanged(rec.user, rec.name);
-  return rec;
+  CommitOptions commit;
+  commit.fresh = &new_objects_;
+  commit.commits_at_start = commits_at_start;
+  commit.cancel = options_.cancel;
+  return CommitSnapshot(store_, &meta_, std::move(rec), commit);
 }
 
 }  // namespace

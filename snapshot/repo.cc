@@ -3,8 +3,31 @@
 #include <algorithm>
 
 #include "snapshot/catalog.h"
+#include "store/lru_cache.h"
 
 namespace keepfs::snapshot {
+
+// Key: the tree's id bytes, then the name. Value: the entry, or none when
+// the tree has no such name.
+struct Repo::LookupMemo {
+  LruCache<std::string, std::optional<Entry>> cache{kLookupMemoBytes, /*shards=*/4};
+};
+
+Repo::Repo(Store* store) : store_(store), memo_(std::make_shared<LookupMemo>()) {}
+
+Result<std::optional<Entry>> Repo::Lookup(const ObjectId& tree, std::string_view name) const {
+  std::string key(tree.AsBytes());
+  key.append(name);
+  if (auto hit = memo_->cache.Get(key)) return *hit;
+  KEEPFS_ASSIGN_OR_RETURN(std::optional<Entry> found, LookupInTree(tree, name, node_source()));
+  uint64_t charge = sizeof(Entry) + 2 * key.size();
+  if (found) {
+    charge += found->target.size();
+    for (const Xattr& x : found->xattrs) charge += sizeof(x) + x.name.size() + x.value.size();
+  }
+  memo_->cache.Insert(key, std::make_shared<const std::optional<Entry>>(found), charge);
+  return found;
+}
 
 Result<TreeNode> Repo::GetTreeNode(const ObjectId& id) const {
   std::string value;
@@ -231,7 +254,7 @@ Result<Entry> Repo::ResolvePath(const SnapshotRecord& snap, std::string_view pat
     if (cur.type != EntryType::kDir) {
       return Status::NotFound("'" + walked + "' is not a directory in snapshot " + snap.name);
     }
-    KEEPFS_ASSIGN_OR_RETURN(std::optional<Entry> next, LookupInTree(cur.ref, part, node_source()));
+    KEEPFS_ASSIGN_OR_RETURN(std::optional<Entry> next, Lookup(cur.ref, part));
     walked += (walked.empty() ? "" : "/") + std::string(part);
     if (!next) {
       return Status::NotFound("'" + walked + "' does not exist in snapshot " + snap.user + "/" +

@@ -56,6 +56,49 @@ Result<uint32_t> GetId(const View& v, const std::string& path, const std::string
 }
 }  // namespace
 
+MountConfig MountConfig::ForProfile(MountProfile profile) {
+  MountConfig m;
+  m.profile = profile;
+  if (profile == MountProfile::kSmall) {
+    // Each value is the measured cap of one thing that grows (docs/nas.md, "Low-memory profile").
+    m.cache_bytes = 8ull << 20;
+    m.metadata_cache_bytes = 8ull << 20;
+    m.metadata_write_buffer_bytes = 8ull << 20;
+    m.threads = 4;
+    m.max_inodes = 16384;
+  }
+  return m;
+}
+
+const char* MountConfig::ProfileName(MountProfile profile) {
+  return profile == MountProfile::kSmall ? "small" : "default";
+}
+
+std::vector<std::string> MountConfig::AboveProfile() const {
+  if (profile == MountProfile::kDefault) return {};  // raising a default is a choice, not a leftover
+  const MountConfig p = ForProfile(profile);
+  const std::string in = std::string(" (profile ") + ProfileName(profile) + ": ";
+  auto mib = [](uint64_t b) { return std::to_string(b >> 20) + " MiB"; };
+  std::vector<std::string> out;
+  if (cache_bytes > p.cache_bytes) out.push_back("cache_size = " + mib(cache_bytes) + in + mib(p.cache_bytes) + ")");
+  if (metadata_cache_bytes > p.metadata_cache_bytes) {
+    out.push_back("metadata_cache_size = " + mib(metadata_cache_bytes) + in + mib(p.metadata_cache_bytes) + ")");
+  }
+  if (metadata_write_buffer_bytes > p.metadata_write_buffer_bytes) {
+    out.push_back("metadata_write_buffer = " + mib(metadata_write_buffer_bytes) + in +
+                  mib(p.metadata_write_buffer_bytes) + ")");
+  }
+  if (threads > p.threads) {
+    out.push_back("threads = " + std::to_string(threads) + in + std::to_string(p.threads) + ")");
+  }
+  // 0 is no cap: above any cap.
+  if (p.max_inodes != 0 && (max_inodes == 0 || max_inodes > p.max_inodes)) {
+    out.push_back("max_inodes = " + (max_inodes ? std::to_string(max_inodes) : "0 (no cap)") + in +
+                  std::to_string(p.max_inodes) + ")");
+  }
+  return out;
+}
+
 Result<uint64_t> ParseSize(std::string_view text) {
   size_t i = 0;
   while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
@@ -145,6 +188,94 @@ Status ParseGc(const toml::table& t, const std::string& path, GcConfig* gc) {
   }
   return Status::OK();
 }
+
+// [mount]: the profile first, since it sets the defaults of the memory keys;
+// then every key given, whatever its place in the section.
+Status ParseMount(const toml::table& t, const std::string& path, MountConfig* mc) {
+  toml::node_view<const toml::node> m(t);
+  if (auto n = m["profile"]; n) {
+    auto name = n.value<std::string>();
+    if (!n.is_string() || (*name != "default" && *name != "small")) {
+      return Bad(path, "mount.profile must be \"default\" or \"small\" (docs/nas.md, Low-memory profile)");
+    }
+    *mc = MountConfig::ForProfile(*name == "small" ? MountProfile::kSmall : MountProfile::kDefault);
+  }
+  struct Size {
+    const char* key;
+    uint64_t min;
+    uint64_t* out;
+  };
+  for (Size z : {Size{"metadata_cache_size", 1 << 20, &mc->metadata_cache_bytes},
+                 Size{"metadata_write_buffer", 1 << 20, &mc->metadata_write_buffer_bytes}}) {
+    if (auto n = m[z.key]; n) {
+      auto bytes = SizeValue(n);
+      if (!bytes.ok()) return Bad(path, std::string("mount.") + z.key + ": " + bytes.status().message());
+      if (*bytes < z.min) {
+        return Bad(path, std::string("mount.") + z.key + " must be at least 1MiB");
+      }
+      *z.out = *bytes;
+    }
+  }
+  if (auto n = m["threads"]; n) {
+    auto v = n.value<int64_t>();
+    if (!n.is_integer() || *v < 1 || *v > 256) return Bad(path, "mount.threads must be 1-256");
+    mc->threads = static_cast<uint32_t>(*v);
+  }
+  if (auto n = m["max_inodes"]; n) {
+    auto v = n.value<int64_t>();
+    if (!n.is_integer() || *v < 0 || (*v > 0 && *v < 1024)) {
+      return Bad(path, "mount.max_inodes must be 0 (no cap) or at least 1024");
+    }
+    mc->max_inodes = static_cast<uint64_t>(*v);
+  }
+  if (auto n = m["cache_size"]; n) {
+    Result<uint64_t> bytes = n.is_integer() ? Result<uint64_t>(static_cast<uint64_t>(
+                                                  std::max<int64_t>(0, *n.value<int64_t>())))
+                             : n.is_string() ? ParseSize(*n.value<std::string>())
+                                             : Status::InvalidArgument("not a size");
+    if (!bytes.ok()) return Bad(path, "mount.cache_size: " + bytes.status().message());
+    mc->cache_bytes = *bytes;
+  }
+  if (auto n = m["readahead_chunks"]; n) {
+    auto v = n.value<int64_t>();
+    if (!v || *v < 0 || *v > 64) return Bad(path, "mount.readahead_chunks must be 0-64");
+    mc->readahead_chunks = static_cast<uint32_t>(*v);
+  }
+  if (auto n = m["path_cache_seconds"]; n) {
+    auto v = n.value<double>();
+    if (!v || *v < 0 || *v > 3600) return Bad(path, "mount.path_cache_seconds must be 0-3600");
+    mc->path_cache_seconds = *v;
+  }
+  if (auto n = m["owner_view"]; n) {
+    auto v = n.value<bool>();
+    if (!n.is_boolean() || !v) return Bad(path, "mount.owner_view must be true or false");
+    mc->owner_view = *v;
+  }
+  if (auto n = m["deleted_window"]; n) {
+    Result<int64_t> d = n.is_integer() ? Result<int64_t>(*n.value<int64_t>())
+                        : n.is_string() ? ParseDuration(*n.value<std::string>())
+                                        : Status::InvalidArgument("not a duration");
+    if (!d.ok() || *d <= 0) {
+      return Bad(path, "mount.deleted_window must be a duration such as \"30d\" or \"12h\"");
+    }
+    mc->deleted_window_sec = *d;
+  }
+  if (auto n = m["admin_group"]; n) {
+    if (n.is_integer()) {
+      KEEPFS_ASSIGN_OR_RETURN(mc->admin_gid, GetId(n, path, "mount.admin_group"));
+    } else if (auto name = n.value<std::string>()) {
+      struct group g, *found = nullptr;
+      char buf[16384];
+      if (::getgrnam_r(name->c_str(), &g, buf, sizeof buf, &found) != 0 || !found) {
+        return Bad(path, "mount.admin_group: no group named '" + *name + "' on this server");
+      }
+      mc->admin_gid = found->gr_gid;
+    } else {
+      return Bad(path, "mount.admin_group must be a group name or gid");
+    }
+  }
+  return Status::OK();
+}
 }  // namespace
 
 Result<StoreConfig> ParseStoreConfig(std::string_view text, const std::string& path) {
@@ -161,52 +292,9 @@ Result<StoreConfig> ParseStoreConfig(std::string_view text, const std::string& p
   if (level < 1 || level > 19) return Bad(path, "compression.level must be between 1 and 19");
   c.compression_level = static_cast<int>(level);
 
-  auto m = t["mount"];
-  if (auto n = m["cache_size"]; n) {
-    Result<uint64_t> bytes = n.is_integer() ? Result<uint64_t>(static_cast<uint64_t>(
-                                                  std::max<int64_t>(0, *n.value<int64_t>())))
-                             : n.is_string() ? ParseSize(*n.value<std::string>())
-                                             : Status::InvalidArgument("not a size");
-    if (!bytes.ok()) return Bad(path, "mount.cache_size: " + bytes.status().message());
-    c.mount.cache_bytes = *bytes;
-  }
-  if (auto n = m["readahead_chunks"]; n) {
-    auto v = n.value<int64_t>();
-    if (!v || *v < 0 || *v > 64) return Bad(path, "mount.readahead_chunks must be 0-64");
-    c.mount.readahead_chunks = static_cast<uint32_t>(*v);
-  }
-  if (auto n = m["path_cache_seconds"]; n) {
-    auto v = n.value<double>();
-    if (!v || *v < 0 || *v > 3600) return Bad(path, "mount.path_cache_seconds must be 0-3600");
-    c.mount.path_cache_seconds = *v;
-  }
-  if (auto n = m["owner_view"]; n) {
-    auto v = n.value<bool>();
-    if (!n.is_boolean() || !v) return Bad(path, "mount.owner_view must be true or false");
-    c.mount.owner_view = *v;
-  }
-  if (auto n = m["deleted_window"]; n) {
-    Result<int64_t> d = n.is_integer() ? Result<int64_t>(*n.value<int64_t>())
-                        : n.is_string() ? ParseDuration(*n.value<std::string>())
-                                        : Status::InvalidArgument("not a duration");
-    if (!d.ok() || *d <= 0) {
-      return Bad(path, "mount.deleted_window must be a duration such as \"30d\" or \"12h\"");
-    }
-    c.mount.deleted_window_sec = *d;
-  }
-  if (auto n = m["admin_group"]; n) {
-    if (n.is_integer()) {
-      KEEPFS_ASSIGN_OR_RETURN(c.mount.admin_gid, GetId(n, path, "mount.admin_group"));
-    } else if (auto name = n.value<std::string>()) {
-      struct group g, *found = nullptr;
-      char buf[16384];
-      if (::getgrnam_r(name->c_str(), &g, buf, sizeof buf, &found) != 0 || !found) {
-        return Bad(path, "mount.admin_group: no group named '" + *name + "' on this server");
-      }
-      c.mount.admin_gid = found->gr_gid;
-    } else {
-      return Bad(path, "mount.admin_group must be a group name or gid");
-    }
+  if (auto m = t["mount"]; m) {
+    if (!m.is_table()) return Bad(path, "mount must be a table");
+    KEEPFS_RETURN_IF_ERROR(ParseMount(*m.as_table(), path, &c.mount));
   }
   if (auto users = t["users"].as_table()) {
     for (const auto& [name, node] : *users) {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "store/status.h"
 
@@ -23,8 +24,37 @@ struct UserMapping {
   uint32_t gid = 0;
 };
 
+// The mount's memory profile ([mount] profile; docs/nas.md, "Low-memory profile"): the
+// defaults of the memory keys below. Keys given in config.toml win over it.
+enum class MountProfile {
+  kDefault,  // speed first: about 420 MiB of caches at most, plus the node table
+  kSmall,    // a small NAS: under 64 MiB RSS with 1,000 snapshots of a million files
+};
+
 struct MountConfig {
+  MountProfile profile = MountProfile::kDefault;
+  // Memory keys (defaults: ForProfile).
   uint64_t cache_bytes = 256ull << 20;  // decompressed-chunk cache of the mount
+  // RocksDB's block cache (data, index and filter blocks of the metadata) of
+  // every process that opens the store: the mount, and the commands it runs.
+  uint64_t metadata_cache_bytes = 64ull << 20;
+  // RocksDB's memtables: up to two of this size fill while backups write.
+  uint64_t metadata_write_buffer_bytes = 32ull << 20;
+  uint32_t threads = 16;  // most FUSE worker threads (keepfs mount --threads wins)
+  // At most this many inodes handed to the kernel and not yet asked back:
+  // past it the oldest entries are invalidated, the kernel forgets their
+  // inodes and the mount frees their nodes. 0: no cap (the kernel decides).
+  uint64_t max_inodes = 0;
+
+  // The memory keys' values of a profile (the others at their defaults).
+  static MountConfig ForProfile(MountProfile profile);
+  static const char* ProfileName(MountProfile profile);
+  // With profile small, the memory keys config.toml sets above the
+  // profile's values, as "cache_size = 256 MiB (profile small: 8 MiB)":
+  // most likely a key left from an older config.toml that defeats the
+  // profile. Empty for the default profile.
+  std::vector<std::string> AboveProfile() const;
+
   uint32_t readahead_chunks = 2;        // chunks fetched ahead of a sequential reader
   std::optional<uint32_t> admin_gid;    // members may enter every namespace
   bool owner_view = false;  // show every file inside a snapshot as owned by the namespace owner

@@ -149,8 +149,9 @@ Result<std::unique_ptr<KvStore>> KvStore::Open(const std::string& dir, const KvO
   rocksdb::Options opts;
   opts.create_if_missing = options.create_if_missing;
   opts.paranoid_checks = true;
-  // Bounded memory for a small NAS: one 32 MiB memtable pair and a shared cache.
-  opts.write_buffer_size = 32 << 20;
+  // Bounded memory: one memtable pair and one block cache, both sized by the
+  // store's [mount] memory keys (docs/nas.md, "Low-memory profile").
+  opts.write_buffer_size = options.write_buffer_bytes;
   opts.max_write_buffer_number = 2;
   opts.max_open_files = 512;
   opts.max_background_jobs = 2;
@@ -161,6 +162,17 @@ Result<std::unique_ptr<KvStore>> KvStore::Open(const std::string& dir, const KvO
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.cache_index_and_filter_blocks = true;
   table.pin_l0_filter_and_index_blocks_in_cache = true;
+  // Filters and indexes in pages of about 4 KiB under a small pinned top
+  // level. A whole-file filter of a 64 MiB table of a million-file store is
+  // 1-2 MiB: more than one shard of the block cache (RocksDB shards it into
+  // pieces of 0.5-1 MiB), so it was never kept, and every point read
+  // re-read and re-checksummed it (perf: 84% of a commit's time went there).
+  // Tables written before keep their filters until compaction rewrites them.
+  table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+  table.partition_filters = true;
+  table.metadata_block_size = 4096;
+  table.pin_top_level_index_and_filter = true;
+  table.cache_index_and_filter_blocks_with_high_priority = true;
   table.block_size = 16 << 10;
   opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;

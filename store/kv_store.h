@@ -54,7 +54,8 @@ class KvIterator {
 struct KvOptions {
   bool create_if_missing = false;
   bool read_only = false;
-  size_t block_cache_bytes = 64 << 20;
+  size_t block_cache_bytes = 64 << 20;  // data, index and filter blocks
+  size_t write_buffer_bytes = 32 << 20;  // each of the two memtables
 };
 
 class KvStore {

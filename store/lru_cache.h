@@ -7,6 +7,7 @@
 // Thread safety: all methods may be called from many threads at once.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -21,9 +22,20 @@ namespace keepfs {
 template <typename K, typename V, typename Hash = std::hash<K>>
 class LruCache {
  public:
-  // capacity: total bytes (as charged by Insert) over all shards.
-  explicit LruCache(uint64_t capacity) : capacity_(capacity) {
-    for (auto& s : shards_) s.capacity = capacity / kShards;
+  static constexpr size_t kMaxShards = 16;
+
+  // capacity: total bytes (as charged by Insert) over all shards. Each shard
+  // gets capacity / shards and keeps no value larger than that: a small
+  // cache of large values needs few shards (ShardsFor).
+  explicit LruCache(uint64_t capacity, size_t shards = kMaxShards)
+      : capacity_(capacity), shard_count_(std::clamp<size_t>(shards, 1, kMaxShards)) {
+    for (size_t i = 0; i < shard_count_; ++i) shards_[i].capacity = capacity / shard_count_;
+  }
+
+  // The most shards (up to kMaxShards) that leave each at least min_shard
+  // bytes: room for the largest value the cache should keep.
+  static size_t ShardsFor(uint64_t capacity, uint64_t min_shard) {
+    return static_cast<size_t>(std::clamp<uint64_t>(capacity / std::max<uint64_t>(min_shard, 1), 1, kMaxShards));
   }
 
   std::shared_ptr<const V> Get(const K& key) {
@@ -69,7 +81,6 @@ class LruCache {
   }
 
  private:
-  static constexpr size_t kShards = 16;
   struct Item {
     K key;
     std::shared_ptr<const V> value;
@@ -82,10 +93,11 @@ class LruCache {
     uint64_t capacity = 0;
     uint64_t used = 0;
   };
-  Shard& ShardOf(const K& key) { return shards_[Hash()(key) % kShards]; }
+  Shard& ShardOf(const K& key) { return shards_[Hash()(key) % shard_count_]; }
 
   uint64_t capacity_;
-  std::array<Shard, kShards> shards_;
+  size_t shard_count_;
+  std::array<Shard, kMaxShards> shards_;  // the first shard_count_ are used
 };
 
 }  // namespace keepfs

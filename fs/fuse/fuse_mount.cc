@@ -11,16 +11,26 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "fs/inode_cap.h"
 #include "fs/mountinfo.h"
 
 namespace keepfs::fs {
 
 namespace {
-View* ViewOf(fuse_req_t req) { return static_cast<View*>(fuse_req_userdata(req)); }
+// What every request reaches: the view, and the inode cap when there is one.
+struct Session {
+  View* view = nullptr;
+  std::unique_ptr<InodeCap> cap;  // null: no cap ([mount] max_inodes = 0)
+};
+// A fuse_reply_* call frees the request, whether it succeeds or not: take
+// what is needed after it (the session, the name) before replying.
+Session* SessionOf(fuse_req_t req) { return static_cast<Session*>(fuse_req_userdata(req)); }
+View* ViewOf(fuse_req_t req) { return SessionOf(req)->view; }
 
 Caller CallerOf(fuse_req_t req) {
   const fuse_ctx* ctx = fuse_req_ctx(req);
@@ -83,7 +93,13 @@ void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   auto r = ViewOf(req)->Lookup(CallerOf(req), parent, name);
   if (!r.ok()) return ReplyErr(req, r.status());
   fuse_entry_param e = ToEntry(*r);
-  if (fuse_reply_entry(req, &e) != 0 && e.ino != 0) ViewOf(req)->Forget(e.ino, 1);
+  Session* session = SessionOf(req);
+  std::string kept = session->cap && e.ino != 0 ? std::string(name) : std::string();
+  if (fuse_reply_entry(req, &e) != 0) {
+    if (e.ino != 0) session->view->Forget(e.ino, 1);
+  } else if (session->cap && e.ino != 0) {
+    session->cap->Record(parent, kept);
+  }
 }
 
 void OpForget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
@@ -122,13 +138,16 @@ void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fi->cache_readdir = 1;
     fi->keep_cache = 1;
   }
-  if (fuse_reply_open(req, fi) != 0) ViewOf(req)->ReleaseDir(*r);
+  View* view = ViewOf(req);
+  if (fuse_reply_open(req, fi) != 0) view->ReleaseDir(*r);
 }
 
-void ReadDirCommon(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi, bool plus) {
+void ReadDirCommon(fuse_req_t req, fuse_ino_t dir, size_t size, off_t off, fuse_file_info* fi,
+                   bool plus) {
   std::vector<char> buf(size);
   size_t used = 0;
   std::vector<uint64_t> taken;  // inos counted as lookups, undone if the reply fails
+  std::vector<std::string> names;  // their names, for the inode cap
   Status s = ViewOf(req)->ReadDir(
       fi->fh, static_cast<uint64_t>(off), plus,
       [&](std::string_view name, const EntryOut& e, uint64_t next) {
@@ -148,21 +167,27 @@ void ReadDirCommon(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi, b
         }
         if (need > size - used) return false;
         used += need;
-        if (plus && !e.name_only && n != "." && n != "..") taken.push_back(e.attr.ino);
+        if (plus && !e.name_only && n != "." && n != "..") {
+          taken.push_back(e.attr.ino);
+          if (SessionOf(req)->cap) names.push_back(std::move(n));
+        }
         return true;
       });
   if (!s.ok() && used == 0) return ReplyErr(req, s);
+  Session* session = SessionOf(req);
   if (fuse_reply_buf(req, buf.data(), used) != 0) {
-    for (uint64_t ino : taken) ViewOf(req)->Forget(ino, 1);
+    for (uint64_t ino : taken) session->view->Forget(ino, 1);
+    return;
   }
+  for (const std::string& n : names) session->cap->Record(dir, n);
 }
 
-void OpReaddir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
-  ReadDirCommon(req, size, off, fi, false);
+void OpReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  ReadDirCommon(req, ino, size, off, fi, false);
 }
 
-void OpReaddirplus(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
-  ReadDirCommon(req, size, off, fi, true);
+void OpReaddirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  ReadDirCommon(req, ino, size, off, fi, true);
 }
 
 void OpReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
@@ -179,7 +204,8 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   } else {
     fi->keep_cache = 1;  // immutable: pages cached by an earlier open stay valid
   }
-  if (fuse_reply_open(req, fi) != 0) ViewOf(req)->Release(*r);
+  View* view = ViewOf(req);
+  if (fuse_reply_open(req, fi) != 0) view->Release(*r);
 }
 
 void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
@@ -335,19 +361,23 @@ Status ServeMount(View* view, const MountOptions& options) {
   for (auto& a : argv_s) argv.push_back(a.data());
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
   fuse_lowlevel_ops ops = MakeOps();
-  fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, view);
+  Session session;
+  session.view = view;
+  fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, &session);
   if (!se) return Status::Internal("fuse_session_new failed (see the message above)");
   struct Cleanup {
     fuse_session* se;
+    Session* session;
     View* view;
     bool handlers = false, mounted = false;
     ~Cleanup() {
+      session->cap.reset();  // no invalidation after this point
       view->SetInvalidator(nullptr);
       if (mounted) fuse_session_unmount(se);
       if (handlers) fuse_remove_signal_handlers(se);
       fuse_session_destroy(se);
     }
-  } cleanup{se, view};
+  } cleanup{se, &session, view};
   if (fuse_set_signal_handlers(se) != 0) return Status::Internal("cannot set signal handlers");
   cleanup.handlers = true;
   if (fuse_session_mount(se, options.mountpoint.c_str()) != 0) {
@@ -363,6 +393,13 @@ Status ServeMount(View* view, const MountOptions& options) {
   view->SetInvalidator([se](uint64_t parent, const std::string& name) {
     fuse_lowlevel_notify_inval_entry(se, parent, name.c_str(), name.size());
   });
+  if (options.max_inodes > 0) {
+    session.cap = std::make_unique<InodeCap>(
+        options.max_inodes, [se](uint64_t parent, const std::string& name) {
+          // ENOENT: the kernel dropped that name already.
+          fuse_lowlevel_notify_inval_entry(se, parent, name.c_str(), name.size());
+        });
+  }
   RaiseReadAhead(options.mountpoint, 4096);
   if (options.on_ready) options.on_ready();
   fuse_loop_config* cfg = fuse_loop_cfg_create();

@@ -19,6 +19,9 @@ struct MountOptions {
   std::string fsname = "keepfs";  // shown by mount(8) and df
   bool debug = false;             // libfuse's request trace on stderr
   unsigned max_threads = 16;
+  // At most this many entries handed to the kernel and not yet invalidated
+  // (fs/inode_cap.h); 0: no cap.
+  uint64_t max_inodes = 0;
   // Called once the file system is mounted and serving, before ServeMount
   // blocks (a daemonizing parent waits for this).
   std::function<void()> on_ready;

@@ -103,6 +103,108 @@ uid = 1002
   EXPECT_EQ(c.users.at("bob").gid, 1002u) << "gid defaults to the uid";
 }
 
+TEST(ConfigTest, MountProfileSetsTheMemoryDefaults) {
+  ASSERT_OK_AND_ASSIGN(StoreConfig none, ParseStoreConfig("", "c.toml"));
+  EXPECT_EQ(none.mount.profile, MountProfile::kDefault);
+  EXPECT_EQ(none.mount.cache_bytes, 256ull << 20);
+  EXPECT_EQ(none.mount.metadata_cache_bytes, 64ull << 20);
+  EXPECT_EQ(none.mount.metadata_write_buffer_bytes, 32ull << 20);
+  EXPECT_EQ(none.mount.threads, 16u);
+  EXPECT_EQ(none.mount.max_inodes, 0u) << "no cap: the default profile is unchanged";
+
+  ASSERT_OK_AND_ASSIGN(StoreConfig def, ParseStoreConfig("[mount]\nprofile = \"default\"\n", "c"));
+  EXPECT_EQ(def.mount.cache_bytes, none.mount.cache_bytes);
+  EXPECT_EQ(def.mount.max_inodes, 0u);
+
+  ASSERT_OK_AND_ASSIGN(StoreConfig c, ParseStoreConfig(R"(
+[mount]
+profile = "small"
+owner_view = true
+)", "c.toml"));
+  EXPECT_EQ(c.mount.profile, MountProfile::kSmall);
+  EXPECT_EQ(c.mount.cache_bytes, 8ull << 20);
+  EXPECT_EQ(c.mount.metadata_cache_bytes, 8ull << 20);
+  EXPECT_EQ(c.mount.metadata_write_buffer_bytes, 8ull << 20);
+  EXPECT_EQ(c.mount.threads, 4u);
+  EXPECT_EQ(c.mount.max_inodes, 16384u);
+  EXPECT_TRUE(c.mount.owner_view) << "the profile touches only the memory keys";
+  EXPECT_EQ(c.mount.readahead_chunks, 2u);
+  EXPECT_STREQ(MountConfig::ProfileName(c.mount.profile), "small");
+}
+
+TEST(ConfigTest, MountKeysWinOverTheProfileWhereverTheyStand) {
+  ASSERT_OK_AND_ASSIGN(StoreConfig c, ParseStoreConfig(R"(
+[mount]
+cache_size = "32MiB"
+threads = 8
+profile = "small"
+max_inodes = 50000
+metadata_cache_size = "12MiB"
+)", "c.toml"));
+  EXPECT_EQ(c.mount.cache_bytes, 32ull << 20) << "given before the profile, still wins";
+  EXPECT_EQ(c.mount.threads, 8u);
+  EXPECT_EQ(c.mount.max_inodes, 50000u);
+  EXPECT_EQ(c.mount.metadata_cache_bytes, 12ull << 20);
+  EXPECT_EQ(c.mount.metadata_write_buffer_bytes, 8ull << 20) << "not given: the profile's";
+  EXPECT_EQ(c.mount.AboveProfile(),
+            (std::vector<std::string>{"cache_size = 32 MiB (profile small: 8 MiB)",
+                                      "metadata_cache_size = 12 MiB (profile small: 8 MiB)",
+                                      "threads = 8 (profile small: 4)",
+                                      "max_inodes = 50000 (profile small: 16384)"}));
+
+  ASSERT_OK_AND_ASSIGN(StoreConfig d, ParseStoreConfig(R"(
+[mount]
+max_inodes = 0
+metadata_cache_size = 33554432
+)", "c.toml"));
+  EXPECT_EQ(d.mount.max_inodes, 0u);
+  EXPECT_EQ(d.mount.metadata_cache_bytes, 32ull << 20) << "a number of bytes is fine too";
+  EXPECT_TRUE(d.mount.AboveProfile().empty()) << "the default profile has no cap to exceed";
+}
+
+TEST(ConfigTest, BadMountMemoryValuesSayWhatIsAllowed) {
+  struct Case {
+    const char* text;
+    const char* message;
+  } cases[] = {
+      {"[mount]\nprofile = \"tiny\"\n", "mount.profile must be \"default\" or \"small\""},
+      {"[mount]\nprofile = 1\n", "mount.profile must be"},
+      {"[mount]\nthreads = 0\n", "mount.threads must be 1-256"},
+      {"[mount]\nthreads = 300\n", "mount.threads must be 1-256"},
+      {"[mount]\nthreads = \"many\"\n", "mount.threads must be 1-256"},
+      {"[mount]\nmax_inodes = 10\n", "mount.max_inodes must be 0 (no cap) or at least 1024"},
+      {"[mount]\nmax_inodes = -1\n", "mount.max_inodes must be 0"},
+      {"[mount]\nmetadata_cache_size = \"100K\"\n", "mount.metadata_cache_size must be at least 1MiB"},
+      {"[mount]\nmetadata_cache_size = \"lots\"\n", "mount.metadata_cache_size: 'lots' is not a size"},
+      {"[mount]\nmetadata_write_buffer = true\n", "mount.metadata_write_buffer: not a size"},
+      {"mount = 3\n", "mount must be a table"},
+  };
+  for (const Case& c : cases) {
+    auto r = ParseStoreConfig(c.text, "c.toml");
+    ASSERT_FALSE(r.ok()) << c.text;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find(c.message), std::string::npos) << r.status().message();
+  }
+}
+
+TEST(ConfigTest, AStoreWithTheSmallProfileOpens) {
+  testing::TempDir tmp;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> store, testing::InitAndOpen(tmp.Join("s")));
+  std::string dir = store->dir();
+  store.reset();
+  ASSERT_OK_AND_ASSIGN(std::string text, ReadSmallFile(dir + "/config.toml"));
+  ASSERT_NE(text.find("# profile = \"small\""), std::string::npos) << "init documents the key";
+  size_t at = text.find("[mount]\n");
+  ASSERT_NE(at, std::string::npos);
+  text.insert(at + 8, "profile = \"small\"\n");
+  ASSERT_OK(WriteFileAtomic(dir + "/config.toml", text));
+  ASSERT_OK_AND_ASSIGN(store, Store::Open(dir, OpenMode::kReadWrite));
+  EXPECT_EQ(store->config().mount.profile, MountProfile::kSmall);
+  EXPECT_EQ(store->config().mount.metadata_cache_bytes, 8ull << 20);
+  EXPECT_EQ(store->config().mount.cache_bytes, 8ull << 20)
+      << "init's config gives no cache_size that would win over the profile";
+}
+
 TEST(ConfigTest, BadValuesNameTheKey) {
   struct Case {
     const char* text;

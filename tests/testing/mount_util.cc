@@ -32,17 +32,18 @@ std::string FuseUnavailable() {
 
 TestMount::~TestMount() { Stop(); }
 
-Status TestMount::Start(Store* store, const std::string& mountpoint) {
+Status TestMount::Start(Store* store, const std::string& mountpoint, uint64_t max_inodes) {
   view_ = std::make_unique<fs::View>(store);
   mountpoint_ = mountpoint;
   std::promise<void> ready;
   auto ready_f = ready.get_future();
   std::promise<Status> early;
   auto early_f = early.get_future();
-  thread_ = std::thread([this, &ready, p = std::move(early)]() mutable {
+  thread_ = std::thread([this, &ready, max_inodes, p = std::move(early)]() mutable {
     fs::MountOptions o;
     o.mountpoint = mountpoint_;
     o.fsname = "keepfs-test";
+    o.max_inodes = max_inodes;
     bool got_ready = false;
     o.on_ready = [&] {
       got_ready = true;

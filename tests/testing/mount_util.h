@@ -36,8 +36,9 @@ class TestMount {
  public:
   TestMount() = default;
   ~TestMount();  // Stop()
-  // Mounts a View of store at mountpoint (an existing dir) and waits until served.
-  Status Start(Store* store, const std::string& mountpoint);
+  // Mounts a View of store at mountpoint (an existing dir) and waits until
+  // served. max_inodes: fs::MountOptions::max_inodes (0: no cap).
+  Status Start(Store* store, const std::string& mountpoint, uint64_t max_inodes = 0);
   // Unmounts and waits for the serving threads. Idempotent.
   void Stop();
   fs::View& view() { return *view_; }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <ostream>
@@ -27,7 +28,7 @@ struct MountArgs {
   std::string mountpoint;
   bool foreground = false;
   bool debug = false;
-  unsigned threads = 16;
+  unsigned threads = 0;  // 0: [mount] threads of config.toml
   std::string socket;  // the public control socket, if any
 };
 
@@ -56,6 +57,17 @@ void TuneMallocForMount() {
   ::mallopt(M_TRIM_THRESHOLD, 64 << 20);
 }
 
+void TuneMallocForProfile(const MountConfig& m) {
+  if (m.profile != MountProfile::kSmall) return;
+  // The small profile's bound would not hold with 64 MiB of freed heap kept,
+  // nor with freed chunk buffers stuck below a live one at the top of the
+  // heap: chunk buffers come from their own mappings, returned when freed
+  // (a page fault per 4 KiB read; its caches are small), and little freed
+  // heap is kept (docs/nas.md, "Low-memory profile").
+  ::mallopt(M_MMAP_THRESHOLD, 256 << 10);
+  ::mallopt(M_TRIM_THRESHOLD, 4 << 20);
+}
+
 namespace {
 // Opens the store and serves until unmounted. ready() runs once mounted.
 Status Serve(Context& ctx, const MountArgs& a, const std::string& mountpoint,
@@ -65,9 +77,15 @@ Status Serve(Context& ctx, const MountArgs& a, const std::string& mountpoint,
   TuneMallocForMount();
   // Opened directly, never forwarded: a second mount of a store is "in use".
   KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(store_dir, OpenMode::kReadWrite));
+  const MountConfig memory = store->config().mount;
+  TuneMallocForProfile(memory);
+  for (const std::string& key : memory.AboveProfile()) {
+    spdlog::warn("{}/config.toml: [mount] {} overrides the memory profile", store->dir(), key);
+  }
   fs::View view(store.get());
   // Commands of other keepfs processes run here while mounted (one writer).
   ControlOptions control_options;
+  control_options.trim_heap_after_command = memory.profile == MountProfile::kSmall;
   control_options.public_socket = a.socket;
   KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<ControlServer> control,
                           ControlServer::Start(store.get(), control_options));
@@ -75,7 +93,8 @@ Status Serve(Context& ctx, const MountArgs& a, const std::string& mountpoint,
   o.mountpoint = mountpoint;
   o.fsname = "keepfs:" + store_dir;
   o.debug = a.debug;
-  o.max_threads = a.threads;
+  o.max_threads = a.threads > 0 ? a.threads : memory.threads;
+  o.max_inodes = memory.max_inodes;
   o.on_ready = [&] {
     ready("mounted store " + store_dir + " at " + mountpoint + " (pid " +
           std::to_string(::getpid()) + "); unmount with 'keepfs umount " + mountpoint + "'");
@@ -208,8 +227,9 @@ void RegisterMount(CLI::App& app, Context& ctx) {
       ->check([](const std::string& p) {
         return !p.empty() && p[0] == '/' ? std::string() : std::string("must be an absolute path");
       });
-  c->add_option("--threads", args->threads, "Most FUSE worker threads")
-      ->capture_default_str()
+  c->add_option("--threads", args->threads,
+                "Most FUSE worker threads (default: [mount] threads of config.toml: 16, or 4 "
+                "with profile = \"small\")")
       ->check(CLI::Range(1u, 256u));
   c->callback([&ctx, args] { ctx.exit_code = RunMount(ctx, *args); });
 

@@ -210,9 +210,15 @@ keepfs::Status Serve(Context& ctx, const server::ServerConfig& config) {
   TuneMallocForMount();
   KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store,
                           Store::Open(config.store, OpenMode::kReadWrite));
+  const MountConfig memory = store->config().mount;
+  TuneMallocForProfile(memory);
+  for (const std::string& key : memory.AboveProfile()) {
+    spdlog::warn("{}/config.toml: [mount] {} overrides the memory profile", store->dir(), key);
+  }
   fs::View view(store.get());
   Server server(config);
   ControlOptions control_options;
+  control_options.trim_heap_after_command = memory.profile == MountProfile::kSmall;
   control_options.public_socket = config.socket;
   control_options.server = &server;
   KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<ControlServer> control,
@@ -220,7 +226,9 @@ keepfs::Status Serve(Context& ctx, const server::ServerConfig& config) {
   fs::MountOptions o;
   o.mountpoint = config.mountpoint;
   o.fsname = "keepfs:" + config.store;
-  o.max_threads = config.mount_threads;
+  // keepfs.toml's [mount] threads when it gives one, else the store's profile.
+  o.max_threads = config.lines.count("mount.threads") ? config.mount_threads : memory.threads;
+  o.max_inodes = memory.max_inodes;
   keepfs::Status started;
   o.on_ready = [&] {
     started = server.StartParts(store.get(), control.get());

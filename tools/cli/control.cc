@@ -1,6 +1,7 @@
 #include "tools/cli/control.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -151,6 +152,7 @@ Result<std::unique_ptr<ControlServer>> ControlServer::Start(Store* store,
   std::unique_ptr<ControlServer> s(new ControlServer());
   s->store_ = store;
   s->server_ = options.server;
+  s->trim_heap_ = options.trim_heap_after_command;
   s->path_ = store->dir() + "/control.sock";
   struct stat st;
   if (::stat(store->dir().c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
@@ -332,6 +334,7 @@ void ControlServer::Serve(int fd) {
   (void)!::write(stop_fd, &one, sizeof one);
   watcher.join();
   ::close(stop_fd);
+  if (trim_heap_) ::malloc_trim(0);
   std::string encoded;
   Encoder(&encoded).PutFixed32(static_cast<uint32_t>(code));
   (void)SendFrame(fd, 'X', encoded);
