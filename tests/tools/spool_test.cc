@@ -155,7 +155,9 @@ TEST_F(SpoolTest, ASpoolOthersCouldWriteOrOwnIsRefusedWithWhatToDo) {
   ASSERT_EQ(::rename((spool_ + "/alice/data").c_str(), (tmp_.Join("elsewhere")).c_str()), 0);
   ASSERT_EQ(::symlink(tmp_.Join("elsewhere").c_str(), (spool_ + "/alice/data").c_str()), 0);
   Flag(kFlagTime + 86400);
-  if (::geteuid() == 0) ASSERT_EQ(::lchown((spool_ + "/alice/.done").c_str(), 4321, 4321), 0);
+  if (::geteuid() == 0) {
+    ASSERT_EQ(::lchown((spool_ + "/alice/.done").c_str(), 4321, 4321), 0);
+  }
   CliRun link = Ingest();
   EXPECT_EQ(link.code, 1);
   EXPECT_NE(link.out.find("a symlink is not taken"), std::string::npos) << link.out;
