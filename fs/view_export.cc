@@ -23,7 +23,10 @@ bool IsDir(const Node& n) {
   switch (n.kind) {
     case Node::kRoot:
     case Node::kUserDir:
-    case Node::kMetaDir: return true;
+    case Node::kMetaDir:
+    case Node::kVersionsDir:
+    case Node::kHistoryDir:
+    case Node::kDeletedDir: return true;
     case Node::kSnapRoot:
     case Node::kEntry: return n.entry.type == EntryType::kDir;
     case Node::kLatest:

@@ -337,7 +337,9 @@ TEST_F(MountTest, DamagedPackIsEio) {
   ASSERT_OK(WriteFile(src + "/small", "inline data is in the metadata"));
   Backup("alice", src, kTime);
   for (const auto& e : std::filesystem::recursive_directory_iterator(store_->dir() + "/packs")) {
-    if (e.path().extension() == ".pack") ASSERT_OK(FlipByte(e.path().string(), 5000));
+    if (e.path().extension() == ".pack") {
+      ASSERT_OK(FlipByte(e.path().string(), 5000));
+    }
   }
   ASSERT_OK(mount_.Start(store_.get(), mnt_));
   int fd = ::open((mnt_ + "/alice/latest/big").c_str(), O_RDONLY);
@@ -466,7 +468,9 @@ TEST_F(MountTest, GcRunsInTheMountBesideABackupWhileAnOpenFileReadsToTheEnd) {
   if (!backup_still_running) {
     std::printf("note: the backup finished before gc did; gc beside it was not shown\n");
   }
-  if (backup_still_running) ASSERT_EQ(::waitpid(backup, &status, 0), backup);
+  if (backup_still_running) {
+    ASSERT_EQ(::waitpid(backup, &status, 0), backup);
+  }
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the backup: status " << status;
   for (uint64_t id : ListPackFiles(store)) {
     EXPECT_EQ(std::count(packs_before.begin(), packs_before.end(), id), 0)

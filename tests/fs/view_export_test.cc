@@ -257,6 +257,20 @@ TEST_F(ViewExportTest, DotDotClimbsToTheRootFromAForgottenFolder) {
   ASSERT_OK(in_many);
   EXPECT_EQ(in_many->attr.ino, seen.at("/many").attr.ino);
   EXPECT_EQ(ErrnoOf(fresh.Lookup(As(kAlice), seen.at("/z.txt").attr.ino, "..").status()), ENOTDIR);
+  // The history views are folders too: ".." of .versions/docs is .versions,
+  // and of .versions and .deleted the user folder, in a View that knew them
+  // or not.
+  ASSERT_OK_AND_ASSIGN(uint64_t versions, PathIno("alice/.versions"));
+  ASSERT_OK_AND_ASSIGN(uint64_t versions_docs, PathIno("alice/.versions/docs"));
+  ASSERT_OK_AND_ASSIGN(uint64_t deleted, PathIno("alice/.deleted"));
+  auto up = view_->Lookup(As(kAlice), versions_docs, "..");
+  ASSERT_OK(up);
+  EXPECT_EQ(up->attr.ino, versions);
+  for (uint64_t view_dir : {versions, deleted}) {
+    auto to_user = fresh.Lookup(As(kAlice), view_dir, "..");
+    ASSERT_OK(to_user);
+    EXPECT_EQ(to_user->attr.ino, user);
+  }
 }
 
 // Access is the namespace's, as for any lookup: bob cannot reach alice's

@@ -245,7 +245,9 @@ TEST_F(ViewTest, InodesAreStableDistinctAndShareHardLinks) {
       if (name == "." || name == "..") continue;
       ASSERT_OK_AND_ASSIGN(EntryOut looked, view_->Lookup(kRoot, dir, name));
       EXPECT_EQ(looked.attr.ino, e.attr.ino) << p + "/" + name;
-      if (e.attr.ino != z.attr.ino) EXPECT_TRUE(seen.insert(e.attr.ino).second) << name;
+      if (e.attr.ino != z.attr.ino) {
+        EXPECT_TRUE(seen.insert(e.attr.ino).second) << name;
+      }
       if (S_ISDIR(e.attr.mode)) walk(e.attr.ino, p + "/" + name);
     }
   };
@@ -286,7 +288,9 @@ TEST_F(ViewTest, DamagedChunkIsEioNeverWrongBytes) {
   ASSERT_OK_AND_ASSIGN(EntryOut big, Walk(kRoot, "alice/latest/docs/deep/big.bin"));
   // Damage every pack in the middle of its data.
   for (const auto& e : std::filesystem::recursive_directory_iterator(store_->dir() + "/packs")) {
-    if (e.path().extension() == ".pack") ASSERT_OK(testing::FlipByte(e.path().string(), 1000));
+    if (e.path().extension() == ".pack") {
+      ASSERT_OK(testing::FlipByte(e.path().string(), 1000));
+    }
   }
   view_ = std::make_unique<View>(store_.get());  // nothing cached
   ASSERT_OK_AND_ASSIGN(big, Walk(kRoot, "alice/latest/docs/deep/big.bin"));

@@ -55,7 +55,9 @@ TEST_F(PruneTest, DryRunAndRealRunAgreeAndFreeWhatOnlyTheForgottenHeld) {
   ASSERT_EQ(dry.snapshots.size(), 10u);
   for (size_t i = 0; i < 10; ++i) {
     EXPECT_EQ(dry.snapshots[i].decision.fate, i < 7 ? Fate::kForget : Fate::kKeep) << i;
-    if (i < 7) EXPECT_GE(dry.snapshots[i].frees, 100000u) << "its own random file";
+    if (i < 7) {
+      EXPECT_GE(dry.snapshots[i].frees, 100000u) << "its own random file";
+    }
   }
   EXPECT_EQ(dry.plan.charged_before - dry.plan.charged_after, dry.frees)
       << "alice alone: what she stops being charged is what nobody holds any more";

@@ -23,7 +23,9 @@ TEST(RepoTest, ResolvePathAcrossSnapshotsAnswersAsAFreshRepo) {
   for (int d = 0; d < 6; ++d) {
     // report.txt changes every other day; late.txt appears on day 3.
     ASSERT_OK(testing::WriteFile(src + "/docs/report.txt", "version " + std::to_string(d / 2)));
-    if (d == 3) ASSERT_OK(testing::WriteFile(src + "/docs/late.txt", "late"));
+    if (d == 3) {
+      ASSERT_OK(testing::WriteFile(src + "/docs/late.txt", "late"));
+    }
     testing::BackupOrFail(store.get(), "alice", src, kDay1 + d * 86400);
   }
   Repo shared(store.get());

@@ -174,7 +174,9 @@ TEST_F(CliTest, DiffListsAddedRemovedChanged) {
 
 TEST_F(CliTest, VersionsListsEachDistinctVersionOfAFile) {
   for (const char* day : {"2026-10-01", "2026-10-02", "2026-10-03"}) {
-    if (std::string(day) == "2026-10-03") ASSERT_TRUE(WriteFile(src_ + "/big.bin", RandomBytes(1000, 9)).ok());
+    if (std::string(day) == "2026-10-03") {
+      ASSERT_TRUE(WriteFile(src_ + "/big.bin", RandomBytes(1000, 9)).ok());
+    }
     ASSERT_EQ(RunCli({"backup", "--store", store_, "--user", "alice", "--time", day, "-q", src_}).code, 0);
   }
   CliRun v = RunCli({"versions", "--store", store_, "--user", "alice", "big.bin", "--json"});

@@ -1,16 +1,19 @@
 // kill -9 at random instants of a backup, a prune, gc, the sharing pass, a
-// check, a store-backup, a store-restore, a repair and a spool ingest.
+// check, a store-backup, a store-restore, a repair, a spool ingest, and of the
+// mount while pins and unpins go through it.
 // After every kill: `keepfs check` is clean, every snapshot committed before
 // is intact and byte-identical, no partial snapshot is visible, counts equal
 // a recount, and the next run of the job succeeds.
 // KEEPFS_CRASH_ITERATIONS sets the count (default 12, 10 for gc, 6 for the
-// sharing pass and check, 8 for store-backup, repair and spool ingest, 5 for
-// store-restore).
+// sharing pass, check and the mount, 8 for store-backup, repair and spool
+// ingest, 5 for store-restore).
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,17 +21,21 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <sstream>
 #include <set>
 #include <thread>
 
+#include "fs/mountinfo.h"
 #include "snapshot/catalog.h"
+#include "snapshot/pins.h"
 #include "snapshot/repo.h"
 #include "store/chunk_store.h"
 #include "store/file_util.h"
 #include "store/pack.h"
 #include "tests/testing/backup_util.h"
 #include "tests/testing/every_kind_tree.h"
+#include "tests/testing/mount_util.h"
 #include "tests/testing/pack_oracle.h"
 #include "tests/testing/refs_oracle.h"
 #include "tests/testing/test_util.h"
@@ -652,6 +659,123 @@ TEST(CrashTest, KillDuringASpoolIngestLeavesOnePushOneSnapshot) {
     EXPECT_TRUE(*got == RandomBytes(3 << 20, 700 + i));
   }
   EXPECT_GT(killed, 0) << "no kill landed during an ingest";
+}
+
+}  // namespace
+}  // namespace keepfs::testing
+
+namespace keepfs::testing {
+namespace {
+
+// kill -9 of the mount process while a reader pins and unpins files through
+// it (setxattr / removexattr user.keepfs.pin). Each pin or unpin commits in
+// one synced batch before the call returns, so after every kill each pin the
+// mount acknowledged is there and each acknowledged unpin is gone (the one
+// call the kill interrupted may have gone either way), the counts equal a
+// recount, `keepfs check` is clean, and the next mount pins again.
+TEST(CrashTest, KillTheMountDuringPinsKeepsEveryAnsweredPin) {
+  KEEPFS_REQUIRE_FUSE_OR_SKIP();
+  const int iterations = CrashIterations(6);
+  TempDir dir;
+  const std::string store = dir.Join("store"), src = dir.Join("src"), mnt = dir.Join("mnt");
+  ASSERT_EQ(RunCli({"init", "--store", store, "-q"}).code, 0);
+  ASSERT_OK(MakeDirs(mnt));
+  Rng rng(31);
+  std::vector<std::string> snaps, paths;
+  for (int d = 0; d < 3; ++d) {
+    ASSERT_OK(MakeDirs(src + "/d" + std::to_string(d)));
+    for (int f = 0; f < 8; ++f) paths.push_back("d" + std::to_string(d) + "/f" + std::to_string(f));
+  }
+  for (int day = 0; day < 3; ++day) {
+    for (const std::string& p : paths) {
+      ASSERT_OK(WriteFile(src + "/" + p, RandomBytes(1000 + rng.Uniform(30000), rng.Next())));
+    }
+    int64_t t = 1790000000 + day * 86400;
+    ASSERT_EQ(RunCli({"backup", "--store", store, "--user", "alice", "-q", "--time",
+                      snapshot::FormatUtcTime(t), src}).code, 0);
+    snaps.push_back(snapshot::FormatSnapshotName(t, 0));
+  }
+  // "SNAPSHOT/PATH" -> pinned, as last acknowledged by the mount.
+  std::map<std::string, bool> want;
+  int interrupted = 0, acknowledged = 0;
+  for (int i = 0; i < iterations; ++i) {
+    const std::string log = dir.Join("mount" + std::to_string(i) + ".log");
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      ::execl(KEEPFS_BINARY, KEEPFS_BINARY, "mount", "--store", store.c_str(), "-f", mnt.c_str(),
+              nullptr);
+      ::_exit(127);
+    }
+    ASSERT_TRUE(WaitFor([&] { return fs::FindMount(mnt).has_value(); }))
+        << "iteration " << i << ": the mount did not come up: "
+        << [&] { auto text = ReadSmallFile(log); return text.ok() ? *text : std::string(); }();
+    std::mutex mu;
+    std::string in_flight;  // GUARDED_BY(mu): the call the kill may interrupt
+    std::atomic<bool> stop{false};
+    std::thread pinner([&, seed = rng.Next()] {
+      Rng r(seed);
+      while (!stop) {
+        std::string key = snaps[r.Uniform(snaps.size())] + "/" + paths[r.Uniform(paths.size())];
+        std::string file = mnt + "/alice/" + key;
+        bool pin;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          pin = !want[key];
+          in_flight = key;
+        }
+        int rc = pin ? ::setxattr(file.c_str(), "user.keepfs.pin", "1", 1, 0)
+                     : ::removexattr(file.c_str(), "user.keepfs.pin");
+        std::lock_guard<std::mutex> lock(mu);
+        if (rc != 0) return;  // the mount is gone: ENOTCONN or ECONNABORTED
+        want[key] = pin;
+        in_flight.clear();
+        ++acknowledged;
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng.Uniform(400)));
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    stop = true;
+    pinner.join();
+    ASSERT_EQ(::umount2(mnt.c_str(), MNT_DETACH), 0) << "iteration " << i;
+    {
+      auto s = Store::Open(store, OpenMode::kReadWrite);
+      ASSERT_OK(s);
+      ExpectRefsConsistent(s->get());
+      for (auto& [key, pinned] : want) {
+        size_t slash = key.find('/');
+        auto found = snapshot::FindPin(s->get(), "alice", key.substr(0, slash), key.substr(slash + 1));
+        ASSERT_OK(found);
+        if (key == in_flight) {
+          pinned = found->has_value();  // interrupted: either outcome is whole
+          ++interrupted;
+          continue;
+        }
+        EXPECT_EQ(found->has_value(), pinned) << "iteration " << i << ": " << key;
+      }
+    }
+    CliRun audit = RunCli({"audit", "--store", store, "--dry-run"});
+    ASSERT_EQ(audit.code, 0) << "iteration " << i << ":\n" << audit.out << audit.err;
+    CliRun check = RunCli({"check", "--store", store});
+    ASSERT_EQ(check.code, 0) << "iteration " << i << ":\n" << check.out << check.err;
+  }
+  EXPECT_GT(acknowledged, iterations) << "too few pins went through the mount to mean anything";
+  EXPECT_GT(interrupted, 0) << "no kill landed during a pin or unpin";
+  // Pinned files keep their snapshot through a prune that keeps only the
+  // newest: the older ones become husks holding exactly the pinned paths.
+  ASSERT_EQ(RunCli({"prune", "--store", store, "-q", "--keep-last", "1"}).code, 0);
+  auto s = Store::Open(store, OpenMode::kReadWrite);
+  ASSERT_OK(s);
+  ExpectRefsConsistent(s->get());
+  auto pins = snapshot::ListPins(s->get(), "alice");
+  ASSERT_OK(pins);
+  size_t want_pins = 0;
+  for (const auto& [key, pinned] : want) want_pins += pinned ? 1 : 0;
+  EXPECT_EQ(pins->size(), want_pins);
 }
 
 }  // namespace

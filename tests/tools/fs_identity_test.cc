@@ -65,7 +65,9 @@ TEST(FsIdentityTest, AStepHasTheUsersRightsOnItsThreadOnly) {
   EXPECT_EQ(in_mine, 0);
   EXPECT_EQ(OwnerOf(mine + "/f"), kUser) << "the user's file";
   EXPECT_EQ(in_roots, EACCES) << "no CAP_DAC_OVERRIDE inside the step";
-  if (trusted_xattrs) EXPECT_EQ(xattr, EPERM) << "no CAP_SYS_ADMIN inside the step";
+  if (trusted_xattrs) {
+    EXPECT_EQ(xattr, EPERM) << "no CAP_SYS_ADMIN inside the step";
+  }
   EXPECT_EQ(beside, 0) << "the other thread is still root";
   EXPECT_EQ(OwnerOf(roots + "/beside"), 0u);
   // And this thread is itself again.
