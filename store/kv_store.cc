@@ -37,7 +37,13 @@ Status FromRocks(const rocksdb::Status& s, std::string_view context) {
   if (s.ok()) return Status::OK();
   std::string msg = std::string(context) + ": " + s.ToString();
   if (s.IsNotFound()) return Status::NotFound(msg);
-  if (s.IsCorruption()) return Status::Corruption(msg);
+  if (s.IsCorruption()) {
+    // RocksDB's own files (tables, log, MANIFEST) fail their checksums: no
+    // keepfs command can mend them in place; a copy can (docs/hardening.md).
+    return Status::Corruption(msg + "; the store's metadata database is damaged: restore the store "
+                              "from a store-backup copy with 'keepfs store-restore COPY NEW_STORE' "
+                              "(docs/integrity.md)");
+  }
   if (s.IsNoSpace()) return Status(StatusCode::kNoSpace, msg);
   if (s.IsIOError()) {
     // RocksDB reports ENOSPC as an IOError with a "No space" message on some paths.
