@@ -159,11 +159,19 @@ Result<TreeNode> DecodeTreeNode(std::string_view bytes) {
   if (!dec.GetU8(&tag) || !dec.GetVarint(&n) || n > dec.remaining()) {
     return Status::Corruption("tree node header is damaged");
   }
+  // The entries the node stands for, at any depth: bounded, so that no sum
+  // of spans (the mount's inode ordinals) can overflow.
+  uint64_t span = 0;
+  auto add_span = [&span](uint64_t more) {
+    return !__builtin_add_overflow(span, more, &span) && span <= kMaxTreeSpan;
+  };
   if (tag == kLeafTag) {
     node.entries.resize(n);
     for (size_t i = 0; i < n; ++i) {
       if (!DecodeEntry(dec, &node.entries[i]) || !IsSafeName(node.entries[i].name) ||
-          (i > 0 && node.entries[i - 1].name >= node.entries[i].name)) {
+          (i > 0 && node.entries[i - 1].name >= node.entries[i].name) ||
+          (node.entries[i].type == EntryType::kDir && node.entries[i].size >= kMaxTreeSpan) ||
+          !add_span(EntrySpan(node.entries[i]))) {
         return Status::Corruption("tree entry " + std::to_string(i) + " is damaged");
       }
     }
@@ -175,7 +183,8 @@ Result<TreeNode> DecodeTreeNode(std::string_view bytes) {
       TreeNode::Child& c = node.children[i];
       if (!dec.GetLengthPrefixed(&first, kMaxName) || !dec.GetBytes(32, &id) ||
           !dec.GetVarint(&c.entry_count) || !dec.GetVarint(&c.span) ||
-          c.span < c.entry_count || (i > 0 && node.children[i - 1].first_name >= first)) {
+          c.span < c.entry_count || (i > 0 && node.children[i - 1].first_name >= first) ||
+          !add_span(c.span)) {
         return Status::Corruption("tree index entry " + std::to_string(i) + " is damaged");
       }
       c.first_name = std::string(first);

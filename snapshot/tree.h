@@ -82,6 +82,12 @@ bool IsSafeName(std::string_view name);
 // range that needs no walk to compute.
 inline uint64_t EntrySpan(const Entry& e) { return 1 + (e.type == EntryType::kDir ? e.size : 0); }
 
+// The most entries one tree node may stand for, at any depth (a trillion;
+// the mount numbers at most 2^35 per snapshot). A node whose spans add up
+// to more is damage: DecodeTreeNode refuses it, so that no sum of spans
+// along a path of nodes can overflow.
+inline constexpr uint64_t kMaxTreeSpan = uint64_t{1} << 40;
+
 // One encoded tree node.
 struct TreeNode {
   struct Child {
@@ -96,7 +102,8 @@ struct TreeNode {
 };
 
 std::string EncodeTreeNode(const TreeNode& node);
-// Corruption on any malformed input, unsorted or duplicate names, or unsafe names.
+// Corruption on any malformed input, unsorted or duplicate names, unsafe
+// names, or spans that add up to more than kMaxTreeSpan.
 Result<TreeNode> DecodeTreeNode(std::string_view bytes);
 
 // Builds the node(s) of one directory from its entries (sorted by name,

@@ -172,6 +172,32 @@ TEST(TreeTest, DecodeRejectsInconsistentEntries) {
   EXPECT_CODE(DecodeTreeNode(EncodeLeaf({bad_nsec})), StatusCode::kCorruption);
 }
 
+// A malicious or damaged store may claim absurd folder sizes: spans that
+// add up past kMaxTreeSpan (which would overflow the mount's inode ordinals
+// along a path) are refused; up to it they decode.
+TEST(TreeTest, DecodeRejectsSpansPastTheBound) {
+  auto dir = [](std::string name, uint64_t below) {
+    Entry e = SpecialEntry(std::move(name), EntryType::kDir, 0755);
+    e.ref = IdOf("tree");
+    e.size = below;
+    return e;
+  };
+  EXPECT_OK(DecodeTreeNode(EncodeLeaf({dir("a", kMaxTreeSpan - 1)})).status());
+  EXPECT_CODE(DecodeTreeNode(EncodeLeaf({dir("a", kMaxTreeSpan)})), StatusCode::kCorruption);
+  EXPECT_CODE(DecodeTreeNode(EncodeLeaf({dir("a", ~uint64_t{0})})), StatusCode::kCorruption)
+      << "1 + size wraps to 0";
+  EXPECT_CODE(DecodeTreeNode(EncodeLeaf({dir("a", kMaxTreeSpan / 2), dir("b", kMaxTreeSpan / 2)})),
+              StatusCode::kCorruption);
+  EXPECT_OK(DecodeTreeNode(EncodeLeaf({FileEntry("huge", uint64_t{1} << 50)})).status())
+      << "a file's size is bytes, not entries: a 1 PiB file is fine";
+  TreeNode index;
+  index.is_leaf = false;
+  index.children = {{"a", IdOf("1"), 1, kMaxTreeSpan / 2}, {"b", IdOf("2"), 1, kMaxTreeSpan / 2}};
+  EXPECT_OK(DecodeTreeNode(EncodeTreeNode(index)).status());
+  index.children[1].span = ~uint64_t{0};
+  EXPECT_CODE(DecodeTreeNode(EncodeTreeNode(index)), StatusCode::kCorruption);
+}
+
 TEST(TreeTest, DecodeRejectsUnsortedIndex) {
   TreeNode index;
   index.is_leaf = false;
