@@ -47,7 +47,8 @@ Result<BackupManifest> ParseBackupManifest(const std::string& text, const std::s
       std::string path;
       BackupFile e;
       if (!(f >> path >> e.size >> e.sha256) || path.find("..") != std::string::npos ||
-          path.empty() || path[0] == '/' || e.sha256.size() != 64) {
+          path.empty() || path[0] == '/' || e.sha256.size() != 64 ||
+          e.sha256.find_first_not_of("0123456789abcdef") != std::string::npos) {
         return bad("file line '" + line + "'");
       }
       m.files[path] = e;

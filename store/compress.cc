@@ -40,6 +40,15 @@ Status Decompressor::Decompress(Codec codec, std::string_view stored, size_t raw
       out->assign(stored);
       return Status::OK();
     case Codec::kZstd: {
+      // raw_len comes from an index or a record, so it is checked before it
+      // sizes an allocation: against the frame's own claim, and against what
+      // any blob may hold (a damaged length would otherwise ask for 4 GiB).
+      unsigned long long claimed = ZSTD_getFrameContentSize(stored.data(), stored.size());
+      if (claimed == ZSTD_CONTENTSIZE_ERROR) return Status::Corruption("zstd blob has a bad header");
+      if (raw_len > kMaxBlobRawSize ||
+          (claimed != ZSTD_CONTENTSIZE_UNKNOWN && claimed != raw_len)) {
+        return Status::Corruption("zstd blob has the wrong length");
+      }
       out->resize(raw_len);
       size_t n = ZSTD_decompressDCtx(static_cast<ZSTD_DCtx*>(dctx_), out->data(), raw_len,
                                      stored.data(), stored.size());

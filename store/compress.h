@@ -17,6 +17,10 @@ namespace keepfs {
 // Codec byte stored next to every blob. Values are part of the on-disk format.
 enum class Codec : uint8_t { kRaw = 0, kZstd = 1 };
 
+// The most raw bytes one blob holds: the largest chunk the chunker allows
+// (max_size <= 64 MiB, store/chunker.cc); inline content is at most 1 MiB.
+inline constexpr size_t kMaxBlobRawSize = 64u << 20;
+
 class Compressor {
  public:
   explicit Compressor(int level);
@@ -41,7 +45,9 @@ class Decompressor {
   Decompressor& operator=(const Decompressor&) = delete;
 
   // Restores raw bytes into *out. Corruption unless the result is exactly
-  // raw_len bytes long or the codec is unknown.
+  // raw_len bytes long, or when the codec is unknown; a zstd blob whose frame
+  // claims another length, or a raw_len above kMaxBlobRawSize, fails before
+  // anything is allocated.
   Status Decompress(Codec codec, std::string_view stored, size_t raw_len, std::string* out);
 
  private:

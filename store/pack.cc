@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <functional>
 
 #include "store/blob_check.h"
 #include "store/coding.h"
@@ -102,10 +103,16 @@ Status PackWriter::Seal() {
   return FsyncDir(final_path_.substr(0, final_path_.find_last_of('/')));
 }
 
-Result<std::vector<PackEntry>> ReadPackIndex(int fd, uint64_t file_size, const std::string& what) {
+namespace {
+// Reads len bytes at offset of the pack into buf.
+using PackReader = std::function<Status(char* buf, size_t len, uint64_t offset)>;
+
+// The one parser of a pack's header, footer and trailer, over a file or bytes.
+Result<std::vector<PackEntry>> ParseIndex(const PackReader& read, uint64_t file_size,
+                                          const std::string& what) {
   if (file_size < kPackHeaderSize + kPackFooterSize) return Status::Corruption(what + ": too short");
   char header[kPackHeaderSize];
-  KEEPFS_RETURN_IF_ERROR(PreadAll(fd, header, sizeof header, 0, what));
+  KEEPFS_RETURN_IF_ERROR(read(header, sizeof header, 0));
   if (std::memcmp(header, kPackMagic, 8) != 0) return Status::Corruption(what + ": bad magic");
   {
     Decoder hdec(std::string_view(header + 8, 4));
@@ -118,8 +125,7 @@ Result<std::vector<PackEntry>> ReadPackIndex(int fd, uint64_t file_size, const s
     }
   }
   std::string footer(kPackFooterSize, '\0');
-  KEEPFS_RETURN_IF_ERROR(
-      PreadAll(fd, footer.data(), footer.size(), file_size - kPackFooterSize, what));
+  KEEPFS_RETURN_IF_ERROR(read(footer.data(), footer.size(), file_size - kPackFooterSize));
   Decoder dec(footer);
   uint64_t trailer_offset = 0;
   uint32_t count = 0, reserved = 0;
@@ -133,12 +139,14 @@ Result<std::vector<PackEntry>> ReadPackIndex(int fd, uint64_t file_size, const s
     return Status::Corruption(what + ": bad end magic (pack not sealed)");
   }
   uint64_t trailer_len = uint64_t{count} * kPackTrailerEntrySize;
-  if (trailer_offset < kPackHeaderSize ||
-      trailer_offset + trailer_len + kPackFooterSize != file_size) {
+  // Compared without sums that could wrap: a damaged offset must not make a
+  // huge trailer_len look as if it fits and size an allocation.
+  if (trailer_offset < kPackHeaderSize || trailer_offset > file_size - kPackFooterSize ||
+      trailer_len != file_size - kPackFooterSize - trailer_offset) {
     return Status::Corruption(what + ": trailer does not fit the file");
   }
   std::string trailer(trailer_len, '\0');
-  KEEPFS_RETURN_IF_ERROR(PreadAll(fd, trailer.data(), trailer.size(), trailer_offset, what));
+  KEEPFS_RETURN_IF_ERROR(read(trailer.data(), trailer.size(), trailer_offset));
   if (Sha256::Of(trailer).AsBytes() != sum) return Status::Corruption(what + ": trailer checksum");
   std::vector<PackEntry> entries(count);
   Decoder t(trailer);
@@ -153,11 +161,32 @@ Result<std::vector<PackEntry>> ReadPackIndex(int fd, uint64_t file_size, const s
     t.GetU8(&codec);
     t.GetFixed64(&e.check);
     e.codec = static_cast<Codec>(codec);
-    if (e.offset < kPackHeaderSize || e.offset + e.stored_len > trailer_offset || codec > 1) {
+    if (e.offset < kPackHeaderSize || e.offset > trailer_offset ||
+        e.stored_len > trailer_offset - e.offset || codec > 1) {
       return Status::Corruption(what + ": entry " + e.id.ShortHex() + " outside the blob area");
     }
   }
   return entries;
+}
+
+}  // namespace
+
+Result<std::vector<PackEntry>> ReadPackIndex(int fd, uint64_t file_size, const std::string& what) {
+  return ParseIndex(
+      [&](char* buf, size_t len, uint64_t offset) { return PreadAll(fd, buf, len, offset, what); },
+      file_size, what);
+}
+
+Result<std::vector<PackEntry>> ParsePackIndex(std::string_view pack, const std::string& what) {
+  return ParseIndex(
+      [&](char* buf, size_t len, uint64_t offset) {
+        if (offset > pack.size() || len > pack.size() - offset) {
+          return Status::Corruption(what + ": read past the end");
+        }
+        std::memcpy(buf, pack.data() + offset, len);
+        return Status::OK();
+      },
+      pack.size(), what);
 }
 
 }  // namespace keepfs

@@ -80,5 +80,8 @@ class PackWriter {
 // Reads and verifies the trailer of a sealed pack file. Corruption on a bad
 // magic, checksum or an entry that points outside the blob area.
 Result<std::vector<PackEntry>> ReadPackIndex(int fd, uint64_t file_size, const std::string& what);
+// The same over a whole pack held in memory (tests and the fuzzer): the same
+// checks, and an error names what.
+Result<std::vector<PackEntry>> ParsePackIndex(std::string_view pack, const std::string& what);
 
 }  // namespace keepfs

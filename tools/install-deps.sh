@@ -6,7 +6,8 @@ PKGS=(build-essential cmake ninja-build ccache pkg-config
       librocksdb-dev libzstd-dev libxxhash-dev libssl-dev libspdlog-dev libfmt-dev
       libcli11-dev libtomlplusplus-dev libgtest-dev libgmock-dev
       libfuse3-dev fuse3 attr acl rsync time zstd python3 samba smbclient
-      e2fsprogs btrfs-progs xfsprogs)
+      e2fsprogs btrfs-progs xfsprogs
+      clang libclang-rt-14-dev)  # the fuzz targets (tools/fuzz.sh)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -113,5 +113,21 @@ TEST(CompressTest, UnknownCodecIsCorruption) {
   EXPECT_CODE(d.Decompress(static_cast<Codec>(7), "abc", 3, &back), StatusCode::kCorruption);
 }
 
+// Found by tests/fuzz/blob_fuzzer: a damaged raw_len (here 1 GiB) sized the
+// output buffer before zstd looked at the frame.
+TEST(CompressTest, ZstdLengthIsCheckedBeforeAllocating) {
+  Compressor c(3);
+  std::string raw = Compressible(4000), stored;
+  ASSERT_EQ(c.Compress(raw, &stored), Codec::kZstd);
+  Decompressor d;
+  std::string out;
+  EXPECT_TRUE(d.Decompress(Codec::kZstd, stored, 1u << 30, &out).IsCorruption());
+  EXPECT_TRUE(d.Decompress(Codec::kZstd, stored, raw.size() + 1, &out).IsCorruption());
+  EXPECT_TRUE(d.Decompress(Codec::kZstd, "not zstd", raw.size(), &out).IsCorruption());
+  EXPECT_LT(out.capacity(), size_t{1} << 20);
+  ASSERT_TRUE(d.Decompress(Codec::kZstd, stored, raw.size(), &out).ok());
+  EXPECT_EQ(out, raw);
+}
+
 }  // namespace
 }  // namespace keepfs

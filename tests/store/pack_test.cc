@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "store/coding.h"
 #include "store/file_util.h"
 #include "tests/testing/test_util.h"
 
@@ -187,6 +188,26 @@ TEST_F(PackTest, SealedWriterDestructorKeepsPack) {
 TEST_F(PackTest, CreateInMissingDirectoryFails) {
   auto w = PackWriter::Create(7, dir_.Join("no/such/dir/x.tmp"), final_);
   EXPECT_CODE(w, StatusCode::kNotFound);
+}
+
+// A footer whose trailer offset wraps around 2^64 with a huge count: the
+// sum used to match the file size and size a ~240 GB trailer buffer.
+TEST(ParsePackIndexTest, WrappingTrailerOffsetIsCorruption) {
+  std::string pack(kPackMagic, 8);
+  Encoder enc(&pack);
+  enc.PutFixed32(kPackVersion);
+  enc.PutFixed32(0);
+  uint32_t count = 0xffffffff;
+  uint64_t file_size = kPackHeaderSize + kPackFooterSize;
+  enc.PutFixed64(file_size - kPackFooterSize - uint64_t{count} * kPackTrailerEntrySize);
+  enc.PutFixed32(count);
+  enc.PutFixed32(0);
+  pack.append(32, '\0');
+  pack.append(kPackEndMagic, 8);
+  ASSERT_EQ(pack.size(), file_size);
+  auto r = ParsePackIndex(pack, "p.pack");
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsCorruption()) << r.status().ToString();
 }
 
 }  // namespace

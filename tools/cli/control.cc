@@ -22,6 +22,7 @@
 #include "store/coding.h"
 #include "store/file_util.h"
 #include "tools/cli/common.h"
+#include "tools/cli/control_request.h"
 #include "tools/cli/fs_identity.h"
 #include "tools/cli/unix_socket.h"
 
@@ -275,19 +276,10 @@ void ControlServer::Serve(int fd) {
   char type;
   std::string payload;
   if (!ReadFrame(fd, &type, &payload) || type != 'R') return;
-  Decoder dec(payload);
-  uint64_t argc = 0;
-  std::vector<std::string> args;
-  std::string_view cwd;
-  uint8_t flags = 0;
-  bool ok = dec.GetVarint(&argc) && argc <= 4096;
-  for (uint64_t i = 0; ok && i < argc; ++i) {
-    std::string_view a;
-    ok = dec.GetLengthPrefixed(&a, 1u << 20);
-    if (ok) args.emplace_back(a);
-  }
-  ok = ok && dec.GetLengthPrefixed(&cwd, PATH_MAX) && dec.GetU8(&flags) && dec.empty();
-  if (!ok) return;
+  // A malformed request gets no answer: the client reports the closed connection.
+  Result<ControlRequest> request = DecodeControlRequest(payload);
+  if (!request.ok()) return;
+  const std::vector<std::string>& args = request->args;
   std::atomic<bool> cancel{false};
   // Watches the connection: a cancel frame or a vanished client stops the command.
   int stop_fd = ::eventfd(0, EFD_CLOEXEC);
@@ -309,8 +301,8 @@ void ControlServer::Serve(int fd) {
   {
     FrameBuf out_buf(fd, 'O'), err_buf(fd, 'E');
     std::ostream out(&out_buf), err(&err_buf);
-    Io io{out, err, (flags & 1) != 0, (flags & 2) != 0};
-    Hosted hosted{store_, &writer_mu_, std::string(cwd), &cancel, server_, nullptr};
+    Io io{out, err, request->out_is_tty, request->err_is_tty};
+    Hosted hosted{store_, &writer_mu_, request->cwd, &cancel, server_, nullptr};
     hosted.caller = std::move(*caller);
     Result<std::vector<std::string>> users = std::vector<std::string>{};
     if (!hosted.caller.unrestricted()) {
@@ -344,12 +336,8 @@ Result<int> Forward(const std::string& socket_path, const std::vector<std::strin
   int fd = ConnectUnix(socket_path);
   if (fd < 0) return Status::FromErrno(errno, "connecting to " + socket_path);
   char cwd[PATH_MAX];
-  std::string request;
-  Encoder enc(&request);
-  enc.PutVarint(args.size());
-  for (const auto& a : args) enc.PutLengthPrefixed(a);
-  enc.PutLengthPrefixed(::getcwd(cwd, sizeof cwd) ? cwd : "/");
-  enc.PutU8((io.out_is_tty ? 1 : 0) | (io.err_is_tty ? 2 : 0));
+  ControlRequest r{args, ::getcwd(cwd, sizeof cwd) ? cwd : "/", io.out_is_tty, io.err_is_tty};
+  std::string request = EncodeControlRequest(r);
   // Ctrl-C is held back from the request until the handler that turns it
   // into a cancel frame is in place: a client killed in between would leave
   // the command running in the mount process.
