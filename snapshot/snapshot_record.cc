@@ -77,7 +77,7 @@ Result<SnapshotRecord> DecodeSnapshotRecord(std::string_view bytes) {
   if (!dec.GetU8(&version) || version != kVersion || !dec.GetSignedVarint(&r.time_sec) ||
       !dec.GetVarint(&seq) || !dec.GetBytes(32, &root) || !dec.GetLengthPrefixed(&source) ||
       !dec.GetLengthPrefixed(&host) || !dec.GetSignedVarint(&r.started_ns) ||
-      !dec.GetSignedVarint(&r.finished_ns)) {
+      !dec.GetSignedVarint(&r.finished_ns) || seq > UINT32_MAX) {
     return bad();
   }
   r.seq = static_cast<uint32_t>(seq);

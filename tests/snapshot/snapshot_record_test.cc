@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 
+#include "store/coding.h"
 #include "tests/testing/test_util.h"
 
 namespace keepfs::snapshot {
@@ -86,6 +88,24 @@ TEST(SnapshotRecordTest, MinimalRecordRoundTrips) {
   EXPECT_TRUE(back.root.IsZero());
   EXPECT_TRUE(back.errors.empty());
   EXPECT_EQ(back.time_sec, 0);
+}
+
+// seq is the _N of a name, 32 bits: a larger stored value is damage, not a
+// number to cut down (found by snapshot_record_fuzzer).
+TEST(SnapshotRecordTest, ASeqPast32BitsIsCorruption) {
+  // The minimal record: version, time 0 and seq 0 take a byte each.
+  std::string min = EncodeSnapshotRecord(SnapshotRecord());
+  ASSERT_EQ(min[1], '\0');
+  ASSERT_EQ(min[2], '\0');
+  std::string big = min.substr(0, 2);
+  Encoder(&big).PutVarint(uint64_t{1} << 33);
+  big += min.substr(3);
+  EXPECT_CODE(DecodeSnapshotRecord(big), StatusCode::kCorruption);
+  std::string max = min.substr(0, 2);
+  Encoder(&max).PutVarint(UINT32_MAX);
+  max += min.substr(3);
+  ASSERT_OK_AND_ASSIGN(SnapshotRecord r, DecodeSnapshotRecord(max));
+  EXPECT_EQ(r.seq, UINT32_MAX);
 }
 
 TEST(SnapshotRecordTest, TruncatedIsCorruption) {
