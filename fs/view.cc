@@ -388,6 +388,23 @@ Result<std::shared_ptr<View::Node>> View::SnapRootNode(std::shared_ptr<const Sna
   return n;
 }
 
+Result<std::shared_ptr<View::Node>> View::LatestNode(const Node& user_dir) {
+  KEEPFS_ASSIGN_OR_RETURN(std::optional<std::string> newest,
+                          repo_->NewestSnapshotName(user_dir.user));
+  if (!newest) return std::shared_ptr<Node>();
+  int64_t time;
+  uint32_t seq;
+  KEEPFS_RETURN_IF_ERROR(snapshot::ParseSnapshotName(*newest, &time, &seq));
+  auto n = std::make_shared<Node>();
+  n->kind = Node::kLatest;
+  n->ino = MakeIno(InoNumber(user_dir.ino), kLatestLocal);
+  n->user = user_dir.user;
+  n->parent = user_dir.ino;
+  n->entry.target = *newest;
+  n->entry.mtime_sec = time;
+  return n;
+}
+
 Result<uint64_t> View::InoOf(const Node& parent, const Entry& entry, uint64_t ordinal,
                              uint64_t* nlink) {
   if (ordinal > kMaxOrdinal) {
@@ -450,19 +467,8 @@ Result<EntryOut> View::Lookup(const Caller& c, uint64_t parent_ino, std::string_
         break;
       }
       if (name == "latest") {
-        KEEPFS_ASSIGN_OR_RETURN(std::optional<std::string> newest,
-                                repo_->NewestSnapshotName(parent->user));
-        if (!newest) return negative;
-        int64_t newest_time;
-        uint32_t newest_seq;
-        KEEPFS_RETURN_IF_ERROR(snapshot::ParseSnapshotName(*newest, &newest_time, &newest_seq));
-        found = std::make_shared<Node>();
-        found->kind = Node::kLatest;
-        found->ino = MakeIno(InoNumber(parent->ino), kLatestLocal);
-        found->user = parent->user;
-        found->parent = parent->ino;
-        found->entry.target = *newest;
-        found->entry.mtime_sec = newest_time;
+        KEEPFS_ASSIGN_OR_RETURN(found, LatestNode(*parent));
+        if (!found) return negative;
         break;
       }
       int64_t t;

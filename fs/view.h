@@ -241,6 +241,9 @@ class View {
                                           snapshot::Entry entry, uint64_t ordinal);
   // The path of a snapshot node inside its snapshot ("" for its root).
   static std::string SnapPath(const Node& n);
+  // The `latest` symlink of a user folder, pointing at the newest snapshot;
+  // null when the user has none.
+  Result<std::shared_ptr<Node>> LatestNode(const Node& user_dir);
   // The .keepfs folder of user (dir = its user folder's node) and its files.
   std::shared_ptr<Node> MetaDirNode(const Node& user_dir);
   std::shared_ptr<Node> MetaFileNode(const Node& meta_dir, size_t index);

@@ -121,20 +121,9 @@ Result<std::shared_ptr<Node>> ViewExport::UserLocal(View& v, std::shared_ptr<Nod
                                                     uint64_t local) {
   if (local == kUserDirLocal) return dir;
   if (local == kLatestLocal) {
-    KEEPFS_ASSIGN_OR_RETURN(std::optional<std::string> newest,
-                            v.repo_->NewestSnapshotName(dir->user));
-    if (!newest) return Stale();
-    int64_t time;
-    uint32_t seq;
-    KEEPFS_RETURN_IF_ERROR(snapshot::ParseSnapshotName(*newest, &time, &seq));
-    auto n = std::make_shared<Node>();
-    n->kind = Node::kLatest;
-    n->ino = MakeIno(InoNumber(dir->ino), kLatestLocal);
-    n->user = dir->user;
-    n->parent = dir->ino;
-    n->entry.target = *newest;
-    n->entry.mtime_sec = time;
-    return n;
+    KEEPFS_ASSIGN_OR_RETURN(std::shared_ptr<Node> latest, v.LatestNode(*dir));
+    if (!latest) return Stale();
+    return latest;
   }
   std::shared_ptr<Node> meta = v.MetaDirNode(*dir);
   if (local == kMetaDirLocal) return meta;

@@ -11,16 +11,6 @@ namespace keepfs::snapshot {
 
 namespace {
 
-// One folder's entries, sorted by name (as stored), for lookups by name.
-Result<std::vector<Entry>> ListFolder(const Repo& repo, const ObjectId& tree) {
-  std::vector<Entry> out;
-  KEEPFS_RETURN_IF_ERROR(ForEachEntry(tree, repo.node_source(), [&](const Entry& e) -> Result<bool> {
-    out.push_back(e);
-    return true;
-  }));
-  return out;
-}
-
 const Entry* FindByName(const std::vector<Entry>& sorted, std::string_view name) {
   auto it = std::lower_bound(sorted.begin(), sorted.end(), name,
                              [](const Entry& e, std::string_view n) { return e.name < n; });
@@ -53,7 +43,7 @@ class Comparer {
     if (new_tree && *new_tree == old_tree) return Status::OK();  // the same folder
     std::vector<Entry> newest;
     if (new_tree) {
-      KEEPFS_ASSIGN_OR_RETURN(newest, ListFolder(repo_, *new_tree));
+      KEEPFS_ASSIGN_OR_RETURN(newest, repo_.ListFolder(*new_tree));
     }
     return ForEachEntry(old_tree, repo_.node_source(), [&](const Entry& e) -> Result<bool> {
       std::string path = prefix.empty() ? e.name : prefix + "/" + e.name;

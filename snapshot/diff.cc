@@ -6,15 +6,6 @@ namespace keepfs::snapshot {
 
 namespace {
 
-Result<std::vector<Entry>> LoadDir(const Repo& repo, const ObjectId& id) {
-  std::vector<Entry> out;
-  KEEPFS_RETURN_IF_ERROR(ForEachEntry(id, repo.node_source(), [&](const Entry& e) -> Result<bool> {
-    out.push_back(e);
-    return true;
-  }));
-  return out;
-}
-
 std::string WhatChanged(const Entry& a, const Entry& b) {
   std::string what;
   auto add = [&](const char* w) { what += (what.empty() ? "" : ",") + std::string(w); };
@@ -36,8 +27,8 @@ class Differ {
 
   Status Dirs(const ObjectId& a, const ObjectId& b, const std::string& prefix) {
     if (a == b) return Status::OK();
-    KEEPFS_ASSIGN_OR_RETURN(std::vector<Entry> ea, LoadDir(repo_, a));
-    KEEPFS_ASSIGN_OR_RETURN(std::vector<Entry> eb, LoadDir(repo_, b));
+    KEEPFS_ASSIGN_OR_RETURN(std::vector<Entry> ea, repo_.ListFolder(a));
+    KEEPFS_ASSIGN_OR_RETURN(std::vector<Entry> eb, repo_.ListFolder(b));
     size_t i = 0, j = 0;
     while (i < ea.size() || j < eb.size()) {
       if (j == eb.size() || (i < ea.size() && ea[i].name < eb[j].name)) {

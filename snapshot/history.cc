@@ -30,8 +30,9 @@ Result<std::vector<FileVersion>> FileHistory(const Repo& repo, std::string_view 
   std::map<VersionKey, size_t> seen;
   bool any_dir = false;
   const std::string ext = FileExtension(path);
+  Repo::LookupMemo memo;  // the snapshots share most folders on the path
   for (const SnapshotRecord& s : snaps) {  // oldest first
-    auto e = repo.ResolvePath(s, path);
+    auto e = repo.ResolvePath(s, path, &memo);
     if (!e.ok()) {
       if (e.status().code() == StatusCode::kNotFound) continue;  // not there then
       return e.status().WithContext(std::string(user) + "/" + s.name);

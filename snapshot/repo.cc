@@ -3,30 +3,27 @@
 #include <algorithm>
 
 #include "snapshot/catalog.h"
-#include "store/lru_cache.h"
 
 namespace keepfs::snapshot {
 
-// Key: the tree's id bytes, then the name. Value: the entry, or none when
-// the tree has no such name.
-struct Repo::LookupMemo {
-  LruCache<std::string, std::optional<Entry>> cache{kLookupMemoBytes, /*shards=*/4};
-};
-
-Repo::Repo(Store* store) : store_(store), memo_(std::make_shared<LookupMemo>()) {}
-
-Result<std::optional<Entry>> Repo::Lookup(const ObjectId& tree, std::string_view name) const {
+Result<std::optional<Entry>> Repo::Lookup(const ObjectId& tree, std::string_view name,
+                                          LookupMemo* memo) const {
+  if (!memo) return LookupInTree(tree, name, node_source());
   std::string key(tree.AsBytes());
   key.append(name);
-  if (auto hit = memo_->cache.Get(key)) return *hit;
+  if (auto hit = memo->answers.find(key); hit != memo->answers.end()) return hit->second;
   KEEPFS_ASSIGN_OR_RETURN(std::optional<Entry> found, LookupInTree(tree, name, node_source()));
-  uint64_t charge = sizeof(Entry) + 2 * key.size();
-  if (found) {
-    charge += found->target.size();
-    for (const Xattr& x : found->xattrs) charge += sizeof(x) + x.name.size() + x.value.size();
-  }
-  memo_->cache.Insert(key, std::make_shared<const std::optional<Entry>>(found), charge);
+  memo->answers.emplace(std::move(key), found);
   return found;
+}
+
+Result<std::vector<Entry>> Repo::ListFolder(const ObjectId& tree) const {
+  std::vector<Entry> out;
+  KEEPFS_RETURN_IF_ERROR(ForEachEntry(tree, node_source(), [&](const Entry& e) -> Result<bool> {
+    out.push_back(e);
+    return true;
+  }));
+  return out;
 }
 
 Result<TreeNode> Repo::GetTreeNode(const ObjectId& id) const {
@@ -229,7 +226,8 @@ Result<uint32_t> Repo::NextSeq(std::string_view user, int64_t time_sec) const {
   return seq + 1;
 }
 
-Result<Entry> Repo::ResolvePath(const SnapshotRecord& snap, std::string_view path) const {
+Result<Entry> Repo::ResolvePath(const SnapshotRecord& snap, std::string_view path,
+                                LookupMemo* memo) const {
   Entry cur;
   cur.type = EntryType::kDir;
   cur.mode = 0755;
@@ -254,7 +252,7 @@ Result<Entry> Repo::ResolvePath(const SnapshotRecord& snap, std::string_view pat
     if (cur.type != EntryType::kDir) {
       return Status::NotFound("'" + walked + "' is not a directory in snapshot " + snap.name);
     }
-    KEEPFS_ASSIGN_OR_RETURN(std::optional<Entry> next, Lookup(cur.ref, part));
+    KEEPFS_ASSIGN_OR_RETURN(std::optional<Entry> next, Lookup(cur.ref, part, memo));
     walked += (walked.empty() ? "" : "/") + std::string(part);
     if (!next) {
       return Status::NotFound("'" + walked + "' does not exist in snapshot " + snap.user + "/" +

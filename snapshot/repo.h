@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "snapshot/content.h"
@@ -20,7 +21,7 @@ namespace keepfs::snapshot {
 
 class Repo {
  public:
-  explicit Repo(Store* store);  // store must outlive the Repo
+  explicit Repo(Store* store) : store_(store) {}  // store must outlive the Repo
   Store& store() const { return *store_; }
 
   Result<TreeNode> GetTreeNode(const ObjectId& id) const;
@@ -61,17 +62,23 @@ class Repo {
   // second is free, else one more than the highest taken.
   Result<uint32_t> NextSeq(std::string_view user, int64_t time_sec) const;
 
+  // A folder's entries, in name order (as stored).
+  Result<std::vector<Entry>> ListFolder(const ObjectId& tree) const;
+
   // Resolves a relative path ("", "docs", "docs/report.odt"; leading and
   // repeated slashes ignored) to its entry. The root is a synthesized dir
   // entry named "". NotFound names the missing component.
   //
-  // Each (folder tree, name) answer is remembered (up to kLookupMemoBytes
-  // per Repo and its copies): trees are content-addressed, so the answer is
-  // exact for as long as the tree exists, and resolving one path in 1,000
-  // snapshots (a file's history) reads the folders they share once instead
-  // of 1,000 times. A remembered tree is not read (nor verified) again.
-  Result<Entry> ResolvePath(const SnapshotRecord& snap, std::string_view path) const;
-  static constexpr uint64_t kLookupMemoBytes = 1 << 20;
+  // With memo, each (folder tree, name) answer is kept in it and reused:
+  // trees are content-addressed, so an answer stays exact, and resolving one
+  // path in 1,000 snapshots (a file's history) reads the folders they share
+  // once instead of 1,000 times. A memo grows with the distinct folders
+  // walked; keep one for one such pass (FileHistory), not longer.
+  struct LookupMemo {
+    std::unordered_map<std::string, std::optional<Entry>> answers;  // tree id bytes + name
+  };
+  Result<Entry> ResolvePath(const SnapshotRecord& snap, std::string_view path,
+                            LookupMemo* memo = nullptr) const;
 
   // Streams every byte of a file in order, holes as runs of zeros (a call
   // per stored part or per 64 KiB of hole).
@@ -93,12 +100,11 @@ class Repo {
   Result<SnapshotRecord> LoadSnapshot(std::string_view user, std::string_view name,
                                       std::string_view value) const;
   Status UnknownUser(std::string_view user) const;
-  // LookupInTree through the memo.
-  Result<std::optional<Entry>> Lookup(const ObjectId& tree, std::string_view name) const;
+  // LookupInTree, through memo when there is one.
+  Result<std::optional<Entry>> Lookup(const ObjectId& tree, std::string_view name,
+                                      LookupMemo* memo) const;
 
   Store* store_;
-  struct LookupMemo;
-  std::shared_ptr<LookupMemo> memo_;  // shared by copies; thread-safe
 };
 
 }  // namespace keepfs::snapshot

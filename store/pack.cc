@@ -73,17 +73,20 @@ Result<PackEntry> PackWriter::Add(const ObjectId& id, Codec codec, std::string_v
   return e;
 }
 
+void AppendPackTrailerEntry(const PackEntry& e, std::string* out) {
+  Encoder enc(out);
+  enc.PutBytes(e.id.AsBytes());
+  enc.PutFixed64(e.offset);
+  enc.PutFixed32(e.stored_len);
+  enc.PutFixed32(e.raw_len);
+  enc.PutU8(static_cast<uint8_t>(e.codec));
+  enc.PutFixed64(e.check);
+}
+
 Status PackWriter::Seal() {
   std::string tail;
+  for (const PackEntry& e : entries_) AppendPackTrailerEntry(e, &tail);
   Encoder enc(&tail);
-  for (const PackEntry& e : entries_) {
-    enc.PutBytes(e.id.AsBytes());
-    enc.PutFixed64(e.offset);
-    enc.PutFixed32(e.stored_len);
-    enc.PutFixed32(e.raw_len);
-    enc.PutU8(static_cast<uint8_t>(e.codec));
-    enc.PutFixed64(e.check);
-  }
   ObjectId trailer_sum = Sha256::Of(tail);
   enc.PutFixed64(size_);
   enc.PutFixed32(static_cast<uint32_t>(entries_.size()));

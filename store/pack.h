@@ -42,6 +42,9 @@ struct PackEntry {
   uint64_t check = 0;  // BlobCheck(id, stored bytes)
 };
 
+// Appends e's trailer entry (kPackTrailerEntrySize bytes, docs/format.md).
+void AppendPackTrailerEntry(const PackEntry& e, std::string* out);
+
 // "packs/2a/000000000000012a.pack" relative to the store directory.
 std::string PackRelPath(uint64_t pack_id);
 // Ids of the sealed pack files under store_dir/packs/, in no particular

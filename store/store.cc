@@ -107,11 +107,27 @@ std::string RenderConfig(const StoreMeta& m) {
   return o.str();
 }
 
-// Reads config.toml, checks its fixed part against the record in the
-// database and parses the tunable part.
-Status LoadConfig(const std::string& path, StoreMeta* meta, StoreConfig* config) {
-  KEEPFS_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path));
-  KEEPFS_ASSIGN_OR_RETURN(*config, ParseStoreConfig(text, path));
+// config.toml as read and parsed once: the store's open needs its memory
+// keys before the metadata database opens, and LoadConfig the rest after.
+struct ConfigFile {
+  Result<std::string> text;
+  Result<StoreConfig> parsed;
+};
+
+ConfigFile ReadConfig(const std::string& path) {
+  Result<std::string> text = ReadSmallFile(path);
+  Result<StoreConfig> parsed =
+      text.ok() ? ParseStoreConfig(*text, path) : Result<StoreConfig>(text.status());
+  return {std::move(text), std::move(parsed)};
+}
+
+// Checks config.toml's fixed part against the record in the database and
+// takes its tunable part.
+Status LoadConfig(const std::string& path, const ConfigFile& file, StoreMeta* meta,
+                  StoreConfig* config) {
+  KEEPFS_RETURN_IF_ERROR(file.parsed.status());
+  *config = *file.parsed;
+  const std::string& text = *file.text;
   toml::table t = toml::parse(text, path);  // parsed without error just above
   auto id = t["store"]["id"].value<std::string>();
   auto min = t["chunking"]["min_size"].value<int64_t>();
@@ -266,11 +282,10 @@ Result<std::unique_ptr<Store>> Store::OpenDir(const std::string& dir, OpenMode m
   // The metadata database's memory comes from config.toml, read before it is
   // opened; a config that does not parse is reported by LoadConfig below,
   // after the checks that come first (the store record, its format).
-  if (auto text = ReadSmallFile(dir + "/config.toml"); text.ok()) {
-    if (auto early = ParseStoreConfig(*text, dir + "/config.toml"); early.ok()) {
-      kvo.block_cache_bytes = early->mount.metadata_cache_bytes;
-      kvo.write_buffer_bytes = early->mount.metadata_write_buffer_bytes;
-    }
+  const ConfigFile config_file = ReadConfig(dir + "/config.toml");
+  if (config_file.parsed.ok()) {
+    kvo.block_cache_bytes = config_file.parsed->mount.metadata_cache_bytes;
+    kvo.write_buffer_bytes = config_file.parsed->mount.metadata_write_buffer_bytes;
   }
   KEEPFS_ASSIGN_OR_RETURN(store->kv_, KvStore::Open(dir + "/meta", kvo));
   std::string value;
@@ -283,7 +298,8 @@ Result<std::unique_ptr<Store>> Store::OpenDir(const std::string& dir, OpenMode m
                                 "; this keepfs reads format " + std::to_string(kFormatVersion) +
                                 ": use a matching keepfs version");
   }
-  KEEPFS_RETURN_IF_ERROR(LoadConfig(dir + "/config.toml", &store->meta_, &store->config_));
+  KEEPFS_RETURN_IF_ERROR(
+      LoadConfig(dir + "/config.toml", config_file, &store->meta_, &store->config_));
   ChunkStoreOptions cso;
   cso.store_dir = dir;
   cso.writable = mode == OpenMode::kReadWrite;
@@ -303,7 +319,7 @@ Status Store::SetUser(std::string_view user, const UserMapping& mapping) {
   KEEPFS_RETURN_IF_ERROR(SetUserMapping(path, user, mapping));
   StoreMeta meta = meta_;
   StoreConfig config;
-  KEEPFS_RETURN_IF_ERROR(LoadConfig(path, &meta, &config));
+  KEEPFS_RETURN_IF_ERROR(LoadConfig(path, ReadConfig(path), &meta, &config));
   config_ = std::move(config);
   return Status::OK();
 }

@@ -26,17 +26,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(trailer_len + kPackFooterSize + kPackHeaderSize <= size);
   uint64_t trailer_offset = size - kPackFooterSize - trailer_len;
   std::string trailer;
-  Encoder enc(&trailer);
   for (const PackEntry& e : *r) {
     FUZZ_CHECK(e.offset >= kPackHeaderSize && e.offset <= trailer_offset);
     FUZZ_CHECK(e.stored_len <= trailer_offset - e.offset);
     FUZZ_CHECK(e.codec == Codec::kRaw || e.codec == Codec::kZstd);
-    enc.PutBytes(e.id.AsBytes());
-    enc.PutFixed64(e.offset);
-    enc.PutFixed32(e.stored_len);
-    enc.PutFixed32(e.raw_len);
-    enc.PutU8(static_cast<uint8_t>(e.codec));
-    enc.PutFixed64(e.check);
+    AppendPackTrailerEntry(e, &trailer);
   }
   FUZZ_CHECK(pack.substr(trailer_offset, trailer_len) == trailer);
   std::string footer_start;

@@ -1,6 +1,6 @@
-// Repo::ResolvePath with its lookup memo: one Repo resolving paths across
-// many snapshots that share folders answers exactly what a fresh Repo
-// answers for each, found or not.
+// Repo::ResolvePath with a lookup memo: one memo kept while resolving paths
+// across many snapshots that share folders answers exactly what a resolve
+// without one answers for each, found or not.
 #include "snapshot/repo.h"
 
 #include <gtest/gtest.h>
@@ -28,16 +28,16 @@ TEST(RepoTest, ResolvePathAcrossSnapshotsAnswersAsAFreshRepo) {
     }
     testing::BackupOrFail(store.get(), "alice", src, kDay1 + d * 86400);
   }
-  Repo shared(store.get());
-  ASSERT_OK_AND_ASSIGN(std::vector<SnapshotRecord> snaps, shared.ListSnapshots("alice"));
+  Repo repo(store.get());
+  Repo::LookupMemo memo;
+  ASSERT_OK_AND_ASSIGN(std::vector<SnapshotRecord> snaps, repo.ListSnapshots("alice"));
   ASSERT_EQ(snaps.size(), 6u);
   for (int pass = 0; pass < 2; ++pass) {  // the second pass answers from the memo
     for (const SnapshotRecord& s : snaps) {
       for (const char* path : {"docs/report.txt", "docs/old/kept.txt", "docs/late.txt",
                                "docs/old", "docs/nothing", "docs/report.txt/below", ""}) {
-        Repo fresh(store.get());
-        auto want = fresh.ResolvePath(s, path);
-        auto got = shared.ResolvePath(s, path);
+        auto want = repo.ResolvePath(s, path);
+        auto got = repo.ResolvePath(s, path, &memo);
         ASSERT_EQ(got.ok(), want.ok()) << s.name << " " << path;
         if (want.ok()) {
           EXPECT_EQ(*got, *want) << s.name << " " << path;
@@ -48,9 +48,11 @@ TEST(RepoTest, ResolvePathAcrossSnapshotsAnswersAsAFreshRepo) {
       }
     }
   }
-  ASSERT_OK_AND_ASSIGN(Entry late, shared.ResolvePath(snaps[3], "docs/late.txt"));
+  EXPECT_FALSE(memo.answers.empty());
+  ASSERT_OK_AND_ASSIGN(Entry late, repo.ResolvePath(snaps[3], "docs/late.txt", &memo));
   EXPECT_EQ(late.size, 4u);
-  EXPECT_EQ(shared.ResolvePath(snaps[2], "docs/late.txt").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(repo.ResolvePath(snaps[2], "docs/late.txt", &memo).status().code(),
+            StatusCode::kNotFound);
 }
 
 }  // namespace

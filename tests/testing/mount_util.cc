@@ -1,14 +1,20 @@
 #include "tests/testing/mount_util.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <future>
 
 #include "fs/fuse/fuse_mount.h"
+#include "fs/mountinfo.h"
+#include "store/file_util.h"
 #include "tests/testing/every_kind_tree.h"
+#include "tests/testing/test_util.h"
 
 namespace keepfs::testing {
 
@@ -73,6 +79,38 @@ void TestMount::Stop() {
   }
   if (!done) (void)fs::Unmount(mountpoint_, /*lazy=*/true);
   thread_.join();
+}
+
+pid_t StartMountProcess(const std::string& binary, const std::string& store,
+                        const std::string& mnt, const std::string& log, std::string* why) {
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    *why = std::string("fork: ") + std::strerror(errno);
+    return -1;
+  }
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::execl(binary.c_str(), binary.c_str(), "mount", "--store", store.c_str(), "-f", mnt.c_str(),
+            nullptr);
+    ::_exit(127);
+  }
+  bool exited = false;
+  bool up = WaitFor(
+      [&] {
+        exited = ::waitpid(pid, nullptr, WNOHANG) == pid;
+        return exited || fs::FindMount(mnt).has_value();
+      },
+      std::chrono::seconds(20));
+  if (up && !exited) return pid;
+  if (!exited) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  auto text = ReadSmallFile(log);
+  *why = "keepfs mount did not come up: " + (text.ok() ? *text : std::string());
+  return -1;
 }
 
 }  // namespace keepfs::testing

@@ -4,6 +4,8 @@
 // KEEPFS_REQUIRE_FUSE=1 (as in .ci/run) such a test fails instead.
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
 #include <string>
 #include <thread>
@@ -31,6 +33,12 @@ std::string FuseUnavailable();
 // Runs the shell command cmd as uid:uid with no supplementary groups;
 // returns its exit code and sets *out to its stdout and stderr.
 int RunAs(uint32_t uid, const std::string& cmd, std::string* out);
+
+// Starts `binary mount --store STORE -f MNT` as a child process, its stdout
+// and stderr into log, and waits up to 20 s until it serves. Its pid; or -1
+// with *why set (the log) when it exited or did not come up.
+pid_t StartMountProcess(const std::string& binary, const std::string& store,
+                        const std::string& mnt, const std::string& log, std::string* why);
 
 class TestMount {
  public:

@@ -26,7 +26,6 @@
 #include <set>
 #include <thread>
 
-#include "fs/mountinfo.h"
 #include "snapshot/catalog.h"
 #include "snapshot/pins.h"
 #include "snapshot/repo.h"
@@ -699,20 +698,10 @@ TEST(CrashTest, KillTheMountDuringPinsKeepsEveryAnsweredPin) {
   std::map<std::string, bool> want;
   int interrupted = 0, acknowledged = 0;
   for (int i = 0; i < iterations; ++i) {
-    const std::string log = dir.Join("mount" + std::to_string(i) + ".log");
-    pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      ::execl(KEEPFS_BINARY, KEEPFS_BINARY, "mount", "--store", store.c_str(), "-f", mnt.c_str(),
-              nullptr);
-      ::_exit(127);
-    }
-    ASSERT_TRUE(WaitFor([&] { return fs::FindMount(mnt).has_value(); }))
-        << "iteration " << i << ": the mount did not come up: "
-        << [&] { auto text = ReadSmallFile(log); return text.ok() ? *text : std::string(); }();
+    std::string why;
+    pid_t pid = StartMountProcess(KEEPFS_BINARY, store, mnt,
+                                  dir.Join("mount" + std::to_string(i) + ".log"), &why);
+    ASSERT_GT(pid, 0) << "iteration " << i << ": " << why;
     std::mutex mu;
     std::string in_flight;  // GUARDED_BY(mu): the call the kill may interrupt
     std::atomic<bool> stop{false};

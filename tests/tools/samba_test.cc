@@ -206,26 +206,9 @@ class SambaTest : public ::testing::Test {
   void Mount() {
     mnt_ = dir_.Join("mnt");
     ASSERT_OK(MakeDirs(mnt_));
-    const std::string log = dir_.Join("mount.log");
-    mount_pid_ = ::fork();
-    ASSERT_GE(mount_pid_, 0);
-    if (mount_pid_ == 0) {
-      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      ::execl(KEEPFS_BINARY, KEEPFS_BINARY, "mount", "--store", store_.c_str(), "-f", mnt_.c_str(),
-              nullptr);
-      ::_exit(127);
-    }
-    bool exited = false;
-    bool up = WaitFor(
-        [&] {
-          exited = ::waitpid(mount_pid_, nullptr, WNOHANG) == mount_pid_;
-          return exited || fs::FindMount(mnt_).has_value();
-        },
-        20s);
-    if (exited) mount_pid_ = -1;
-    ASSERT_TRUE(up && !exited) << "keepfs mount did not come up: " << ReadOrEmpty(log);
+    std::string why;
+    mount_pid_ = StartMountProcess(KEEPFS_BINARY, store_, mnt_, dir_.Join("mount.log"), &why);
+    ASSERT_GT(mount_pid_, 0) << why;
   }
 
   // The shares of docs/nas.md, plus one without `valid users` to show that

@@ -35,24 +35,12 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
-[ -x "$keepfs" ] || { echo "no keepfs binary at $keepfs (build it, or pass --keepfs)" >&2; exit 2; }
-[ -n "$make_history" ] || make_history=$(dirname "$keepfs")/bench/keepfs_make_history
 say() { echo "[history] $*" >&2; }
 now() { date +%s.%N; }
 mkdir -p "$work"
 mnt=$work/mnt
-made_store=0
-if [ -z "$store" ]; then
-  store=$work/store
-  if [ ! -f "$store/config.toml" ]; then
-    [ -x "$make_history" ] || { echo "no keepfs_make_history at $make_history (pass --make-history)" >&2; exit 2; }
-    say "generating $store with $make_history (1,000 snapshots of 1,000,000 files)..."
-    t0=$(now)
-    "$make_history" --store "$store" --user "$user" >"$work/make_history.json"
-    say "generated in $(awk -v a="$t0" -v b="$(now)" 'BEGIN{printf "%.0f", b-a}') s: $(cat "$work/make_history.json")"
-    made_store=1
-  fi
-fi
+source "$here/big_store.sh"
+ensure_big_store
 cleanup() {
   mountpoint -q "$mnt" 2>/dev/null && "$keepfs" umount --lazy "$mnt" >/dev/null 2>&1 || true
   if [ $made_store = 1 ] && [ $keep_store = 0 ]; then rm -rf "$store"; fi

@@ -43,23 +43,12 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
-[ -x "$keepfs" ] || { echo "no keepfs binary at $keepfs (build it, or pass --keepfs)" >&2; exit 2; }
-[ -n "$make_history" ] || make_history=$(dirname "$keepfs")/bench/keepfs_make_history
 say() { echo "[nas_memory] $*" >&2; }
 now() { date +%s.%N; }
 mkdir -p "$work"
 mnt=$work/mnt
-made_store=0
-if [ -z "$store" ]; then
-  store=$work/store
-  if [ ! -f "$store/config.toml" ]; then
-    [ -x "$make_history" ] || { echo "no keepfs_make_history at $make_history (pass --make-history)" >&2; exit 2; }
-    say "generating $store (1,000 snapshots of 1,000,000 files)..."
-    "$make_history" --store "$store" --user "$user" >"$work/make_history.json"
-    say "generated: $(cat "$work/make_history.json")"
-    made_store=1
-  fi
-fi
+source "$here/big_store.sh"
+ensure_big_store
 cp "$store/config.toml" "$work/config.toml.orig"
 cleanup() {
   mountpoint -q "$mnt" 2>/dev/null && "$keepfs" umount --lazy "$mnt" >/dev/null 2>&1 || true

@@ -57,8 +57,12 @@ void TuneMallocForMount() {
   ::mallopt(M_TRIM_THRESHOLD, 64 << 20);
 }
 
-void TuneMallocForProfile(const MountConfig& m) {
-  if (m.profile != MountProfile::kSmall) return;
+MountConfig ApplyMemoryProfile(const Store& store) {
+  MountConfig m = store.config().mount;
+  for (const std::string& key : m.AboveProfile()) {
+    spdlog::warn("{}/config.toml: [mount] {} overrides the memory profile", store.dir(), key);
+  }
+  if (m.profile != MountProfile::kSmall) return m;
   // The small profile's bound would not hold with 64 MiB of freed heap kept,
   // nor with freed chunk buffers stuck below a live one at the top of the
   // heap: chunk buffers come from their own mappings, returned when freed
@@ -66,6 +70,7 @@ void TuneMallocForProfile(const MountConfig& m) {
   // heap is kept (docs/nas.md, "Low-memory profile").
   ::mallopt(M_MMAP_THRESHOLD, 256 << 10);
   ::mallopt(M_TRIM_THRESHOLD, 4 << 20);
+  return m;
 }
 
 namespace {
@@ -77,11 +82,7 @@ Status Serve(Context& ctx, const MountArgs& a, const std::string& mountpoint,
   TuneMallocForMount();
   // Opened directly, never forwarded: a second mount of a store is "in use".
   KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(store_dir, OpenMode::kReadWrite));
-  const MountConfig memory = store->config().mount;
-  TuneMallocForProfile(memory);
-  for (const std::string& key : memory.AboveProfile()) {
-    spdlog::warn("{}/config.toml: [mount] {} overrides the memory profile", store->dir(), key);
-  }
+  const MountConfig memory = ApplyMemoryProfile(*store);
   fs::View view(store.get());
   // Commands of other keepfs processes run here while mounted (one writer).
   ControlOptions control_options;

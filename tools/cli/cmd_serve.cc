@@ -210,11 +210,7 @@ keepfs::Status Serve(Context& ctx, const server::ServerConfig& config) {
   TuneMallocForMount();
   KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store,
                           Store::Open(config.store, OpenMode::kReadWrite));
-  const MountConfig memory = store->config().mount;
-  TuneMallocForProfile(memory);
-  for (const std::string& key : memory.AboveProfile()) {
-    spdlog::warn("{}/config.toml: [mount] {} overrides the memory profile", store->dir(), key);
-  }
+  const MountConfig memory = ApplyMemoryProfile(*store);
   fs::View view(store.get());
   Server server(config);
   ControlOptions control_options;

@@ -133,8 +133,10 @@ void RegisterStatus(CLI::App& app, Context& ctx);  // status, admit and run-job
 // mallopt settings that keep a serving process's RSS near its cache bound
 // (docs/mount.md, "Memory bound"); before any thread starts.
 void TuneMallocForMount();
-// The [mount] profile's malloc settings, once the store's config is read.
-void TuneMallocForProfile(const MountConfig& m);
+// The store's [mount] memory keys for a serving process: warns about keys
+// set above the profile's values and applies the profile's malloc settings
+// (after TuneMallocForMount). Returns the keys.
+MountConfig ApplyMemoryProfile(const Store& store);
 
 // Adds --user to c, bound to *user. For a user_caller() who is exactly one
 // store user it defaults to that user and is optional; in a client whose
