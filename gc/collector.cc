@@ -281,8 +281,14 @@ class Collector {
         continue;
       }
       auto rr = store_->chunks().Repack(group.ids, opt_.throttle);
+      if (!rr.ok() && rr.status().code() == StatusCode::kNoSpace) {
+        // A full disk fails every copy alike: stop here (what is done so far
+        // is committed) and say what to do, rather than report each pack.
+        // (The command line adds the advice every full disk gets.)
+        return rr.status().WithContext("gc stopped repacking");
+      }
       if (!rr.ok()) {
-        // A damaged pack is left for check and repair; the rest go on.
+        // A damaged or unreadable pack is left for check and repair; the rest go on.
         r_.problems.push_back(rr.status().message());
         spdlog::warn("gc: {}", rr.status().message());
         continue;

@@ -246,7 +246,9 @@ Result<RestoreResult> Restore(const Repo& repo, const SnapshotRecord& snap, std:
   UniqueFd root;
   Restorer r(repo, options, progress ? progress : &local, -1);
   KEEPFS_RETURN_IF_ERROR(r.AtDest([&]() -> Status {
-    KEEPFS_RETURN_IF_ERROR(MakeDirs(dest));
+    // Not durable: syncing DEST's parent needs read access to it, which a
+    // user's restore may not have; restored files are not synced either.
+    KEEPFS_RETURN_IF_ERROR(MakeDirs(dest, 0755, /*durable=*/false));
     root = UniqueFd(::open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!root.valid()) return Status::FromErrno(errno, "opening destination " + dest);
     return CheckWritable(root.get(), dest);

@@ -77,11 +77,9 @@ Result<std::unique_ptr<PackWriter>> ChunkStore::Rep::NewWriter() {
   uint64_t pack_id = next_pack_id++;
   std::string final_path = Path(PackRelPath(pack_id));
   std::string subdir = final_path.substr(0, final_path.find_last_of('/'));
-  if (!PathExists(subdir)) {
-    // A new packs/XX/ must itself be durable before a pack is renamed into it.
-    KEEPFS_RETURN_IF_ERROR(MakeDirs(subdir));
-    KEEPFS_RETURN_IF_ERROR(FsyncDir(Path("packs")));
-  }
+  // A new packs/XX/ must itself be durable before a pack is renamed into it:
+  // MakeDirs syncs packs/ when it creates one.
+  if (!PathExists(subdir)) KEEPFS_RETURN_IF_ERROR(MakeDirs(subdir));
   std::string tmp = Path("tmp/" + std::to_string(pack_id) + ".pack.tmp");
   return PackWriter::Create(pack_id, tmp, final_path);
 }

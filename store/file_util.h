@@ -47,7 +47,11 @@ Status PreadAll(int fd, void* data, size_t len, uint64_t offset, std::string_vie
 Status FsyncFd(int fd, std::string_view what);
 // fsyncs a directory so that a rename or create inside it is durable.
 Status FsyncDir(const std::string& dir);
-Status MakeDirs(const std::string& dir, int mode = 0755);
+// Creates dir and its missing parents. With durable, each directory it
+// creates is made durable (its parent is fsynced, which needs read access to
+// it), so that whatever is later written and synced inside survives a power
+// loss with it: what the store's own directories need.
+Status MakeDirs(const std::string& dir, int mode = 0755, bool durable = true);
 Result<std::string> ReadSmallFile(const std::string& path);
 // The temporary WriteFileAtomic writes before renaming it to path: what a
 // crash inside it leaves ("NAME.tmp" beside NAME).

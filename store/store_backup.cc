@@ -99,6 +99,14 @@ Result<StoreBackupResult> BackupStore(Store* store, const StoreBackupOptions& op
       }
     }
   }
+  // The copy holds every user's data: root's alone, like the store
+  // (docs/security.md), whatever the umask or the directory given.
+  KEEPFS_RETURN_IF_ERROR(MakeDirs(dest, 0700));
+  // A file system without Unix modes (vfat, exfat) refuses chmod; there the
+  // mount's options decide who reads.
+  if (::chmod(dest.c_str(), 0700) != 0 && errno != EPERM && errno != EOPNOTSUPP) {
+    return Status::FromErrno(errno, "chmod 700 " + dest);
+  }
   KEEPFS_RETURN_IF_ERROR(MakeDirs(dest + "/packs"));
   RemoveTree(dest + "/tmp");
   KEEPFS_RETURN_IF_ERROR(MakeDirs(dest + "/tmp"));

@@ -185,8 +185,15 @@ Result<StoreRestoreResult> Restorer::Run() {
                         "; unmount it (keepfs umount) or stop the server first");
   }
   if (!PathExists(store_)) {
-    KEEPFS_RETURN_IF_ERROR(MakeDirs(store_));
+    KEEPFS_RETURN_IF_ERROR(MakeDirs(store_, 0700));
     KEEPFS_RETURN_IF_ERROR(FsyncDir(Parent(store_).empty() ? "/" : Parent(store_)));
+  }
+  // The restored store holds every user's data: root's alone, as keepfs init
+  // makes it (docs/security.md), whatever the umask or the directory given.
+  // A file system without Unix modes (vfat, exfat) refuses chmod; there the
+  // mount's options decide who reads.
+  if (::chmod(store_.c_str(), 0700) != 0 && errno != EPERM && errno != EOPNOTSUPP) {
+    return Status::FromErrno(errno, "chmod 700 " + store_);
   }
   // Held to the end: no mount, server or second restore can start on STORE.
   KEEPFS_ASSIGN_OR_RETURN(UniqueFd lock, Store::LockExclusive(store_));

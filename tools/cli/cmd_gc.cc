@@ -76,8 +76,11 @@ int RunGc(Context& ctx, const GcArgs& a) {
     ctx.io.out << (a.json ? gc::GcJson(*r) + "\n" : gc::GcText(*r));
     if (r->cancelled) return Status::Cancelled("gc stopped; run it again to continue");
     if (!r->problems.empty()) {
+      // On stderr too: -q and --json must not hide what was left undone.
+      for (const auto& p : r->problems) ctx.io.err << "keepfs: gc: " << p << "\n";
       ctx.io.err << "keepfs: gc left " << r->problems.size()
-                 << " damaged item(s) alone (listed above); run 'keepfs check --verify-data'\n";
+                 << " item(s) alone (listed above); run 'keepfs check --verify-data' to find "
+                    "damage, and 'keepfs repair' to mend it\n";
       ctx.exit_code = kExitPartial;
     }
     return Status::OK();
