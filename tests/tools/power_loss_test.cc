@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <iostream>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -71,6 +72,13 @@ class PowerCuts {
     std::filesystem::create_directories(options_.aside);
     std::filesystem::remove(options_.state_file);
     return run;
+  }
+
+  // One line for the log: how the cuts fell.
+  void Report(const std::string& job) const {
+    std::cout << "[power-loss] " << job << ": " << cut_mid_run_ << " cuts inside a run, "
+              << cut_after_run_ << " right after one; " << count_
+              << " mutating calls in the last whole run\n";
   }
 
   int cut_mid_run() const { return cut_mid_run_; }
@@ -148,6 +156,7 @@ TEST(PowerLossTest, BackupKeepsEveryAcknowledgedSnapshot) {
       ExpectSnapshots(s->get(), "alice", {{snap.name, attempted[snap.name]}}, Iter(i));
     }
   }
+  cuts.Report("backup");
   EXPECT_GT(cuts.cut_mid_run(), 0) << "no power cut landed inside a backup";
   EXPECT_GT(cuts.cut_after_run(), 0) << "no backup finished before its power cut";
   // The next run succeeds.
@@ -214,6 +223,7 @@ TEST(PowerLossTest, PinsAndUnpinsThatReturnedAreDurable) {
     uncertain.clear();
     ExpectRefsConsistent(s->get());
   }
+  cuts.Report("pin/unpin");
   EXPECT_GT(cuts.cut_mid_run(), 0);
   EXPECT_GT(cuts.cut_after_run(), 0);
 }
@@ -267,6 +277,8 @@ TEST(PowerLossTest, PruneAndGcLoseNothingThatMustStay) {
       ExpectSnapshots(s->get(), "alice", {{it->first, it->second}}, Iter(i));
     }
   }
+  prune_cuts.Report("prune");
+  gc_cuts.Report("gc");
   EXPECT_GT(prune_cuts.cut_mid_run() + gc_cuts.cut_mid_run(), 0);
   CliRun prune = RunCli({"prune", "--store", store, "-q", "--keep-last", "2", "--keep-within", "0",
                          "--keep-monthly", "0"});
@@ -313,6 +325,7 @@ TEST(PowerLossTest, TheSharingPassLosesNothing) {
     ExpectPacksExact(s->get());
     for (const auto& [user, snaps] : expected) ExpectSnapshots(s->get(), user, snaps, Iter(i));
   }
+  cuts.Report("share");
   EXPECT_GT(cuts.cut_mid_run(), 0);
   ASSERT_EQ(RunCli({"share", "--store", store, "-q"}).code, 0);
   ExpectCheckClean(store, "after the last sharing pass");
@@ -347,6 +360,7 @@ TEST(PowerLossTest, StoreBackupAndRestoreAreWholeOrRefused) {
       ASSERT_EQ(v.code, 0) << Iter(i) << ":\n" << v.out << v.err;
     }
   }
+  backup_cuts.Report("store-backup");
   EXPECT_GT(backup_cuts.cut_mid_run(), 0);
   ASSERT_EQ(RunCli({"store-backup", "--store", store, "-q", copy}).code, 0);
 
@@ -375,6 +389,7 @@ TEST(PowerLossTest, StoreBackupAndRestoreAreWholeOrRefused) {
     ASSERT_FALSE(snaps->empty());
     ExpectSnapshots(s->get(), "alice", {{snaps->back().name, files}}, Iter(i));
   }
+  restore_cuts.Report("store-restore");
   EXPECT_GT(restore_cuts.cut_mid_run(), 0);
 }
 
