@@ -115,6 +115,14 @@ struct ConfigFile {
 };
 
 ConfigFile ReadConfig(const std::string& path) {
+  // A fifo would block the open for ever, a device would be read as text:
+  // only a regular file is a config.
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    Status bad = Status::InvalidArgument(path + " is not a regular file; put back the store's "
+                                         "config.toml (a store-backup copy holds one)");
+    return {bad, bad};
+  }
   Result<std::string> text = ReadSmallFile(path);
   Result<StoreConfig> parsed =
       text.ok() ? ParseStoreConfig(*text, path) : Result<StoreConfig>(text.status());
@@ -134,7 +142,11 @@ Status LoadConfig(const std::string& path, const ConfigFile& file, StoreMeta* me
   auto avg = t["chunking"]["avg_size"].value<int64_t>();
   auto max = t["chunking"]["max_size"].value<int64_t>();
   auto inl = t["chunking"]["inline_max"].value<int64_t>();
-  if (!id || *id != meta->store_id) {
+  if (!id) {
+    return Status::InvalidArgument(path + " has no [store] id (is it empty or cut short?); put "
+                                   "back the store's config.toml (a store-backup copy holds one)");
+  }
+  if (*id != meta->store_id) {
     return Status::InvalidArgument(path + " belongs to another store (store.id differs)");
   }
   if (!min || !avg || !max || !inl || *min != meta->chunker.min_size ||
