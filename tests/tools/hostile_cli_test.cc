@@ -253,6 +253,13 @@ TEST_F(HostileCliTest, Restore) {
        1,
        "@X/file exists and is not a directory"},
       {{"restore", "--store", "@S", "--user", "alice", "latest", "/proc/version"}, 1, "/proc"},
+      {{"restore", "--store", "@S", "--user", "alice", "latest", "@S"}, 1, "is inside the store"},
+      {{"restore", "--store", "@S", "--user", "alice", "latest", "@S/packs/r"},
+       1,
+       "is inside the store"},
+      {{"restore", "--store", "@S", "--user", "alice", "latest:a.txt", "@X/empty/../store/meta"},
+       1,
+       "is inside the store"},
   });
   for (const char* r : {"r1", "r2", "r3"}) {
     EXPECT_FALSE(PathExists(dir_.Join(r))) << r << ": a refused restore created DEST";

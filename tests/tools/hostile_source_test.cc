@@ -5,7 +5,7 @@
 // Every case: the backup ends within its deadline and does not crash; what
 // cannot be read is in the snapshot's error list and the exit status is 3;
 // `keepfs check` is clean; what was stored restores byte-identical.
-// KEEPFS_HOSTILE_ENTRIES sets the size of the huge folder (default 30000;
+// KEEPFS_HOSTILE_ENTRIES sets the size of the huge folder (default 20000;
 // 1000000 for the full campaign, docs/hardening.md).
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -121,7 +121,7 @@ class HostileSourceTest : public ::testing::Test {
 // filling with files-cache records (bounded by [mount]
 // metadata_write_buffer). The second backup takes every file from the cache.
 TEST_F(HostileSourceTest, AHugeFolderBacksUpRestoresAndStaysInItsMemoryBudget) {
-  const int n = EnvInt("KEEPFS_HOSTILE_ENTRIES", 30000);
+  const int n = EnvInt("KEEPFS_HOSTILE_ENTRIES", 20000);
   const std::string big = src_ + "/big", one = dir_.Join("one");
   ASSERT_EQ(::mkdir(big.c_str(), 0755), 0);
   ASSERT_EQ(::mkdir(one.c_str(), 0755), 0);
