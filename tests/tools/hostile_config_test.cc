@@ -399,6 +399,20 @@ TEST(HostileServerConfigFileTest, CheckConfigRefusesFilesThatAreNoConfig) {
   check("garbage", k + ":1");
   ASSERT_OK(WriteFile(k, "store = \"/s\"\n" + std::string(65 << 20, '#')));
   check("65 MiB", "too large");
+  if (::geteuid() == 0) {  // unreadable: root's, 0600, read by nobody
+    ASSERT_OK(WriteFile(k, "store = \"/s\"\n"));
+    ASSERT_EQ(::chmod(k.c_str(), 0600), 0);
+    ASSERT_EQ(::chmod(dir.path().c_str(), 0777), 0);
+    BinaryOptions nobody;
+    nobody.drop_privileges = true;
+    nobody.uid = nobody.gid = 65534;
+    nobody.timeout_s = 20;
+    BinaryRun r = RunBinary({KEEPFS_BINARY, "serve", "--check-config", "--config", k}, dir.path(),
+                            nobody);
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_NE(r.err.find(k + ": cannot read the config file: Permission denied"), std::string::npos)
+        << r.err;
+  }
 }
 
 }  // namespace
