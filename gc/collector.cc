@@ -108,7 +108,10 @@ class Collector {
   }
 
   bool Expired(const snapshot::DeletedSnapshot& d) const {
-    return d.deleted_unix + opt_.config.undelete_window_sec <= opt_.now_unix;
+    // Subtracted, not added: a window of "keep for ever" (gc.undelete_window
+    // or --undelete-window near 2^63 seconds) must not overflow into the
+    // past and expire everything. Both are non-negative, so this cannot wrap.
+    return d.deleted_unix <= opt_.now_unix - opt_.config.undelete_window_sec;
   }
 
   // Adds the objects below root that nobody references (only forgotten

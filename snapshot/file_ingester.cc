@@ -28,6 +28,14 @@ Compressor& ThreadCompressor(int level) {
   return *c;
 }
 
+// How far a read follows a file past the size it had when opened: a log
+// written meanwhile is read on a while, but a file whose reads never end
+// (/proc/PID/pagemap says 0 bytes and gives 8 bytes for every page of the
+// address space; a FUSE file can give data forever) is cut off there, kept
+// and flagged, instead of hanging the backup. size < 2^63: no overflow.
+constexpr uint64_t kMinGrowth = 16ull << 20;
+uint64_t ReadLimit(uint64_t size) { return size + std::max(size, kMinGrowth); }
+
 bool SameVersion(const struct stat& a, const struct stat& b) {
   return a.st_size == b.st_size && a.st_mtim.tv_sec == b.st_mtim.tv_sec &&
          a.st_mtim.tv_nsec == b.st_mtim.tv_nsec && a.st_ctim.tv_sec == b.st_ctim.tv_sec &&
@@ -73,9 +81,23 @@ Result<FileResult> FileIngester::Ingest(SourceDir& dir, const std::string& name)
     result.xattr_error = xattrs.ok() ? std::string() : xattrs.status().message();
     KEEPFS_RETURN_IF_ERROR(file->Stat(&after));
     result.st = before;
+    const uint64_t size = static_cast<uint64_t>(before.st_size);
     result.unstable = !SameVersion(before, after) ||
                       content.size != static_cast<uint64_t>(after.st_size);
     if (!result.unstable) break;
+    if (content.size >= ReadLimit(size)) {
+      // Another read would end at the same cut: keep this one.
+      result.unstable_why = "its reads went on past " + std::to_string(content.size) +
+                            " bytes while its size said " + std::to_string(size) +
+                            "; kept the first " + std::to_string(content.size) + " bytes";
+      break;
+    }
+    // Nothing moved, yet the reads gave another length than the size: a
+    // /proc or /sys file, or a FUSE file that lies about its size.
+    result.unstable_why = SameVersion(before, after)
+                              ? "its size said " + std::to_string(size) + " bytes but reads gave " +
+                                    std::to_string(content.size) + "; kept what was read"
+                              : "changed while being read; kept the last version read";
   }
   result.size = content.size;
   result.hole_bytes = content.size - content.DataBytes();
@@ -109,14 +131,14 @@ Status FileIngester::ReadOnce(SourceFile& file, const struct stat& st, Content* 
       }
       // It grew past the inline limit while we looked: read it as a large file.
     }
-    return ReadRange(file, 0, UINT64_MAX, /*to_eof=*/true, content);
+    return ReadRange(file, 0, ReadLimit(size), content).status();
   }
   // Sparse: read each data extent; the gaps are holes.
   uint64_t pos = 0;
   while (pos < size) {
     auto data = file.NextData(pos);
     if (!data.ok() && data.status().code() == StatusCode::kNotSupported) {
-      return ReadRange(file, pos, size, false, content);  // cannot tell holes: read it all
+      return ReadRange(file, pos, size, content).status();  // cannot tell holes: read it all
     }
     if (!data.ok()) return data.status();
     if (!*data) break;  // only a hole remains
@@ -129,7 +151,14 @@ Status FileIngester::ReadOnce(SourceFile& file, const struct stat& st, Content* 
       content->size += start - pos;
       fingerprint_.AddZeros(start - pos);
     }
-    KEEPFS_RETURN_IF_ERROR(ReadRange(file, start, end, false, content));
+    KEEPFS_ASSIGN_OR_RETURN(uint64_t got, ReadRange(file, start, end, content));
+    if (got < end - start) {
+      // The extent ended early: the file shrank, or lies about its extents.
+      // Stop here rather than put later data or holes at offsets they do
+      // not have; the content is then shorter than the size, and the
+      // caller's check reads again or flags the file.
+      return Status::OK();
+    }
     pos = end;
   }
   if (pos < size) {
@@ -140,9 +169,8 @@ Status FileIngester::ReadOnce(SourceFile& file, const struct stat& st, Content* 
   return Status::OK();
 }
 
-// Reads [start, end) (or to EOF) and cuts it into chunks.
-Status FileIngester::ReadRange(SourceFile& file, uint64_t start, uint64_t end, bool to_eof,
-                               Content* content) {
+Result<uint64_t> FileIngester::ReadRange(SourceFile& file, uint64_t start, uint64_t end,
+                                         Content* content) {
   uint8_t* buf = buf_.get();
   size_t have = 0;
   uint64_t pos = start;
@@ -150,8 +178,7 @@ Status FileIngester::ReadRange(SourceFile& file, uint64_t start, uint64_t end, b
   const size_t max_chunk = chunker_.params().max_size;
   while (!eof || have > 0) {
     while (!eof && have < buf_size_) {
-      size_t want = buf_size_ - have;
-      if (!to_eof) want = static_cast<size_t>(std::min<uint64_t>(want, end - pos));
+      size_t want = static_cast<size_t>(std::min<uint64_t>(buf_size_ - have, end - pos));
       if (want == 0) {
         eof = true;
         break;
@@ -175,7 +202,7 @@ Status FileIngester::ReadRange(SourceFile& file, uint64_t start, uint64_t end, b
     std::memmove(buf, buf + off, have - off);
     have -= off;
   }
-  return Status::OK();
+  return pos - start;
 }
 
 Status FileIngester::AddChunk(const uint8_t* data, size_t len, Content* content) {

@@ -4,7 +4,10 @@
 //
 // A file that changes while it is read (size, mtime or ctime differ between
 // the fstat before and after) is read again (at most three reads in all); after that
-// the last read is kept and flagged `unstable`. Sparse files are read extent
+// the last read is kept and flagged `unstable`. A file is never read further
+// than its size at open plus as much again (at least 16 MiB): a file whose
+// reads never end (/proc/PID/pagemap says 0 bytes and gives 256 GiB) is cut
+// there, kept and flagged. Sparse files are read extent
 // by extent (SEEK_DATA/SEEK_HOLE) and their holes recorded, not stored.
 // The file's xattrs are read through the same fd, inside the same window, so
 // content, metadata and xattrs describe one version (an xattr change moves
@@ -50,6 +53,7 @@ struct FileResult {
   uint64_t hole_bytes = 0;  // of size, bytes that are holes
   struct stat st {};      // the fstat the content matches
   bool unstable = false;  // kept changing while read
+  std::string unstable_why;  // with unstable: what was seen, for the error list
   // Read through the open fd inside the same fstat window as the content.
   std::vector<Xattr> xattrs;
   std::string xattr_error;  // non-empty: xattrs could not be read (stored without)
@@ -82,7 +86,9 @@ class FileIngester {
 
  private:
   Status ReadOnce(SourceFile& file, const struct stat& st, Content* content);
-  Status ReadRange(SourceFile& file, uint64_t start, uint64_t end, bool to_eof, Content* content);
+  // Reads [start, end), or up to end of file if it comes first, and cuts it
+  // into chunks; returns the bytes read.
+  Result<uint64_t> ReadRange(SourceFile& file, uint64_t start, uint64_t end, Content* content);
   Status AddChunk(const uint8_t* data, size_t len, Content* content);
   Status StoreContent(const Content& content, ObjectId* id);
   // Waits for every chunk put in flight; the first error, if any. A content

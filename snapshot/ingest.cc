@@ -34,6 +34,9 @@ size_t MetaFlushBytes(const Store& store) {
   return std::min<size_t>(16 << 20, store.config().mount.metadata_write_buffer_bytes / 2);
 }
 constexpr int kMaxDepth = 4096;
+// Files of one folder whose results the walk may hold before it takes the
+// oldest one's (WalkDir).
+constexpr size_t kJobWindow = 256;
 
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -311,39 +314,25 @@ Result<ObjectId> Walker::WalkDir(SourceDir& dir, const std::string& key, const s
         if (j) j->wait();
     }
   } wait_all{jobs};
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (options_.cancel && options_.cancel->load()) {
-      return fatal_ = Status::Cancelled("backup cancelled; nothing was committed");
-    }
-    std::string child_key = key.empty() ? names[i] : key + '\0' + names[i];
-    std::string child_path = path.empty() ? names[i] : path + "/" + names[i];
-    Status s = VisitChild(dir, names[i], child_key, child_path, depth, &entries[i], &jobs[i]);
-    if (!s.ok()) {
-      if (!fatal_.ok()) return fatal_;
-      if (IsFatal(s) || !store_->chunks().write_status().ok()) return fatal_ = s;
-      AddError(child_path, s.message());
-      keep[i] = false;
-    }
-    if (++since_flush_ >= 1024) {
-      since_flush_ = 0;
-      if (Status f = meta_.MaybeFlush(); !f.ok()) return fatal_ = f;
-    }
-  }
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (!keep[i] || !jobs[i]) continue;
-    const Result<FileResult>& r = jobs[i]->get();
-    std::string child_path = path.empty() ? names[i] : path + "/" + names[i];
+  auto child_path = [&](size_t i) { return path.empty() ? names[i] : path + "/" + names[i]; };
+  // Takes what the file's job read into its entry and lets the job go.
+  auto finish = [&](size_t i) -> Status {
+    if (!keep[i] || !jobs[i]) return Status::OK();
+    const Result<FileResult> r = jobs[i]->get();
+    jobs[i].reset();
     if (!r.ok()) {
       // An error of the store itself (not of this one file) aborts the backup.
       if (IsFatal(r.status()) || !store_->chunks().write_status().ok()) {
-        return fatal_ = r.status().WithContext(child_path);
+        return fatal_ = r.status().WithContext(child_path(i));
       }
-      AddError(child_path, r.status().message());
+      AddError(child_path(i), r.status().message());
       keep[i] = false;
-      continue;
+      return Status::OK();
     }
-    if (r->unstable) AddError(child_path, "changed while being read; kept the last version read");
-    if (!r->xattr_error.empty()) AddError(child_path, r->xattr_error + " (stored without xattrs)");
+    if (r->unstable) AddError(child_path(i), r->unstable_why);
+    if (!r->xattr_error.empty()) {
+      AddError(child_path(i), r->xattr_error + " (stored without xattrs)");
+    }
     Entry& e = entries[i];
     std::string name = std::move(e.name);
     uint64_t link_id = e.link_id;
@@ -355,18 +344,46 @@ Result<ObjectId> Walker::WalkDir(SourceDir& dir, const std::string& key, const s
     e.size = r->size;
     e.hole_bytes = r->hole_bytes;
     bytes_logical_ += r->size;
+    return Status::OK();
+  };
+  size_t finished = 0;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (options_.cancel && options_.cancel->load()) {
+      return fatal_ = Status::Cancelled("backup cancelled; nothing was committed");
+    }
+    std::string child_key = key.empty() ? names[i] : key + '\0' + names[i];
+    Status s = VisitChild(dir, names[i], child_key, child_path(i), depth, &entries[i], &jobs[i]);
+    if (!s.ok()) {
+      if (!fatal_.ok()) return fatal_;
+      if (IsFatal(s) || !store_->chunks().write_status().ok()) return fatal_ = s;
+      AddError(child_path(i), s.message());
+      keep[i] = false;
+    }
+    // Only a window of files is in flight: a folder of a million files must
+    // not hold a million results (a stat, xattrs and a future each) at once.
+    // The pool's queue is far shorter, so the oldest job is done or nearly.
+    while (finished + kJobWindow <= i) KEEPFS_RETURN_IF_ERROR(finish(finished++));
+    if (++since_flush_ >= 1024) {
+      since_flush_ = 0;
+      if (Status f = meta_.MaybeFlush(); !f.ok()) return fatal_ = f;
+    }
   }
-  std::vector<Entry> kept;
-  kept.reserve(entries.size());
+  while (finished < names.size()) KEEPFS_RETURN_IF_ERROR(finish(finished++));
+  // The kept entries, compacted in place (a copy would double the memory of
+  // a huge folder).
+  size_t kept = 0;
   *below = 0;
   for (size_t i = 0; i < entries.size(); ++i) {
     if (!keep[i]) continue;
     *below += EntrySpan(entries[i]);
     if (entries[i].link_id != 0) ++link_counts_[entries[i].link_id];
-    kept.push_back(std::move(entries[i]));
+    if (kept != i) entries[kept] = std::move(entries[i]);
+    ++kept;
   }
+  entries.resize(kept);
+  std::vector<std::string>().swap(names);
   progress_->counters.dirs.fetch_add(1, std::memory_order_relaxed);
-  auto tree = WriteTree(std::move(kept), [this](std::string encoded) -> Result<ObjectId> {
+  auto tree = WriteTree(std::move(entries), [this](std::string encoded) -> Result<ObjectId> {
     ObjectId id = Sha256::Of(encoded);
     std::string tkey = TreeKey(id);
     // Everything below the node is in the hold already (the walk found or

@@ -242,6 +242,13 @@ Result<RestoreResult> Restore(const Repo& repo, const SnapshotRecord& snap, std:
                               const std::string& dest, const RestoreOptions& options,
                               RestoreProgress* progress) {
   KEEPFS_ASSIGN_OR_RETURN(Entry top, repo.ResolvePath(snap, path));
+  // Into the store's own directory, a snapshot's config.toml, lock or
+  // meta/CURRENT would replace the store's ("existing files in the way are
+  // replaced"): refused before anything is written.
+  if (PathIsInside(dest, repo.store().dir())) {
+    return Status::InvalidArgument(dest + " is inside the store " + repo.store().dir() +
+                                   "; restore somewhere else");
+  }
   RestoreProgress local;
   UniqueFd root;
   Restorer r(repo, options, progress ? progress : &local, -1);

@@ -1,6 +1,7 @@
 #include "snapshot/tree.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "store/coding.h"
 
@@ -221,17 +222,26 @@ Result<ObjectId> WriteTree(std::vector<Entry> entries, const NodeSink& put) {
     leaf.entries = std::move(entries);
     return put(EncodeTreeNode(leaf));
   }
+  // The leaves are cut where Paginate would cut them, but in place: each
+  // page is moved out only while it is encoded, so that a folder of a
+  // million entries is not held twice (once here, once in the pages).
   std::vector<TreeNode::Child> level;
-  for (auto& page : Paginate(std::move(entries), [](const Entry& e) { return e.name; })) {
+  for (size_t start = 0, i = 0; i < entries.size(); ++i) {
+    const size_t n = i + 1 - start;
+    const bool boundary =
+        n >= kMaxPage || (n >= kMinPage && (NameHash(entries[i].name) & kBoundaryMask) == 0);
+    if (!boundary && i + 1 < entries.size()) continue;
     TreeNode leaf;
-    std::string first = page.front().name;
-    uint64_t count = page.size();
+    leaf.entries.assign(std::make_move_iterator(entries.begin() + static_cast<ptrdiff_t>(start)),
+                        std::make_move_iterator(entries.begin() + static_cast<ptrdiff_t>(i + 1)));
+    std::string first = leaf.entries.front().name;
     uint64_t span = 0;
-    for (const Entry& e : page) span += EntrySpan(e);
-    leaf.entries = std::move(page);
+    for (const Entry& e : leaf.entries) span += EntrySpan(e);
     KEEPFS_ASSIGN_OR_RETURN(ObjectId id, put(EncodeTreeNode(leaf)));
-    level.push_back({std::move(first), id, count, span});
+    level.push_back({std::move(first), id, n, span});
+    start = i + 1;
   }
+  std::vector<Entry>().swap(entries);
   while (level.size() > 1) {
     std::vector<TreeNode::Child> up;
     auto pages = level.size() <= kSinglePageMax

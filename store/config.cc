@@ -8,6 +8,7 @@
 #include <toml++/toml.h>
 
 #include "store/file_util.h"
+#include "store/text.h"
 
 namespace keepfs {
 
@@ -23,7 +24,7 @@ Status SetRule(RetentionPolicy* p, const std::string& path, const std::string& s
   if (auto i = n.value<int64_t>(); i && n.is_integer()) text = std::to_string(*i);
   else if (auto s = n.value<std::string>()) text = *s;
   else if (auto b = n.value<bool>(); b && n.is_boolean()) text = *b ? "true" : "false";
-  else return Bad(path, section + "." + std::string(rule) + " must be a number, string or boolean");
+  else return Bad(path, section + "." + Clip(rule) + " must be a number, string or boolean");
   Status s = SetRetentionRule(p, rule, text);
   if (!s.ok()) return Bad(path, section + ": " + s.message());
   return Status::OK();
@@ -38,7 +39,7 @@ Status ParseRetention(const toml::table& r, const std::string& path, StoreConfig
   }
   for (const auto& [key, node] : r) {
     if (!node.is_table()) continue;
-    std::string section = "retention." + std::string(key.str());
+    std::string section = "retention." + Clip(key.str());
     RetentionPolicy p = c->retention;
     for (const auto& [rule, value] : *node.as_table()) {
       KEEPFS_RETURN_IF_ERROR(SetRule(&p, path, section, rule.str(), value));
@@ -50,9 +51,29 @@ Status ParseRetention(const toml::table& r, const std::string& path, StoreConfig
 
 template <typename View>
 Result<uint32_t> GetId(const View& v, const std::string& path, const std::string& key) {
+  // is_integer: toml++'s value<int64_t>() would also take true as 1 and 1000.0.
   auto n = v.template value<int64_t>();
-  if (!n || *n < 0 || *n > 0xfffffffe) return Bad(path, key + " must be a number 0-4294967294");
+  if (!v.is_integer() || !n || *n < 0 || *n > 0xfffffffe) {
+    return Bad(path, key + " must be a number 0-4294967294");
+  }
   return static_cast<uint32_t>(*n);
+}
+
+// Refuses a key of table t (named prefix, "" for the top level) that is not
+// in known: a misspelt key would otherwise leave its default in force
+// without a word, as keepfs.toml refuses them too (tools/server).
+Status CheckKeys(const toml::table& t, const std::string& path, const std::string& prefix,
+                 const std::vector<std::string_view>& known) {
+  for (const auto& [key, node] : t) {
+    if (std::find(known.begin(), known.end(), key.str()) != known.end()) continue;
+    std::string names;
+    for (std::string_view k : known) names += (names.empty() ? "" : ", ") + std::string(k);
+    const std::string where =
+        prefix.empty() ? " tables" : " in [" + prefix.substr(0, prefix.size() - 1) + "]";
+    return Bad(path, "line " + std::to_string(key.source().begin.line) + ": " + prefix +
+                         Clip(key.str()) + " is not a setting (known" + where + ": " + names + ")");
+  }
+  return Status::OK();
 }
 }  // namespace
 
@@ -118,7 +139,7 @@ Result<uint64_t> ParseSize(std::string_view text) {
   else if (unit == "g" || unit == "gib" || unit == "gb") shift = 30;
   else if (unit == "t" || unit == "tib" || unit == "tb") shift = 40;
   if (digits == 0 || shift < 0) {
-    return Status::InvalidArgument("'" + std::string(text) +
+    return Status::InvalidArgument("'" + Clip(text) +
                                    "' is not a size: use a number with an optional unit, e.g. "
                                    "256MiB or 2G");
   }
@@ -136,17 +157,9 @@ Result<uint64_t> SizeValue(toml::node_view<const toml::node> n) {
 
 Status ParseGc(const toml::table& t, const std::string& path, GcConfig* gc) {
   toml::node_view<const toml::node> v(t);
-  for (const auto& [key, node] : t) {
-    std::string k(key.str());
-    static const char* kKnown[] = {"undelete_window", "repack_dead_percent", "repack_low_percent",
-                                   "waste_percent",   "small_pack",          "max_repack",
-                                   "min_free"};
-    if (std::find(std::begin(kKnown), std::end(kKnown), k) == std::end(kKnown)) {
-      return Bad(path, "gc." + k + " is not a setting (known: undelete_window, "
-                       "repack_dead_percent, repack_low_percent, waste_percent, small_pack, "
-                       "max_repack, min_free)");
-    }
-  }
+  KEEPFS_RETURN_IF_ERROR(CheckKeys(t, path, "gc.",
+                                   {"undelete_window", "repack_dead_percent", "repack_low_percent",
+                                    "waste_percent", "small_pack", "max_repack", "min_free"}));
   if (auto n = v["undelete_window"]; n) {
     Result<int64_t> d = n.is_integer() ? Result<int64_t>(*n.value<int64_t>())
                         : n.is_string() ? ParseDuration(*n.value<std::string>())
@@ -193,6 +206,11 @@ Status ParseGc(const toml::table& t, const std::string& path, GcConfig* gc) {
 // then every key given, whatever its place in the section.
 Status ParseMount(const toml::table& t, const std::string& path, MountConfig* mc) {
   toml::node_view<const toml::node> m(t);
+  KEEPFS_RETURN_IF_ERROR(CheckKeys(
+      t, path, "mount.",
+      {"profile", "cache_size", "metadata_cache_size", "metadata_write_buffer", "threads",
+       "max_inodes", "readahead_chunks", "admin_group", "owner_view", "path_cache_seconds",
+       "deleted_window"}));
   if (auto n = m["profile"]; n) {
     auto name = n.value<std::string>();
     if (!n.is_string() || (*name != "default" && *name != "small")) {
@@ -229,21 +247,24 @@ Status ParseMount(const toml::table& t, const std::string& path, MountConfig* mc
     mc->max_inodes = static_cast<uint64_t>(*v);
   }
   if (auto n = m["cache_size"]; n) {
-    Result<uint64_t> bytes = n.is_integer() ? Result<uint64_t>(static_cast<uint64_t>(
-                                                  std::max<int64_t>(0, *n.value<int64_t>())))
-                             : n.is_string() ? ParseSize(*n.value<std::string>())
-                                             : Status::InvalidArgument("not a size");
+    // A negative number is refused like any other non-size (it was taken
+    // as 0, a mount without a chunk cache, without a word).
+    auto bytes = SizeValue(n);
     if (!bytes.ok()) return Bad(path, "mount.cache_size: " + bytes.status().message());
     mc->cache_bytes = *bytes;
   }
   if (auto n = m["readahead_chunks"]; n) {
     auto v = n.value<int64_t>();
-    if (!v || *v < 0 || *v > 64) return Bad(path, "mount.readahead_chunks must be 0-64");
+    if (!n.is_integer() || *v < 0 || *v > 64) {
+      return Bad(path, "mount.readahead_chunks must be 0-64");
+    }
     mc->readahead_chunks = static_cast<uint32_t>(*v);
   }
   if (auto n = m["path_cache_seconds"]; n) {
     auto v = n.value<double>();
-    if (!v || *v < 0 || *v > 3600) return Bad(path, "mount.path_cache_seconds must be 0-3600");
+    // Written so that nan fails too (every comparison with nan is false);
+    // true would otherwise not be a number but is refused by value<double>.
+    if (!v || !(*v >= 0 && *v <= 3600)) return Bad(path, "mount.path_cache_seconds must be 0-3600");
     mc->path_cache_seconds = *v;
   }
   if (auto n = m["owner_view"]; n) {
@@ -264,10 +285,16 @@ Status ParseMount(const toml::table& t, const std::string& path, MountConfig* mc
     if (n.is_integer()) {
       KEEPFS_ASSIGN_OR_RETURN(mc->admin_gid, GetId(n, path, "mount.admin_group"));
     } else if (auto name = n.value<std::string>()) {
+      // Checked before the lookup: NSS modules are not made for hostile
+      // names (systemd's aborts the process on a name of megabytes), and no
+      // group name is longer than LOGIN_NAME_MAX or holds a NUL.
+      if (name->empty() || name->size() > 256 || name->find('\0') != std::string::npos) {
+        return Bad(path, "mount.admin_group: '" + Clip(*name) + "' is not a group name");
+      }
       struct group g, *found = nullptr;
       char buf[16384];
       if (::getgrnam_r(name->c_str(), &g, buf, sizeof buf, &found) != 0 || !found) {
-        return Bad(path, "mount.admin_group: no group named '" + *name + "' on this server");
+        return Bad(path, "mount.admin_group: no group named '" + Clip(*name) + "' on this server");
       }
       mc->admin_gid = found->gr_gid;
     } else {
@@ -288,19 +315,42 @@ Result<StoreConfig> ParseStoreConfig(std::string_view text, const std::string& p
     return Status::InvalidArgument(o.str() + "; fix the file or restore it from a backup");
   }
   StoreConfig c;
-  int64_t level = t["compression"]["level"].value_or<int64_t>(3);
-  if (level < 1 || level > 19) return Bad(path, "compression.level must be between 1 and 19");
-  c.compression_level = static_cast<int>(level);
+  KEEPFS_RETURN_IF_ERROR(CheckKeys(
+      t, path, "", {"store", "chunking", "compression", "mount", "users", "gc", "retention"}));
+  // [store] and [chunking] are compared with the store record by Store::Open;
+  // here only their shape: tables, and no key that means nothing.
+  const std::vector<std::pair<std::string, std::vector<std::string_view>>> fixed = {
+      {"store", {"format", "id"}},
+      {"chunking", {"min_size", "avg_size", "max_size", "inline_max"}},
+      {"compression", {"level"}}};
+  for (const auto& [name, keys] : fixed) {
+    if (auto n = t[name]; n) {
+      if (!n.is_table()) return Bad(path, name + " must be a table");
+      KEEPFS_RETURN_IF_ERROR(CheckKeys(*n.as_table(), path, name + ".", keys));
+    }
+  }
+  if (auto n = t["compression"]["level"]; n) {
+    // Not value_or: a level given as "5", 5.5 or true must not quietly be 3.
+    auto level = n.value<int64_t>();
+    if (!n.is_integer() || *level < 1 || *level > 19) {
+      return Bad(path, "compression.level must be a whole number between 1 and 19");
+    }
+    c.compression_level = static_cast<int>(*level);
+  }
 
   if (auto m = t["mount"]; m) {
     if (!m.is_table()) return Bad(path, "mount must be a table");
     KEEPFS_RETURN_IF_ERROR(ParseMount(*m.as_table(), path, &c.mount));
   }
+  if (auto n = t["users"]; n && !n.is_table()) {
+    return Bad(path, "users must be a table of [users.NAME] tables with uid and gid");
+  }
   if (auto users = t["users"].as_table()) {
     for (const auto& [name, node] : *users) {
-      std::string key = "users." + std::string(name.str());
+      std::string key = "users." + Clip(name.str());
       const toml::table* u = node.as_table();
       if (!u) return Bad(path, key + " must be a table with uid and gid");
+      KEEPFS_RETURN_IF_ERROR(CheckKeys(*u, path, key + ".", {"uid", "gid"}));
       toml::node_view<const toml::node> view(*u);
       KEEPFS_ASSIGN_OR_RETURN(uint32_t uid, GetId(view["uid"], path, key + ".uid"));
       uint32_t gid = uid;

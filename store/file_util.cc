@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 
 namespace keepfs {
 
@@ -128,6 +129,15 @@ Status WriteFileAtomic(const std::string& path, std::string_view content) {
 bool PathExists(const std::string& path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0;
+}
+
+bool PathIsInside(const std::string& path, const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code e1, e2;
+  const fs::path in = fs::weakly_canonical(path, e1), of = fs::weakly_canonical(dir, e2);
+  if (e1 || e2) return false;
+  const fs::path rel = in.lexically_relative(of);
+  return !rel.empty() && *rel.begin() != "..";
 }
 
 }  // namespace keepfs

@@ -59,5 +59,9 @@ std::string AtomicTempPath(std::string_view path);
 // Writes path atomically: tmp file, fsync, rename, fsync of the directory.
 Status WriteFileAtomic(const std::string& path, std::string_view content);
 bool PathExists(const std::string& path);
+// Whether path is dir or lies below it, after resolving symlinks and ".."
+// (parts that do not exist yet are taken as written). False when either
+// cannot be resolved.
+bool PathIsInside(const std::string& path, const std::string& dir);
 
 }  // namespace keepfs

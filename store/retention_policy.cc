@@ -5,6 +5,7 @@
 #include <string>
 
 #include "store/config.h"
+#include "store/text.h"
 
 namespace keepfs {
 
@@ -21,9 +22,9 @@ Result<int64_t> ParseCount(std::string_view rule, std::string_view text, int64_t
   int64_t v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size() || v < min) {
-    return Status::InvalidArgument(std::string(rule) + " must be a whole number " +
+    return Status::InvalidArgument(Clip(rule) + " must be a whole number " +
                                    (min < 0 ? "(-1 for unlimited, 0 for off)" : "(0 for off)") +
-                                   ", not '" + std::string(text) + "'");
+                                   ", not '" + Clip(text) + "'");
   }
   return v;
 }
@@ -43,7 +44,7 @@ Result<int64_t> ParseDuration(std::string_view text) {
   }
   if (unit == "m") scale = 0;  // minutes or months? Refuse rather than guess.
   if (i == 0 || scale == 0) {
-    return Status::InvalidArgument("'" + std::string(text) +
+    return Status::InvalidArgument("'" + Clip(text) +
                                    "' is not a duration: use a number with one of s, min, h, d, "
                                    "w, y (e.g. 30d)");
   }
@@ -116,7 +117,7 @@ Status SetRetentionRule(RetentionPolicy* p, std::string_view rule, std::string_v
   } else {
     std::string known;
     for (const auto& r : kRetentionRules) known += (known.empty() ? "" : ", ") + std::string(r.name);
-    return Status::InvalidArgument("unknown retention rule '" + std::string(rule) + "' (known: " +
+    return Status::InvalidArgument("unknown retention rule '" + Clip(rule) + "' (known: " +
                                    known + ")");
   }
   return Status::OK();

@@ -1,5 +1,6 @@
 #include "store/store.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -115,6 +116,14 @@ struct ConfigFile {
 };
 
 ConfigFile ReadConfig(const std::string& path) {
+  // A fifo would block the open for ever, a device would be read as text:
+  // only a regular file is a config.
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    Status bad = Status::InvalidArgument(path + " is not a regular file; put back the store's "
+                                         "config.toml (a store-backup copy holds one)");
+    return {bad, bad};
+  }
   Result<std::string> text = ReadSmallFile(path);
   Result<StoreConfig> parsed =
       text.ok() ? ParseStoreConfig(*text, path) : Result<StoreConfig>(text.status());
@@ -134,7 +143,11 @@ Status LoadConfig(const std::string& path, const ConfigFile& file, StoreMeta* me
   auto avg = t["chunking"]["avg_size"].value<int64_t>();
   auto max = t["chunking"]["max_size"].value<int64_t>();
   auto inl = t["chunking"]["inline_max"].value<int64_t>();
-  if (!id || *id != meta->store_id) {
+  if (!id) {
+    return Status::InvalidArgument(path + " has no [store] id (is it empty or cut short?); put "
+                                   "back the store's config.toml (a store-backup copy holds one)");
+  }
+  if (*id != meta->store_id) {
     return Status::InvalidArgument(path + " belongs to another store (store.id differs)");
   }
   if (!min || !avg || !max || !inl || *min != meta->chunker.min_size ||
@@ -166,6 +179,36 @@ Result<int> TakeLock(const std::string& dir, bool exclusive) {
   return Status::Busy("store " + dir + " is in use by " + who +
                       "; wait for it to finish (or stop it) and try again");
 }
+
+// Init makes its directory 0700 and fills it: a DIR that holds anything but
+// what an interrupted init leaves (or the lost+found of a fresh file
+// system) is somebody's folder, given by mistake (`--store ~` or `/`), and
+// is refused untouched. A DIR that is not a directory too.
+Status RefuseForeignDir(const std::string& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return Status::OK();  // created below
+  if (!S_ISDIR(st.st_mode)) {
+    return Status::AlreadyExists(dir + " exists and is not a directory; give a new or empty "
+                                 "directory for the store");
+  }
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return Status::FromErrno(errno, "listing " + dir);
+  std::string foreign;
+  while (dirent* de = ::readdir(d)) {
+    std::string_view n = de->d_name;
+    if (n == "." || n == ".." || n == "meta" || n == "packs" || n == "tmp" || n == "lock" ||
+        n == "config.toml.tmp" || n == "lost+found") {
+      continue;
+    }
+    foreign = n;
+    break;
+  }
+  ::closedir(d);
+  if (foreign.empty()) return Status::OK();
+  return Status::AlreadyExists(dir + " is not empty (it holds '" + foreign +
+                               "') and is no keepfs store; a store needs a directory of its own: "
+                               "give a new or empty one");
+}
 }  // namespace
 
 pid_t Store::LockHolder(const std::string& dir) {
@@ -192,6 +235,7 @@ Status Store::Init(const std::string& dir, const InitOptions& options) {
   if (PathExists(dir + "/config.toml")) {
     return Status::AlreadyExists(dir + " already holds a keepfs store");
   }
+  KEEPFS_RETURN_IF_ERROR(RefuseForeignDir(dir));
   // meta/ without config.toml is an init that was interrupted (the config is
   // written last): nothing can have been stored in it, since Open refuses
   // such a directory. If it also has no packs, start over.

@@ -53,6 +53,12 @@ Result<StoreBackupResult> BackupStore(Store* store, const StoreBackupOptions& op
   namespace fs = std::filesystem;
   const std::string dest = options.dest;
   if (dest.empty()) return Status::InvalidArgument("store-backup needs a destination directory");
+  // A copy inside the store (STORE/packs/copy) is no copy: it dies with the
+  // store's disk, and its files would sit among the store's own.
+  if (PathIsInside(dest, store->dir())) {
+    return Status::InvalidArgument(dest + " is inside the store " + store->dir() +
+                                   "; a store backup belongs outside it, best on another disk");
+  }
   auto progress = [&](const std::string& phase, uint64_t done, uint64_t total) {
     if (options.progress) options.progress(phase, done, total);
   };

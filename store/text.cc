@@ -63,4 +63,9 @@ std::string JsonString(std::string_view s) {
   return out;
 }
 
+std::string Clip(std::string_view s, size_t max) {
+  if (s.size() <= max) return std::string(s);
+  return std::string(s.substr(0, max)) + "... (" + std::to_string(s.size()) + " bytes)";
+}
+
 }  // namespace keepfs

@@ -172,7 +172,10 @@ void Configs() {
   Put("store_config_fuzzer", "size", "\0"s + "256 MiB");
   Put("store_config_fuzzer", "duration", "\1" "90min");
   Put("store_config_fuzzer", "config", "\2" R"([store]
-compression_level = 3
+format = 1
+id = "0123456789abcdef0123456789abcdef"
+[compression]
+level = 3
 [mount]
 profile = "small"
 cache_size = "8MiB"

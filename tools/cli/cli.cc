@@ -9,6 +9,7 @@
 
 #include "store/file_util.h"
 #include "store/store.h"
+#include "store/text.h"
 #include "tools/cli/common.h"
 #include "tools/cli/control.h"
 
@@ -43,6 +44,23 @@ Status CheckUserRequest(const CLI::App& app, const Context& ctx) {
   std::optional<std::string> user = r.user ? r.user : caller.DefaultUser();
   if (user) KEEPFS_RETURN_IF_ERROR(CheckOwnData(ctx.hosted->store, r, *user));
   return Status::OK();
+}
+
+// An option given an empty value (--user '', --since=) is almost always an
+// unset shell variable: it was taken as not given at all, so that
+// `snapshots --user ''` listed everyone and `gc --undelete-window ''` ran
+// with the default. Refused as a usage error instead.
+void RefuseEmptyValues(const CLI::App& app) {
+  for (const CLI::Option* o : app.get_options()) {
+    if (!o->nonpositional() || o->count() == 0 || o->get_expected_min() == 0) continue;
+    for (const std::string& v : o->results()) {
+      if (v.empty()) {
+        throw CLI::ValidationError(o->get_name(),
+                                   "an empty value; give one, or leave the option out");
+      }
+    }
+  }
+  for (const CLI::App* sub : app.get_subcommands()) RefuseEmptyValues(*sub);
 }
 
 // Whether args name option (as "--x V" or "--x=V") before any "--".
@@ -114,11 +132,11 @@ int Parse(const std::vector<std::string>& args, Io& io, const Hosted* hosted) {
                       RegisterStoreBackup, RegisterStoreRestore}) {
     r(app, ctx);
   }
-  if (ctx.user_caller()) {
-    app.parse_complete_callback([&app, &ctx] {
-      if (Status s = CheckUserRequest(app, ctx); !s.ok()) throw Refused{s};
-    });
-  }
+  app.parse_complete_callback([&app, &ctx] {
+    RefuseEmptyValues(app);
+    if (!ctx.user_caller()) return;
+    if (Status s = CheckUserRequest(app, ctx); !s.ok()) throw Refused{s};
+  });
   std::vector<const char*> argv;
   for (const auto& a : args) argv.push_back(a.c_str());
   try {
@@ -132,6 +150,14 @@ int Parse(const std::vector<std::string>& args, Io& io, const Hosted* hosted) {
     app.exit(e, io.out, io.err);
     return kExitOk;
   } catch (const CLI::ParseError& e) {
+    // "keepfs frobnicate" is not a missing command but an unknown one.
+    std::vector<std::string> rest;
+    if (app.get_subcommands().empty()) rest = app.remaining();
+    if (!rest.empty() && !rest.front().empty() && rest.front()[0] != '-') {
+      io.err << "keepfs: unknown command '" << Clip(rest.front())
+             << "'\nRun 'keepfs --help' for the commands.\n";
+      return kExitUsage;
+    }
     io.err << "keepfs: " << e.what() << "\nRun 'keepfs --help' or 'keepfs COMMAND --help'.\n";
     return kExitUsage;
   }

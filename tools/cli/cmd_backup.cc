@@ -91,9 +91,11 @@ int RunBackup(Context& ctx, const BackupArgs& a) {
                  << ", stored " << HumanBytes(s.bytes_stored) << " in " << secs << " s\n";
     }
     if (!rec->errors.empty()) {
+      // Not "left out" for all: a file that changed while read, or whose
+      // size lied (/proc), is kept as read and listed too; each line says.
       ctx.io.err << "keepfs: " << rec->errors.size()
-                 << " entries could not be backed up (listed above); the snapshot was committed "
-                    "without them\n";
+                 << " entries could not be backed up as they were (listed above: left out, or "
+                    "kept as the warning says); the snapshot was committed\n";
       ctx.exit_code = kExitPartial;
     }
     return Status::OK();
@@ -112,7 +114,12 @@ void RegisterBackup(CLI::App& app, Context& ctx) {
   c->add_option("--time", args->time,
                 "Snapshot time in UTC, e.g. 2026-10-01T03:00:00Z (default: now)");
   c->add_flag("--json", args->json, "Print a JSON summary on stdout instead of the name");
-  c->add_option("--workers", args->workers, "Reader/compressor threads (default: cores, >= 2)");
+  // Bounded: each worker is a thread of each of two pools and a read buffer
+  // of 8 MiB or more; --workers 100000 would exhaust the machine, and 0 or
+  // a negative number was taken silently as the default.
+  c->add_option("--workers", args->workers,
+                "Reader/compressor threads, 1-256 (default: cores, >= 2)")
+      ->check(CLI::Range(1, 256));
   c->add_flag("--no-cache", args->no_cache, "Read every file, ignoring the files cache");
   c->add_option("SOURCE", args->source, "Directory to back up")->required();
   c->callback([&ctx, args] { ctx.exit_code = RunBackup(ctx, *args); });

@@ -23,6 +23,9 @@ struct RestoreArgs {
 
 int RunRestore(Context& ctx, const RestoreArgs& a) {
   return Run(ctx, [&]() -> Status {
+    if (a.dest.empty()) {
+      return Status::InvalidArgument("DEST is empty; give the folder to restore into");
+    }
     std::string snap_name = a.spec, path;
     if (auto colon = a.spec.find(':'); colon != std::string::npos) {
       snap_name = a.spec.substr(0, colon);

@@ -103,7 +103,12 @@ Result<StoreHandle> OpenStore(Context& ctx, OpenMode mode, bool beside_writers) 
                                   " takes commands on its control.sock only from root");
     }
   }
-  if (store.status().code() == StatusCode::kPermissionDenied && ::geteuid() != 0) {
+  // A store directory of our own whose open was denied is no root's store:
+  // a file in it is unreadable (config.toml chmod 600 by root), and that
+  // file, which the status names, is what to fix.
+  struct stat st;
+  const bool ours = ::stat(ctx.store_dir.c_str(), &st) == 0 && st.st_uid == ::geteuid();
+  if (store.status().code() == StatusCode::kPermissionDenied && ::geteuid() != 0 && !ours) {
     return ReachAsUser(ctx,
                        "the store " + ctx.store_dir + " is root's (it holds every user's data)");
   }

@@ -1,6 +1,7 @@
 #include "tools/server/config_value.h"
 
 #include "store/config.h"
+#include "store/text.h"
 
 namespace keepfs::server {
 
@@ -63,7 +64,7 @@ Result<int64_t> ConfigValue::Duration(int64_t lo, int64_t hi) const {
     std::string text = *node_.value<std::string>();
     Result<int64_t> d = ParseDuration(text);
     if (!d.ok()) {
-      return Bad("\"" + text + "\" is not a duration; use " + range +
+      return Bad("\"" + Clip(text) + "\" is not a duration; use " + range +
                  ": a number with one of s, min, h, d, w, y, e.g. \"1min\"");
     }
     seconds = *d;
@@ -90,7 +91,7 @@ Result<uint64_t> ConfigValue::Size(uint64_t lo) const {
       number.remove_suffix(2);  // "10MiB/s": read_limit is a rate
     }
     Result<uint64_t> b = ParseSize(number);
-    if (!b.ok()) return Bad("\"" + text + "\" is not a size; use " + want);
+    if (!b.ok()) return Bad("\"" + Clip(text) + "\" is not a size; use " + want);
     bytes = *b;
   } else {
     return Bad("is " + TomlTypeName(node_) + ", not a size; use " + want);

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <vector>
 
+#include "store/text.h"
 #include "tools/server/server_config.h"
 
 namespace keepfs::server {
@@ -17,7 +18,7 @@ constexpr const char* kFullDays[] = {"sunday",   "monday", "tuesday", "wednesday
                                      "thursday", "friday", "saturday"};
 
 Status Bad(std::string_view text, std::string_view why) {
-  return Status::InvalidArgument("'" + std::string(text) +
+  return Status::InvalidArgument("'" + Clip(text) +
                                  "' is not a schedule: " + std::string(why) +
                                  "; write off, hourly :MM, daily HH:MM or weekly DAY HH:MM "
                                  "(e.g. \"weekly sun 03:00\")");

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "store/config.h"
+#include "store/text.h"
 #include "tools/server/config_value.h"
 
 namespace keepfs::server {
@@ -94,7 +95,8 @@ Setter IoniceInto(Priority* p) {
       p->ionice_level = s.back() - '0';
       return Status::OK();
     }
-    return v.Bad("\"" + text + "\" is not an I/O class; use \"none\", \"idle\", \"best-effort\" " +
+    return v.Bad("\"" + Clip(text) +
+                 "\" is not an I/O class; use \"none\", \"idle\", \"best-effort\" " +
                  "or \"best-effort:N\" with N from 0 (highest) to 7 (lowest)");
   };
 }
@@ -108,7 +110,8 @@ Setter LevelInto(std::string* out) {
         return Status::OK();
       }
     }
-    return v.Bad("\"" + text + "\" is not a log level; use one of trace, debug, info, warn, error");
+    return v.Bad("\"" + Clip(text) +
+                 "\" is not a log level; use one of trace, debug, info, warn, error");
   };
 }
 
@@ -179,7 +182,7 @@ class Parser {
         for (const Section& x : sections) {
           names += (names.empty() ? "[" : ", [") + std::string(x.name) + "]";
         }
-        return Unknown(key, "[" + k + "]", "unknown table; the tables are: " + names);
+        return Unknown(key, "[" + Clip(k) + "]", "unknown table; the tables are: " + names);
       }
       KEEPFS_RETURN_IF_ERROR(Set("", key, node, top, "top-level key"));
     }
@@ -208,7 +211,7 @@ class Parser {
   Status Set(const std::string& section, const toml::key& key, const toml::node& node,
              const std::vector<Key>& keys, std::string_view kind) {
     std::string k(key.str());
-    std::string shown = section.empty() ? k : "[" + section + "] " + k;
+    std::string shown = section.empty() ? Clip(k) : "[" + section + "] " + Clip(k);
     auto it = std::find_if(keys.begin(), keys.end(), [&](const Key& x) { return k == x.name; });
     if (it == keys.end()) {
       std::string of =
