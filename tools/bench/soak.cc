@@ -1,0 +1,407 @@
+#include "tools/bench/soak.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <ostream>
+#include <sstream>
+#include <thread>
+
+#include "tools/bench/soak_impl.h"
+
+extern char** environ;
+
+namespace keepfs::bench {
+
+namespace {
+
+void SleepFor(double seconds) {
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+}
+
+// "2026-10-01T03:00:00Z" for --time, and the snapshot name it gives.
+std::string IsoTime(int64_t t) {
+  time_t tt = static_cast<time_t>(t);
+  struct tm tm;
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+std::string SnapshotName(int64_t t) {
+  time_t tt = static_cast<time_t>(t);
+  struct tm tm;
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d_%H%M%S", &tm);
+  return buf;
+}
+
+// The tail of a command's output, for an error message.
+std::string Tail(const std::string& out) {
+  return out.size() > 600 ? "..." + out.substr(out.size() - 600) : out;
+}
+
+// Replaces the keys of each named section of a config.toml with the given
+// lines (the section is added if missing); comments and other sections stay.
+Status SetConfig(const std::string& path, std::map<std::string, std::string> sections) {
+  std::ifstream in(path);
+  std::string text, section;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("[", 0) == 0) {
+      section = line.substr(1, line.find(']') - 1);
+      text += line + "\n";
+      if (auto it = sections.find(section); it != sections.end()) {
+        text += it->second;
+        sections.erase(it);
+      } else {
+        section.clear();
+      }
+      continue;
+    }
+    bool key = !line.empty() && line[0] != '#';
+    if (!(key && !section.empty())) text += line + "\n";
+  }
+  for (const auto& [name, keys] : sections) text += "\n[" + name + "]\n" + keys;
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  out.close();
+  return out ? Status::OK() : Status::Internal("cannot write " + path);
+}
+
+uint64_t CountOf(const std::string& text, const std::string& needle) {
+  uint64_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+class Soak {
+ public:
+  explicit Soak(const SoakOptions& o) { s_.o = o; }
+  ~Soak() { KillMount(); }
+  Result<SoakReport> Run();
+
+ private:
+  int Keepfs(std::vector<std::string> args, std::string* out) {
+    args.insert(args.begin(), {s_.o.keepfs, "--store", s_.store});
+    return RunCommand(args, out);
+  }
+  Status Prepare();
+  Status StartMount();
+  void KillMount();
+  void StopMount();
+  Status Backup(int user, SourceTree& tree, int64_t* last_time);
+  void Writer(int user, SourceTree& tree, int64_t last_time);
+  void Collector();
+  void Sampler();
+  RssSample Sample() const;
+  void FinalChecks();
+
+  SoakState s_;
+};
+
+Status Soak::Prepare() {
+  const SoakOptions& o = s_.o;
+  if (::access(o.keepfs.c_str(), X_OK) != 0) return Status::FromErrno(errno, "keepfs binary " + o.keepfs);
+  if (::mkdir(o.work.c_str(), 0755) != 0 && errno != EEXIST) return Status::FromErrno(errno, "mkdir " + o.work);
+  if (DIR* d = ::opendir(o.work.c_str())) {
+    int entries = 0;
+    while (struct dirent* e = ::readdir(d)) entries += e->d_name[0] != '.';
+    ::closedir(d);
+    if (entries > 0) return Status::InvalidArgument("work folder " + o.work + " is not empty");
+  }
+  s_.store = o.work + "/store";
+  s_.src = o.work + "/src";
+  s_.mnt = o.work + "/mnt";
+  s_.log = o.work + "/mount.log";
+  if (::mkdir(s_.src.c_str(), 0755) != 0 || ::mkdir(s_.mnt.c_str(), 0755) != 0) {
+    return Status::FromErrno(errno, "mkdir in " + o.work);
+  }
+  std::string out;
+  // Small chunks: a file of a few MiB is dozens of chunks, and a change to
+  // one piece leaves garbage behind for gc.
+  int code = RunCommand({o.keepfs, "init", "--store", s_.store, "-q", "--chunk-min", "16384",
+                         "--chunk-avg", "65536", "--chunk-max", "262144"},
+                        &out);
+  if (code != 0) return Status::Internal("keepfs init: " + out);
+  std::map<std::string, std::string> sections;
+  sections["mount"] = "profile = \"" + o.profile + "\"\n";
+  if (o.write_buffer) sections["mount"] += "metadata_write_buffer = " + std::to_string(o.write_buffer) + "\n";
+  // What the server's jobs would do, tightly: prune keeps the last few, gc
+  // reclaims at once.
+  sections["retention"] = "keep-last = " + std::to_string(o.keep_last) + "\n";
+  sections["gc"] = "undelete_window = \"0s\"\n";
+  return SetConfig(s_.store + "/config.toml", sections);
+  return Status::OK();
+}
+
+Status Soak::StartMount() {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, s_.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  std::vector<std::string> args = {s_.o.keepfs, "mount", "--store", s_.store, "-f", s_.mnt};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int rc = ::posix_spawn(&s_.mount_pid, args[0].c_str(), &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) return Status::FromErrno(rc, "starting keepfs mount");
+  struct stat work, mnt;
+  if (::stat(s_.o.work.c_str(), &work) != 0) return Status::FromErrno(errno, "stat " + s_.o.work);
+  for (int i = 0; i < 400; ++i) {  // 20 s
+    if (::stat(s_.mnt.c_str(), &mnt) == 0 && mnt.st_dev != work.st_dev) return Status::OK();
+    int status;
+    if (::waitpid(s_.mount_pid, &status, WNOHANG) == s_.mount_pid) {
+      s_.mount_pid = -1;
+      std::ifstream log(s_.log);
+      std::stringstream text;
+      text << log.rdbuf();
+      return Status::Internal("keepfs mount exited: " + text.str());
+    }
+    SleepFor(0.05);
+  }
+  return Status::Internal("keepfs mount did not come up in 20 s");
+}
+
+// Only when the run could not finish: the mount goes, whatever it is doing.
+void Soak::KillMount() {
+  if (s_.mount_pid <= 0) return;
+  ::kill(s_.mount_pid, SIGKILL);
+  ::waitpid(s_.mount_pid, nullptr, 0);
+  s_.mount_pid = -1;
+  std::string out;
+  RunCommand({"/bin/umount", "-l", s_.mnt}, &out);
+}
+
+void Soak::StopMount() {
+  std::string out;
+  int code = RunCommand({s_.o.keepfs, "umount", s_.mnt}, &out);
+  if (code != 0) s_.Error("keepfs umount: exit " + std::to_string(code) + ": " + Tail(out));
+  int status = 0;
+  for (int i = 0; i < 600; ++i) {  // 30 s
+    if (::waitpid(s_.mount_pid, &status, WNOHANG) == s_.mount_pid) {
+      s_.mount_pid = -1;
+      s_.report.mount_exit = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      break;
+    }
+    SleepFor(0.05);
+  }
+  if (s_.mount_pid > 0) s_.Error("the mount process did not exit within 30 s of its unmount");
+  KillMount();
+  std::ifstream log(s_.log);
+  for (std::string line; std::getline(log, line);) {
+    if (line.find(": error: ") != std::string::npos || line.find(": critical: ") != std::string::npos) {
+      if (s_.report.mount_log_errors++ < kMaxErrorSamples) s_.Error("mount log: " + line);
+    } else if (line.find(": warning: ") != std::string::npos) {
+      ++s_.report.mount_log_warnings;
+    }
+  }
+}
+
+// Backs the user's folder up as it is now, named by a time after the last.
+Status Soak::Backup(int user, SourceTree& tree, int64_t* last_time) {
+  int64_t t = std::max<int64_t>(static_cast<int64_t>(std::time(nullptr)), *last_time + 1);
+  *last_time = t;
+  {
+    std::lock_guard<std::mutex> lock(s_.manifests_mu);
+    s_.manifests[{user, SnapshotName(t)}] = tree.Snapshot();
+  }
+  std::string out;
+  int code = Keepfs({"-q", "backup", "--user", kSoakUsers[user], "--time", IsoTime(t), "--json",
+                     s_.src + "/" + kSoakUsers[user]},
+                    &out);
+  if (code != 0) {
+    return Status::Internal("backup of " + std::string(kSoakUsers[user]) + ": exit " +
+                            std::to_string(code) + ": " + Tail(out));
+  }
+  std::lock_guard<std::mutex> lock(s_.report_mu);
+  ++s_.report.backups[user];
+  s_.report.bytes_new += JsonNumber(out, "bytes_new");
+  return Status::OK();
+}
+
+void Soak::Writer(int user, SourceTree& tree, int64_t last_time) {
+  for (uint64_t round = 1; !s_.stop; ++round) {
+    const double due = s_.Elapsed() + s_.o.backup_every;
+    Status st = tree.Mutate(round);
+    if (st.ok()) st = Backup(user, tree, &last_time);
+    if (!st.ok()) s_.Error(st.message());
+    while (!s_.stop && s_.Elapsed() < due) SleepFor(0.05);
+  }
+}
+
+// The server's prune job, then its gc job (share, then gc), over and over.
+void Soak::Collector() {
+  while (!s_.stop) {
+    std::string out;
+    int code = Keepfs({"-q", "prune", "--json"}, &out);
+    if (code != 0) s_.Error("prune: exit " + std::to_string(code) + ": " + Tail(out));
+    uint64_t forgotten = CountOf(out, "\"fate\":\"forget\"");
+    code = Keepfs({"-q", "share", "--json"}, &out);
+    if (code != 0) s_.Error("share: exit " + std::to_string(code) + ": " + Tail(out));
+    uint64_t unified = JsonNumber(out, "unified");
+    code = Keepfs({"-q", "gc", "--json"}, &out);
+    if (code != 0) s_.Error("gc: exit " + std::to_string(code) + ": " + Tail(out));
+    {
+      std::lock_guard<std::mutex> lock(s_.report_mu);
+      SoakReport& r = s_.report;
+      ++r.prunes;
+      ++r.shares;
+      ++r.gcs;
+      r.snapshots_forgotten += forgotten;
+      r.files_unified += unified;
+      r.gc_chunks_deleted += JsonNumber(out, "chunks");
+      r.gc_packs_removed += JsonNumber(out, "condemned");
+      r.gc_packs_repacked += JsonNumber(out, "repacked");
+    }
+    const double due = s_.Elapsed() + s_.o.gc_pause;
+    while (!s_.stop && s_.Elapsed() < due) SleepFor(0.05);
+  }
+}
+
+RssSample Soak::Sample() const {
+  RssSample s;
+  s.t = s_.Elapsed();
+  const std::string proc = "/proc/" + std::to_string(s_.mount_pid);
+  std::ifstream status(proc + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) s.rss_kib = std::stoull(line.substr(6));
+    if (line.rfind("Threads:", 0) == 0) s.threads = std::stoull(line.substr(8));
+  }
+  if (DIR* d = ::opendir((proc + "/fd").c_str())) {
+    while (struct dirent* e = ::readdir(d)) s.fds += e->d_name[0] != '.';
+    ::closedir(d);
+  }
+  return s;
+}
+
+void Soak::Sampler() {
+  double next_line = 10;
+  for (double due = 0; !s_.stop; due += s_.o.sample_every) {
+    while (!s_.stop && s_.Elapsed() < due) SleepFor(0.02);
+    if (s_.stop) break;
+    RssSample sample = Sample();
+    std::lock_guard<std::mutex> lock(s_.report_mu);
+    SoakReport& r = s_.report;
+    r.samples.push_back(sample);
+    if (s_.o.progress && sample.t >= next_line) {
+      next_line += 10;
+      char line[256];
+      std::snprintf(line, sizeof line,
+                    "[soak] %4.0f s: %lu+%lu backups, %lu gc loops, %lu files read, %lu vanished, "
+                    "%lu errors, RSS %.1f MiB\n",
+                    sample.t, static_cast<unsigned long>(r.backups[0]),
+                    static_cast<unsigned long>(r.backups[1]), static_cast<unsigned long>(r.gcs),
+                    static_cast<unsigned long>(r.files_read), static_cast<unsigned long>(r.vanished),
+                    static_cast<unsigned long>(r.errors), static_cast<double>(sample.rss_kib) / 1024);
+      *s_.o.progress << line << std::flush;
+    }
+  }
+}
+
+void Soak::FinalChecks() {
+  SoakReport& r = s_.report;
+  std::string out;
+  r.check_exit = Keepfs({"check", "--verify-data"}, &out);
+  if (r.check_exit != 0) r.check_output = Tail(out);
+  r.audit_exit = Keepfs({"audit", "--dry-run"}, &out);
+  if (r.audit_exit != 0) r.audit_output = Tail(out);
+}
+
+Result<SoakReport> Soak::Run() {
+  KEEPFS_RETURN_IF_ERROR(Prepare());
+  SourceTree alice(s_.src + "/alice", s_.o.seed * 2 + 1, /*shared_sparse=*/false);
+  SourceTree bob(s_.src + "/bob", s_.o.seed * 2 + 2, /*shared_sparse=*/true);
+  SourceTree* trees[2] = {&alice, &bob};
+  KEEPFS_RETURN_IF_ERROR(StartMount());
+  s_.start = std::chrono::steady_clock::now();
+  int64_t last_time[2] = {0, 0};
+  for (int u = 0; u < 2; ++u) {  // the first snapshots, before any reader
+    KEEPFS_RETURN_IF_ERROR(trees[u]->Create());
+    KEEPFS_RETURN_IF_ERROR(Backup(u, *trees[u], &last_time[u]));
+  }
+  s_.start = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] { Sampler(); });
+  for (int u = 0; u < 2; ++u) threads.emplace_back([&, u] { Writer(u, *trees[u], last_time[u]); });
+  threads.emplace_back([&] { Collector(); });
+  for (int i = 0; i < s_.o.readers; ++i) {
+    threads.emplace_back([&, i] { RunReader(s_, s_.o.seed * 1000 + static_cast<uint64_t>(i)); });
+  }
+  SleepFor(s_.o.seconds);
+  s_.stop = true;
+  for (auto& t : threads) t.join();
+  SoakReport& r = s_.report;
+  r.seconds = s_.Elapsed();
+  r.peak_rss_kib = 0;
+  std::ifstream status("/proc/" + std::to_string(s_.mount_pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) r.peak_rss_kib = std::stoull(line.substr(6));
+  }
+  StopMount();
+  FinalChecks();
+  r.options = s_.o;
+  r.options.progress = nullptr;
+  const double warmup = std::max(5.0, s_.o.seconds * s_.o.warmup_fraction);
+  r.rss = JudgeFlat(r.samples, warmup, &RssSample::rss_kib, 8 << 10, 0.10);
+  r.fds = JudgeFlat(r.samples, warmup, &RssSample::fds, 8, 0);
+  r.threads = JudgeFlat(r.samples, warmup, &RssSample::threads, 4, 0);
+  return r;
+}
+
+}  // namespace
+
+int RunCommand(const std::vector<std::string>& args, std::string* out) {
+  out->clear();
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return -1;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, pipe_fds[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, pipe_fds[1], 2);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid;
+  int rc = ::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(pipe_fds[1]);
+  if (rc != 0) {
+    ::close(pipe_fds[0]);
+    *out = std::string("cannot start ") + argv[0] + ": " + std::strerror(rc);
+    return -1;
+  }
+  char buf[4096];
+  for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof buf)) != 0;) {
+    if (n > 0) out->append(buf, static_cast<size_t>(n));
+    else if (errno != EINTR) break;
+  }
+  ::close(pipe_fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+uint64_t JsonNumber(const std::string& json, const std::string& key) {
+  size_t at = json.find("\"" + key + "\":");
+  if (at == std::string::npos) return 0;
+  return std::strtoull(json.c_str() + at + key.size() + 3, nullptr, 10);
+}
+
+Result<SoakReport> RunSoak(const SoakOptions& options) { return Soak(options).Run(); }
+
+}  // namespace keepfs::bench
