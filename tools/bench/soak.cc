@@ -12,6 +12,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <ostream>
 #include <sstream>
@@ -29,54 +30,9 @@ void SleepFor(double seconds) {
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
 }
 
-// "2026-10-01T03:00:00Z" for --time, and the snapshot name it gives.
-std::string IsoTime(int64_t t) {
-  time_t tt = static_cast<time_t>(t);
-  struct tm tm;
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-std::string SnapshotName(int64_t t) {
-  time_t tt = static_cast<time_t>(t);
-  struct tm tm;
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d_%H%M%S", &tm);
-  return buf;
-}
-
 // The tail of a command's output, for an error message.
 std::string Tail(const std::string& out) {
   return out.size() > 600 ? "..." + out.substr(out.size() - 600) : out;
-}
-
-// Replaces the keys of each named section of a config.toml with the given
-// lines (the section is added if missing); comments and other sections stay.
-Status SetConfig(const std::string& path, std::map<std::string, std::string> sections) {
-  std::ifstream in(path);
-  std::string text, section;
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("[", 0) == 0) {
-      section = line.substr(1, line.find(']') - 1);
-      text += line + "\n";
-      if (auto it = sections.find(section); it != sections.end()) {
-        text += it->second;
-        sections.erase(it);
-      } else {
-        section.clear();
-      }
-      continue;
-    }
-    bool key = !line.empty() && line[0] != '#';
-    if (!(key && !section.empty())) text += line + "\n";
-  }
-  for (const auto& [name, keys] : sections) text += "\n[" + name + "]\n" + keys;
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  out.close();
-  return out ? Status::OK() : Status::Internal("cannot write " + path);
 }
 
 uint64_t CountOf(const std::string& text, const std::string& needle) {
@@ -101,13 +57,17 @@ class Soak {
   void KillMount();
   void StopMount();
   Status Backup(int user, SourceTree& tree, int64_t* last_time);
-  void Writer(int user, SourceTree& tree, int64_t last_time);
-  void Collector();
+  void Writer(int user, SourceTree& tree, int64_t last_time, Heartbeat& beat);
+  void Collector(Heartbeat& beat);
   void Sampler();
+  void WatchForHangs();
+  void DumpStacks();
+  void JoinAll(std::vector<std::thread>& threads);
   RssSample Sample() const;
   void FinalChecks();
 
   SoakState s_;
+  bool dumped_ = false;  // hang-stacks.txt written
 };
 
 Status Soak::Prepare() {
@@ -185,6 +145,7 @@ void Soak::KillMount() {
 }
 
 void Soak::StopMount() {
+  if (s_.mount_pid <= 0) return;  // killed after a hang
   std::string out;
   int code = RunCommand({s_.o.keepfs, "umount", s_.mnt}, &out);
   if (code != 0) s_.Error("keepfs umount: exit " + std::to_string(code) + ": " + Tail(out));
@@ -231,26 +192,31 @@ Status Soak::Backup(int user, SourceTree& tree, int64_t* last_time) {
   return Status::OK();
 }
 
-void Soak::Writer(int user, SourceTree& tree, int64_t last_time) {
+void Soak::Writer(int user, SourceTree& tree, int64_t last_time, Heartbeat& beat) {
   for (uint64_t round = 1; !s_.stop; ++round) {
     const double due = s_.Elapsed() + s_.o.backup_every;
+    s_.Beat(beat);
     Status st = tree.Mutate(round);
     if (st.ok()) st = Backup(user, tree, &last_time);
     if (!st.ok()) s_.Error(st.message());
+    s_.Beat(beat);
     while (!s_.stop && s_.Elapsed() < due) SleepFor(0.05);
   }
 }
 
 // The server's prune job, then its gc job (share, then gc), over and over.
-void Soak::Collector() {
+void Soak::Collector(Heartbeat& beat) {
   while (!s_.stop) {
     std::string out;
+    s_.Beat(beat);
     int code = Keepfs({"-q", "prune", "--json"}, &out);
     if (code != 0) s_.Error("prune: exit " + std::to_string(code) + ": " + Tail(out));
     uint64_t forgotten = CountOf(out, "\"fate\":\"forget\"");
+    s_.Beat(beat);
     code = Keepfs({"-q", "share", "--json"}, &out);
     if (code != 0) s_.Error("share: exit " + std::to_string(code) + ": " + Tail(out));
     uint64_t unified = JsonNumber(out, "unified");
+    s_.Beat(beat);
     code = Keepfs({"-q", "gc", "--json"}, &out);
     if (code != 0) s_.Error("gc: exit " + std::to_string(code) + ": " + Tail(out));
     {
@@ -265,9 +231,32 @@ void Soak::Collector() {
       r.gc_packs_removed += JsonNumber(out, "condemned");
       r.gc_packs_repacked += JsonNumber(out, "repacked");
     }
+    s_.Beat(beat);
     const double due = s_.Elapsed() + s_.o.gc_pause;
     while (!s_.stop && s_.Elapsed() < due) SleepFor(0.05);
   }
+}
+
+// A thread silent for hang_seconds: reported once, with the mount's stacks.
+void Soak::WatchForHangs() {
+  const int64_t now_ms = static_cast<int64_t>(s_.Elapsed() * 1000);
+  for (Heartbeat& h : s_.beats) {
+    if (h.done || h.reported || now_ms - h.at_ms < s_.o.hang_seconds * 1000) continue;
+    h.reported = true;
+    s_.Error(h.who + ": no progress for " + std::to_string((now_ms - h.at_ms) / 1000) +
+             " s (a hang; the mount's stacks are in hang-stacks.txt)");
+    DumpStacks();
+  }
+}
+
+void Soak::DumpStacks() {
+  if (dumped_ || s_.mount_pid <= 0) return;
+  dumped_ = true;
+  std::string out;
+  RunCommand({"/usr/bin/gdb", "-p", std::to_string(s_.mount_pid), "-batch", "-ex",
+              "thread apply all bt"},
+             &out);
+  std::ofstream(s_.o.work + "/hang-stacks.txt") << out;
 }
 
 RssSample Soak::Sample() const {
@@ -291,6 +280,7 @@ void Soak::Sampler() {
   for (double due = 0; !s_.stop; due += s_.o.sample_every) {
     while (!s_.stop && s_.Elapsed() < due) SleepFor(0.02);
     if (s_.stop) break;
+    WatchForHangs();
     RssSample sample = Sample();
     std::lock_guard<std::mutex> lock(s_.report_mu);
     SoakReport& r = s_.report;
@@ -319,6 +309,29 @@ void Soak::FinalChecks() {
   if (r.audit_exit != 0) r.audit_output = Tail(out);
 }
 
+// Waits for the threads; those still busy hang_seconds after the end are a
+// hang: the mount is killed so that their calls return, then they are joined.
+void Soak::JoinAll(std::vector<std::thread>& threads) {
+  const double deadline = s_.Elapsed() + s_.o.hang_seconds;
+  auto running = [&] {
+    size_t n = 0;
+    for (const Heartbeat& h : s_.beats) n += !h.done;
+    return n;
+  };
+  while (running() > 0 && s_.Elapsed() < deadline) SleepFor(0.05);
+  if (size_t n = running(); n > 0) {
+    std::string who;
+    for (const Heartbeat& h : s_.beats) {
+      if (!h.done) who += " [" + h.who + "]";
+    }
+    s_.Error(std::to_string(n) + " threads still busy " + std::to_string(s_.o.hang_seconds) +
+             " s after the end (a hang; the mount's stacks are in hang-stacks.txt):" + who);
+    DumpStacks();
+    KillMount();
+  }
+  for (auto& t : threads) t.join();
+}
+
 Result<SoakReport> Soak::Run() {
   KEEPFS_RETURN_IF_ERROR(Prepare());
   SourceTree alice(s_.src + "/alice", s_.o.seed * 2 + 1, /*shared_sparse=*/false);
@@ -333,15 +346,27 @@ Result<SoakReport> Soak::Run() {
   }
   s_.start = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
-  threads.emplace_back([&] { Sampler(); });
-  for (int u = 0; u < 2; ++u) threads.emplace_back([&, u] { Writer(u, *trees[u], last_time[u]); });
-  threads.emplace_back([&] { Collector(); });
-  for (int i = 0; i < s_.o.readers; ++i) {
-    threads.emplace_back([&, i] { RunReader(s_, s_.o.seed * 1000 + static_cast<uint64_t>(i)); });
+  auto start = [&](std::string who, std::function<void(Heartbeat&)> fn) {
+    Heartbeat& beat = s_.beats.emplace_back(std::move(who));
+    threads.emplace_back([&beat, fn = std::move(fn)] {
+      fn(beat);
+      beat.done = true;
+    });
+  };
+  for (int u = 0; u < 2; ++u) {
+    start(std::string("backups of ") + kSoakUsers[u],
+          [&, u](Heartbeat& b) { Writer(u, *trees[u], last_time[u], b); });
   }
+  start("prune/share/gc", [&](Heartbeat& b) { Collector(b); });
+  for (int i = 0; i < s_.o.readers; ++i) {
+    start("reader " + std::to_string(i),
+          [&, i](Heartbeat& b) { RunReader(s_, s_.o.seed * 1000 + static_cast<uint64_t>(i), b); });
+  }
+  std::thread sampler([&] { Sampler(); });  // after the beats: it reads them
   SleepFor(s_.o.seconds);
   s_.stop = true;
-  for (auto& t : threads) t.join();
+  sampler.join();
+  JoinAll(threads);
   SoakReport& r = s_.report;
   r.seconds = s_.Elapsed();
   r.peak_rss_kib = 0;
@@ -361,46 +386,6 @@ Result<SoakReport> Soak::Run() {
 }
 
 }  // namespace
-
-int RunCommand(const std::vector<std::string>& args, std::string* out) {
-  out->clear();
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return -1;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, pipe_fds[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, pipe_fds[1], 2);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  std::vector<std::string> copy = args;
-  std::vector<char*> argv;
-  for (auto& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid;
-  int rc = ::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  ::close(pipe_fds[1]);
-  if (rc != 0) {
-    ::close(pipe_fds[0]);
-    *out = std::string("cannot start ") + argv[0] + ": " + std::strerror(rc);
-    return -1;
-  }
-  char buf[4096];
-  for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof buf)) != 0;) {
-    if (n > 0) out->append(buf, static_cast<size_t>(n));
-    else if (errno != EINTR) break;
-  }
-  ::close(pipe_fds[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-uint64_t JsonNumber(const std::string& json, const std::string& key) {
-  size_t at = json.find("\"" + key + "\":");
-  if (at == std::string::npos) return 0;
-  return std::strtoull(json.c_str() + at + key.size() + 3, nullptr, 10);
-}
 
 Result<SoakReport> RunSoak(const SoakOptions& options) { return Soak(options).Run(); }
 

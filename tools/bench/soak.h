@@ -57,6 +57,10 @@ struct SoakOptions {
   // Part of the run (at least 5 s) before the RSS counts: the caches fill.
   double warmup_fraction = 0.2;
   bool evict = true;        // drop each file's pages after reading it, so reads reach the mount
+  // A thread with no progress for this long is a hang: an error, with the
+  // mount's stacks in WORK/hang-stacks.txt (gdb); after the end, the mount
+  // is killed to free the threads.
+  double hang_seconds = 60;
   uint64_t seed = 1;
   std::ostream* progress = nullptr;  // a line every 10 s, if set
 };
@@ -84,14 +88,18 @@ struct RssSample {
   uint64_t threads = 0;
 };
 
-// Whether a series stays flat: after the warm-up, the samples are split in
-// two halves, and the highest of the second may exceed the highest of the
-// first by at most `allowed`.
+// Whether a series of samples stays flat. After the warm-up the samples are
+// split in two halves by time; the series is flat when the median of the
+// second half exceeds the median of the first by at most `allowed`. Medians,
+// not maxima: a leak lifts every sample, while the short peaks of a backup
+// that meets a gc run and a compaction land in one half or the other by
+// chance. The maxima and the slope are reported too.
 struct Flatness {
   double warmup_s = 0;
-  uint64_t first_max = 0;
-  uint64_t second_max = 0;
+  uint64_t first_median = 0, second_median = 0;
+  uint64_t first_max = 0, second_max = 0;
   uint64_t allowed = 0;
+  double slope_per_min = 0;  // least squares over the samples after the warm-up
   bool flat = false;
 };
 Flatness JudgeFlat(const std::vector<RssSample>& samples, double warmup_s,

@@ -12,7 +12,8 @@
 # build-lead). --work: where the store, the sources and the mount's log go (default
 # /tmp/keepfs-soak, emptied first if an earlier soak made it). Other options go to keepfs_soak
 # (tools/bench/soak_main.cc): --readers N, --backup-every S, --keep-last N, --gc-pause S,
-# --profile small|default, --write-buffer BYTES, --sample-every S, --no-evict, --seed N.
+# --profile small|default, --write-buffer BYTES, --sample-every S, --hang-seconds S, --no-evict,
+# --seed N, --json-file FILE (the JSON there, the text on stdout).
 # Exit 0 when the soak passed, 1 when it did not, 2 when it could not run.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
     --build) build=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) pass+=("$1"); shift ;;
   esac
 done

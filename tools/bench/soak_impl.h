@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -21,6 +22,16 @@ namespace keepfs::bench {
 inline constexpr const char* kSoakUsers[] = {"alice", "bob"};
 inline constexpr size_t kMaxErrorSamples = 20;
 
+// A thread's last sign of progress, which the sampler watches: a thread
+// silent for SoakOptions::hang_seconds is stuck (in the mount, most likely).
+struct Heartbeat {
+  explicit Heartbeat(std::string w) : who(std::move(w)) {}
+  const std::string who;
+  std::atomic<int64_t> at_ms{0};  // since the start
+  std::atomic<bool> done{false};  // the thread has returned
+  bool reported = false;          // by the sampler
+};
+
 struct SoakState {
   SoakOptions o;
   std::string store, src, mnt, log;
@@ -34,11 +45,18 @@ struct SoakState {
   std::map<std::pair<int, std::string>, std::shared_ptr<const Manifest>>
       manifests;  // GUARDED_BY(manifests_mu)
 
+  std::deque<Heartbeat> beats;  // one per thread, made before they start
+
   std::mutex report_mu;
   SoakReport report;  // GUARDED_BY(report_mu) while the threads run
 
   double Elapsed() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  void Beat(Heartbeat& h) const {
+    h.at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
   }
   void Error(const std::string& what) {
     std::lock_guard<std::mutex> lock(report_mu);
@@ -57,7 +75,11 @@ struct SoakState {
 };
 
 // One reader: walks snapshots and reads files until s.stop (soak_reader.cc).
-void RunReader(SoakState& s, uint64_t seed);
+void RunReader(SoakState& s, uint64_t seed, Heartbeat& beat);
+
+// "2026-10-01T03:00:00Z" for backup --time, and the snapshot name it gives.
+std::string IsoTime(int64_t t);
+std::string SnapshotName(int64_t t);
 
 // Runs argv (argv[0] a path) to its end; its exit code (128 + signal when
 // killed, -1 when it could not start), stdout and stderr into *out.
@@ -65,5 +87,9 @@ int RunCommand(const std::vector<std::string>& argv, std::string* out);
 
 // The first number after "key": in a JSON text; 0 when there is none.
 uint64_t JsonNumber(const std::string& json, const std::string& key);
+
+// Replaces the keys of each named section of a config.toml with the given
+// lines (the section is added if missing); comments and other sections stay.
+Status SetConfig(const std::string& path, std::map<std::string, std::string> sections);
 
 }  // namespace keepfs::bench

@@ -4,14 +4,17 @@
 //
 //   keepfs_soak --keepfs BIN --work DIR [--seconds 600] [--readers 32]
 //       [--backup-every 2] [--keep-last 3] [--gc-pause 0.5] [--profile small]
-//       [--write-buffer BYTES] [--sample-every 1] [--no-evict] [--seed 1] [--json]
+//       [--write-buffer BYTES] [--sample-every 1] [--hang-seconds 60] [--no-evict] [--seed 1]
+//       [--json | --json-file FILE]
 //
 // DIR must be missing or empty; it keeps the store, the sources and the
-// mount's log afterwards. Prints the report (JSON with --json) on stdout and
+// mount's log afterwards. Prints the report on stdout (JSON with --json;
+// --json-file writes the JSON there as well as the text on stdout) and
 // progress on stderr. Exit 0 when the soak passed (no error, check and audit
 // clean, the mount's RSS, fds and threads flat), 1 when it did not, 2 when it
 // could not run.
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <string>
 
@@ -22,6 +25,7 @@ int main(int argc, char** argv) {
   o.seconds = 600;
   o.progress = &std::cerr;
   bool json = false;
+  std::string json_file;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -41,9 +45,11 @@ int main(int argc, char** argv) {
     else if (a == "--profile") o.profile = value();
     else if (a == "--write-buffer") o.write_buffer = std::strtoull(value().c_str(), nullptr, 10);
     else if (a == "--sample-every") o.sample_every = std::atof(value().c_str());
+    else if (a == "--hang-seconds") o.hang_seconds = std::atof(value().c_str());
     else if (a == "--no-evict") o.evict = false;
     else if (a == "--seed") o.seed = std::strtoull(value().c_str(), nullptr, 10);
     else if (a == "--json") json = true;
+    else if (a == "--json-file") json_file = value();
     else {
       std::cerr << "keepfs_soak: unknown argument " << a << " (see tools/bench/soak_main.cc)\n";
       return 2;
@@ -60,6 +66,7 @@ int main(int argc, char** argv) {
     std::cerr << "keepfs_soak: " << report.status().ToString() << "\n";
     return 2;
   }
+  if (!json_file.empty()) std::ofstream(json_file) << keepfs::bench::SoakJson(*report) << "\n";
   std::cout << (json ? keepfs::bench::SoakJson(*report) + "\n" : keepfs::bench::SoakText(*report));
   return report->ok() ? 0 : 1;
 }

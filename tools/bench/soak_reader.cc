@@ -50,10 +50,11 @@ bool ListFd(int fd, std::map<std::string, unsigned char>* out, int* err) {
 
 class Reader {
  public:
-  Reader(SoakState& s, uint64_t seed) : s_(s), rng_(seed) {}
+  Reader(SoakState& s, uint64_t seed, Heartbeat& beat) : s_(s), beat_(beat), rng_(seed) {}
   void Run();
 
  private:
+  void Flush();
   uint64_t Next() {
     rng_ = rng_ * 6364136223846793005ULL + 1442695040888963407ULL;
     return rng_ >> 33;
@@ -72,6 +73,7 @@ class Reader {
   }
 
   SoakState& s_;
+  Heartbeat& beat_;
   uint64_t rng_;
   int user_ = 0;
   std::string snap_;
@@ -83,6 +85,7 @@ class Reader {
 
 void Reader::Run() {
   while (!s_.stop) {
+    s_.Beat(beat_);
     int user = static_cast<int>(Next() % 2);
     std::string name;
     if (!PickSnapshot(user, &name)) {
@@ -95,7 +98,13 @@ void Reader::Run() {
       continue;
     }
     Walk(user, name, *m);
+    Flush();
   }
+  Flush();
+}
+
+// Adds what this reader counted since the last call to the report.
+void Reader::Flush() {
   std::lock_guard<std::mutex> lock(s_.report_mu);
   SoakReport& r = s_.report;
   r.read_latency.Merge(read_latency_);
@@ -106,6 +115,9 @@ void Reader::Run() {
   r.files_read += files_;
   r.reads += reads_;
   r.bytes_read += bytes_;
+  read_latency_ = LatencyHistogram();
+  file_latency_ = LatencyHistogram();
+  walks_ = vanished_ = dirs_ = files_ = reads_ = bytes_ = 0;
 }
 
 // One of the user's snapshots as the mount lists them: a quarter of the time
@@ -165,6 +177,7 @@ bool Reader::WalkDir(int dfd, const std::string& rel) {
     return Failed(lfd < 0 ? errno : err, "listing " + Where(rel));
   }
   ++dirs_;
+  s_.Beat(beat_);
   bool go_on = CheckFolder(rel, listed);
   // Visit the entries in a random order, so that readers of one snapshot
   // spread over its files.
@@ -240,6 +253,7 @@ bool Reader::ReadFile(int dfd, const std::string& name, const std::string& rel,
     const Clock::time_point t = Clock::now();
     ssize_t n = ::read(fd, buf_.data(), buf_.size());
     read_latency_.Add(NsSince(t));
+    s_.Beat(beat_);
     ++reads_;
     if (n < 0) {
       s_.Error(Where(rel) + ": read at " + std::to_string(at) + ": " + std::strerror(errno));
@@ -291,6 +305,6 @@ bool Reader::Failed(int err, const std::string& what) {
 
 }  // namespace
 
-void RunReader(SoakState& s, uint64_t seed) { Reader(s, seed).Run(); }
+void RunReader(SoakState& s, uint64_t seed, Heartbeat& beat) { Reader(s, seed, beat).Run(); }
 
 }  // namespace keepfs::bench

@@ -64,9 +64,11 @@ std::string LatencyJson(const LatencyHistogram& h) {
 
 std::string FlatJson(const Flatness& f) {
   std::ostringstream o;
-  o << "{\"warmup_s\":" << f.warmup_s << ",\"first_half_max\":" << f.first_max
+  o << "{\"warmup_s\":" << f.warmup_s << ",\"first_half_median\":" << f.first_median
+    << ",\"second_half_median\":" << f.second_median << ",\"first_half_max\":" << f.first_max
     << ",\"second_half_max\":" << f.second_max << ",\"allowed_growth\":" << f.allowed
-    << ",\"flat\":" << (f.flat ? "true" : "false") << "}";
+    << ",\"slope_per_min\":" << f.slope_per_min << ",\"flat\":" << (f.flat ? "true" : "false")
+    << "}";
   return o.str();
 }
 
@@ -100,21 +102,32 @@ Flatness JudgeFlat(const std::vector<RssSample>& samples, double warmup_s,
   f.warmup_s = warmup_s;
   if (samples.empty()) return f;
   const double mid = warmup_s + (samples.back().t - warmup_s) / 2;
-  size_t first = 0, second = 0;
+  std::vector<uint64_t> first, second;
+  double n = 0, st = 0, sv = 0, stt = 0, stv = 0;
   for (const RssSample& s : samples) {
     if (s.t < warmup_s) continue;
-    if (s.t < mid) {
-      f.first_max = std::max(f.first_max, s.*field);
-      ++first;
-    } else {
-      f.second_max = std::max(f.second_max, s.*field);
-      ++second;
-    }
+    (s.t < mid ? first : second).push_back(s.*field);
+    const double v = static_cast<double>(s.*field);
+    n += 1;
+    st += s.t;
+    sv += v;
+    stt += s.t * s.t;
+    stv += s.t * v;
   }
-  f.allowed = std::max(min_allowed, static_cast<uint64_t>(static_cast<double>(f.first_max) *
-                                                          allowed_fraction));
   // Too few samples to judge is not flat: the run was too short.
-  f.flat = first >= 3 && second >= 3 && f.second_max <= f.first_max + f.allowed;
+  if (first.size() < 3 || second.size() < 3) return f;
+  auto median = [](std::vector<uint64_t>& v) {
+    std::nth_element(v.begin(), v.begin() + static_cast<long>(v.size() / 2), v.end());
+    return v[v.size() / 2];
+  };
+  f.first_max = *std::max_element(first.begin(), first.end());
+  f.second_max = *std::max_element(second.begin(), second.end());
+  f.first_median = median(first);
+  f.second_median = median(second);
+  f.slope_per_min = 60 * (n * stv - st * sv) / std::max(1e-9, n * stt - st * st);
+  f.allowed = std::max(min_allowed, static_cast<uint64_t>(static_cast<double>(f.first_median) *
+                                                          allowed_fraction));
+  f.flat = f.second_median <= f.first_median + f.allowed;
   return f;
 }
 
@@ -147,13 +160,19 @@ std::string SoakText(const SoakReport& r) {
     << ", max " << Ms(r.read_latency.max()) << "\n";
   o << "  file (open to close): p50 " << Ms(r.file_latency.Quantile(0.5)) << ", p99 "
     << Ms(r.file_latency.Quantile(0.99)) << ", max " << Ms(r.file_latency.max()) << "\n";
-  o << "  mount RSS: after warm-up (" << r.rss.warmup_s << " s) max " << MiB(r.rss.first_max)
-    << " in the first half, " << MiB(r.rss.second_max) << " in the second (allowed +"
-    << MiB(r.rss.allowed) << "): " << (r.rss.flat ? "flat" : "NOT FLAT") << "; peak "
-    << MiB(r.peak_rss_kib) << "\n";
-  o << "  mount fds: " << r.fds.first_max << " then " << r.fds.second_max << " ("
-    << (r.fds.flat ? "flat" : "NOT FLAT") << "); threads: " << r.threads.first_max << " then "
-    << r.threads.second_max << " (" << (r.threads.flat ? "flat" : "NOT FLAT") << ")\n";
+  char slope[32];
+  std::snprintf(slope, sizeof slope, "%+.2f MiB/min", r.rss.slope_per_min / 1024);
+  o << "  mount RSS after the warm-up (" << r.rss.warmup_s << " s): median "
+    << MiB(r.rss.first_median) << " in the first half, " << MiB(r.rss.second_median)
+    << " in the second (allowed +" << MiB(r.rss.allowed) << "): "
+    << (r.rss.flat ? "flat" : "NOT FLAT") << "; max " << MiB(r.rss.first_max) << " then "
+    << MiB(r.rss.second_max) << ", slope " << slope << ", peak (VmHWM) " << MiB(r.peak_rss_kib)
+    << "\n";
+  o << "  mount fds: median " << r.fds.first_median << " then " << r.fds.second_median << ", max "
+    << r.fds.first_max << " then " << r.fds.second_max << " (" << (r.fds.flat ? "flat" : "NOT FLAT")
+    << "); threads: median " << r.threads.first_median << " then " << r.threads.second_median
+    << ", max " << r.threads.first_max << " then " << r.threads.second_max << " ("
+    << (r.threads.flat ? "flat" : "NOT FLAT") << ")\n";
   o << "  RSS over time (s: MiB):";
   size_t step = std::max<size_t>(1, r.samples.size() / 20);
   for (size_t i = 0; i < r.samples.size(); i += step) {
