@@ -206,7 +206,8 @@ TEST_F(ViewTest, ASnapshotCollectedUnderAReaderIsGoneNotDamaged) {
   std::vector<snapshot::SnapshotRecord> snaps;
   for (int i = 0; i < 2; ++i) {
     ASSERT_OK(testing::WriteFile(carol_src + "/top.bin", testing::RandomBytes(300 << 10, 71 + i)));
-    ASSERT_OK(testing::WriteFile(carol_src + "/sub/a.bin", testing::RandomBytes(200 << 10, 73 + i)));
+    ASSERT_OK(
+        testing::WriteFile(carol_src + "/sub/a.bin", testing::RandomBytes(200 << 10, 73 + i)));
     ASSERT_OK(testing::WriteFile(carol_src + "/sub/deeper/b.bin",
                                  testing::RandomBytes(200 << 10, 75 + i)));
     snaps.push_back(testing::BackupOrFail(store_.get(), "carol", carol_src, kTime + i));
@@ -243,8 +244,8 @@ TEST_F(ViewTest, ASnapshotCollectedUnderAReaderIsGoneNotDamaged) {
     auto looked = view_->Lookup(kRoot, held[i].deeper, "b.bin");
     ASSERT_FALSE(looked.ok());
     EXPECT_EQ(ErrnoOf(looked.status()), ENOENT) << looked.status().ToString();
-    Status listed = view_->ReadDir(held[i].listing, 0, false,
-                                   [](std::string_view, const EntryOut&, uint64_t) { return true; });
+    auto take_all = [](std::string_view, const EntryOut&, uint64_t) { return true; };
+    Status listed = view_->ReadDir(held[i].listing, 0, false, take_all);
     EXPECT_EQ(ErrnoOf(listed), ESTALE) << listed.ToString();
     view_->ReleaseDir(held[i].listing);
   }

@@ -4,6 +4,8 @@
 // back up every 2 s, and prune, share and gc run in a loop. Bounded here;
 // KEEPFS_SOAK_SECONDS sets the time of everything at once (default 35), and
 // tools/bench/soak.sh runs it for as long as wanted and prints the report.
+#include "tools/bench/soak.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -14,10 +16,24 @@
 #include "tests/testing/pack_oracle.h"
 #include "tests/testing/refs_oracle.h"
 #include "tests/testing/test_util.h"
-#include "tools/bench/soak.h"
 
 namespace keepfs::testing {
 namespace {
+
+// Under ASan the mount's RSS is its shadow memory and a quarantine of freed
+// blocks that grows towards 256 MiB: no bound of ours holds, so the RSS is
+// reported but not judged. Everything else is.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
 
 TEST(SoakTest, ReadersBackupsPruneAndGcRunTogetherWithoutErrorsAndFlatMemory) {
   KEEPFS_REQUIRE_FUSE_OR_SKIP();
@@ -36,8 +52,11 @@ TEST(SoakTest, ReadersBackupsPruneAndGcRunTogetherWithoutErrorsAndFlatMemory) {
   EXPECT_EQ(r.mount_log_errors, 0u);
   EXPECT_EQ(r.check_exit, 0) << r.check_output;
   EXPECT_EQ(r.audit_exit, 0) << r.audit_output;
-  EXPECT_TRUE(r.rss.flat) << "the mount's RSS grew by " << r.rss.second_max - r.rss.first_max
-                          << " KiB from the first half of the run to the second";
+  if (!kSanitized) {
+    EXPECT_TRUE(r.rss.flat) << "the mount's median RSS grew by "
+                            << static_cast<int64_t>(r.rss.second_median - r.rss.first_median)
+                            << " KiB from the first half of the run to the second";
+  }
   EXPECT_TRUE(r.fds.flat) << "the mount's open files grew";
   EXPECT_TRUE(r.threads.flat) << "the mount's threads grew";
   // Every kind of work ran often enough to mean something. A backup takes

@@ -72,8 +72,10 @@ class Soak {
 
 Status Soak::Prepare() {
   const SoakOptions& o = s_.o;
-  if (::access(o.keepfs.c_str(), X_OK) != 0) return Status::FromErrno(errno, "keepfs binary " + o.keepfs);
-  if (::mkdir(o.work.c_str(), 0755) != 0 && errno != EEXIST) return Status::FromErrno(errno, "mkdir " + o.work);
+  if (::access(o.keepfs.c_str(), X_OK) != 0)
+    return Status::FromErrno(errno, "keepfs binary " + o.keepfs);
+  if (::mkdir(o.work.c_str(), 0755) != 0 && errno != EEXIST)
+    return Status::FromErrno(errno, "mkdir " + o.work);
   if (DIR* d = ::opendir(o.work.c_str())) {
     int entries = 0;
     while (struct dirent* e = ::readdir(d)) entries += e->d_name[0] != '.';
@@ -96,7 +98,8 @@ Status Soak::Prepare() {
   if (code != 0) return Status::Internal("keepfs init: " + out);
   std::map<std::string, std::string> sections;
   sections["mount"] = "profile = \"" + o.profile + "\"\n";
-  if (o.write_buffer) sections["mount"] += "metadata_write_buffer = " + std::to_string(o.write_buffer) + "\n";
+  if (o.write_buffer)
+    sections["mount"] += "metadata_write_buffer = " + std::to_string(o.write_buffer) + "\n";
   // What the server's jobs would do, tightly: prune keeps the last few, gc
   // reclaims at once.
   sections["retention"] = "keep-last = " + std::to_string(o.keep_last) + "\n";
@@ -162,7 +165,8 @@ void Soak::StopMount() {
   KillMount();
   std::ifstream log(s_.log);
   for (std::string line; std::getline(log, line);) {
-    if (line.find(": error: ") != std::string::npos || line.find(": critical: ") != std::string::npos) {
+    if (line.find(": error: ") != std::string::npos ||
+        line.find(": critical: ") != std::string::npos) {
       if (s_.report.mount_log_errors++ < kMaxErrorSamples) s_.Error("mount log: " + line);
     } else if (line.find(": warning: ") != std::string::npos) {
       ++s_.report.mount_log_warnings;
@@ -177,6 +181,13 @@ Status Soak::Backup(int user, SourceTree& tree, int64_t* last_time) {
   {
     std::lock_guard<std::mutex> lock(s_.manifests_mu);
     s_.manifests[{user, SnapshotName(t)}] = tree.Snapshot();
+    // Names sort by time: the oldest go once prune must long have taken
+    // them, so a long run keeps a bounded number (a reader still walking
+    // one holds its manifest).
+    auto first = s_.manifests.lower_bound({user, ""});
+    auto end = s_.manifests.lower_bound({user + 1, ""});
+    for (auto n = std::distance(first, end); n > kKeptManifests; --n)
+      first = s_.manifests.erase(first);
   }
   std::string out;
   int code = Keepfs({"-q", "backup", "--user", kSoakUsers[user], "--time", IsoTime(t), "--json",
@@ -253,9 +264,9 @@ void Soak::DumpStacks() {
   if (dumped_ || s_.mount_pid <= 0) return;
   dumped_ = true;
   std::string out;
-  RunCommand({"/usr/bin/gdb", "-p", std::to_string(s_.mount_pid), "-batch", "-ex",
-              "thread apply all bt"},
-             &out);
+  RunCommand(
+      {"/usr/bin/gdb", "-p", std::to_string(s_.mount_pid), "-batch", "-ex", "thread apply all bt"},
+      &out);
   std::ofstream(s_.o.work + "/hang-stacks.txt") << out;
 }
 
@@ -293,8 +304,9 @@ void Soak::Sampler() {
                     "%lu errors, RSS %.1f MiB\n",
                     sample.t, static_cast<unsigned long>(r.backups[0]),
                     static_cast<unsigned long>(r.backups[1]), static_cast<unsigned long>(r.gcs),
-                    static_cast<unsigned long>(r.files_read), static_cast<unsigned long>(r.vanished),
-                    static_cast<unsigned long>(r.errors), static_cast<double>(sample.rss_kib) / 1024);
+                    static_cast<unsigned long>(r.files_read),
+                    static_cast<unsigned long>(r.vanished), static_cast<unsigned long>(r.errors),
+                    static_cast<double>(sample.rss_kib) / 1024);
       *s_.o.progress << line << std::flush;
     }
   }
@@ -380,6 +392,8 @@ Result<SoakReport> Soak::Run() {
   r.options.progress = nullptr;
   const double warmup = std::max(5.0, s_.o.seconds * s_.o.warmup_fraction);
   r.rss = JudgeFlat(r.samples, warmup, &RssSample::rss_kib, 8 << 10, 0.10);
+  // A command running in the mount holds a few more files and threads
+  // (RocksDB tables, a backup's workers) than the readers alone need.
   r.fds = JudgeFlat(r.samples, warmup, &RssSample::fds, 8, 0);
   r.threads = JudgeFlat(r.samples, warmup, &RssSample::threads, 4, 0);
   return r;

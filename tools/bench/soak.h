@@ -41,13 +41,13 @@
 namespace keepfs::bench {
 
 struct SoakOptions {
-  std::string keepfs;       // the keepfs binary
-  std::string work;         // a missing or empty folder: store/, src/, mnt/, mount.log
-  double seconds = 40;      // how long everything runs at once
+  std::string keepfs;   // the keepfs binary
+  std::string work;     // a missing or empty folder: store/, src/, mnt/, mount.log
+  double seconds = 40;  // how long everything runs at once
   int readers = 32;
-  double backup_every = 2;  // seconds from one backup of a user to its next
-  int keep_last = 3;        // [retention] keep-last: each user's snapshots that stay
-  double gc_pause = 0.5;    // seconds between loops of prune, share and gc
+  double backup_every = 2;        // seconds from one backup of a user to its next
+  int keep_last = 3;              // [retention] keep-last: each user's snapshots that stay
+  double gc_pause = 0.5;          // seconds between loops of prune, share and gc
   std::string profile = "small";  // [mount] profile ("small" or "default")
   // [mount] metadata_write_buffer; 0: the profile's. 1 MiB makes the
   // memtables fill and flush every few seconds, so their sawtooth is in
@@ -56,7 +56,7 @@ struct SoakOptions {
   double sample_every = 1;  // seconds between samples of the mount's RSS
   // Part of the run (at least 5 s) before the RSS counts: the caches fill.
   double warmup_fraction = 0.2;
-  bool evict = true;        // drop each file's pages after reading it, so reads reach the mount
+  bool evict = true;  // drop each file's pages after reading it, so reads reach the mount
   // A thread with no progress for this long is a hang: an error, with the
   // mount's stacks in WORK/hang-stacks.txt (gdb); after the end, the mount
   // is killed to free the threads.
@@ -90,10 +90,22 @@ struct RssSample {
 
 // Whether a series of samples stays flat. After the warm-up the samples are
 // split in two halves by time; the series is flat when the median of the
-// second half exceeds the median of the first by at most `allowed`. Medians,
-// not maxima: a leak lifts every sample, while the short peaks of a backup
-// that meets a gc run and a compaction land in one half or the other by
-// chance. The maxima and the slope are reported too.
+// second half exceeds the median of the first by at most `allowed`:
+// fixed_allowed + allowed_fraction x the first half's median. Medians, not
+// maxima: a leak lifts every sample, while the short peaks of a backup that
+// meets a gc run and a compaction land in one half or the other by chance.
+// The maxima and the slope are reported too.
+//
+// For the mount's RSS the soak allows 8 MiB + 10%. With profile "small",
+// the chunk cache (8 MiB), the node table (at most 16,384 nodes) and the
+// memtables (2 x 1 MiB here) are full within seconds, inside the warm-up.
+// Two bounded caches fill only with new data, so they go on growing for
+// most of an hour at this load: the tree-page cache (max(8 MiB, cache/8))
+// takes the trees of every new snapshot (about 5 KiB a backup), RocksDB's
+// block cache (8 MiB) the blocks of the tables compactions keep rewriting.
+// Measured between the halves of 10- and 30-minute runs: 6.8 and 7.9 MiB
+// (docs/hardening.md). The 10% is the allocator's: free heap kept in pages
+// still partly in use (the small profile trims after every command).
 struct Flatness {
   double warmup_s = 0;
   uint64_t first_median = 0, second_median = 0;
@@ -103,7 +115,7 @@ struct Flatness {
   bool flat = false;
 };
 Flatness JudgeFlat(const std::vector<RssSample>& samples, double warmup_s,
-                   uint64_t RssSample::*field, uint64_t min_allowed, double allowed_fraction);
+                   uint64_t RssSample::*field, uint64_t fixed_allowed, double allowed_fraction);
 
 struct SoakReport {
   SoakOptions options;
@@ -116,8 +128,8 @@ struct SoakReport {
   uint64_t files_unified = 0;
   uint64_t gc_chunks_deleted = 0, gc_packs_removed = 0, gc_packs_repacked = 0;
   // Readers.
-  uint64_t walks = 0;       // snapshots walked to the end
-  uint64_t vanished = 0;    // walks that found their snapshot pruned (legitimate)
+  uint64_t walks = 0;     // snapshots walked to the end
+  uint64_t vanished = 0;  // walks that found their snapshot pruned (legitimate)
   uint64_t dirs_listed = 0;
   uint64_t files_read = 0;  // opened, read to the end and checked
   uint64_t reads = 0;       // read() calls

@@ -113,11 +113,13 @@ std::shared_ptr<FileSpec> SourceTree::NewFile() {
     spec->pieces.push_back({seed(true), static_cast<uint32_t>(50 + Next() % 4000)});
   } else if (kind < 7) {  // medium: one to three pieces, 4-192 KiB
     for (uint64_t i = 0, n = 1 + Next() % 3; i < n; ++i) {
-      spec->pieces.push_back({seed(Next() % 2 == 0), static_cast<uint32_t>((1 + Next() % 16) << 12)});
+      spec->pieces.push_back(
+          {seed(Next() % 2 == 0), static_cast<uint32_t>((1 + Next() % 16) << 12)});
     }
   } else {  // large: 4-20 pieces of 64-192 KiB, 0.25-3.75 MiB
     for (uint64_t i = 0, n = 4 + Next() % 17; i < n; ++i) {
-      spec->pieces.push_back({seed(Next() % 3 == 0), static_cast<uint32_t>((16 + Next() % 33) << 12)});
+      spec->pieces.push_back(
+          {seed(Next() % 3 == 0), static_cast<uint32_t>((16 + Next() % 33) << 12)});
     }
   }
   return spec;
@@ -201,7 +203,8 @@ Status SourceTree::Mutate(uint64_t round) {
       KEEPFS_RETURN_IF_ERROR(Write(rel, *files_[rel]));
     }
   }
-  if (Next() % 2 == 0 && names.size() > 24) KEEPFS_RETURN_IF_ERROR(Remove(names[Next() % names.size()]));
+  if (Next() % 2 == 0 && names.size() > 24)
+    KEEPFS_RETURN_IF_ERROR(Remove(names[Next() % names.size()]));
   if (Next() % 2 == 0 && names.size() < 48) {
     std::string dir = "d" + std::to_string(Next() % 4);
     if (Next() % 4 == 0) dir += "/n" + std::to_string(names_++);  // a new folder

@@ -21,6 +21,7 @@ namespace keepfs::bench {
 
 inline constexpr const char* kSoakUsers[] = {"alice", "bob"};
 inline constexpr size_t kMaxErrorSamples = 20;
+inline constexpr long kKeptManifests = 200;  // per user: far more than prune keeps
 
 // A thread's last sign of progress, which the sampler watches: a thread
 // silent for SoakOptions::hang_seconds is stuck (in the mount, most likely).

@@ -15,7 +15,9 @@
 // could not run.
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <map>
 #include <string>
 
 #include "tools/bench/soak.h"
@@ -26,32 +28,34 @@ int main(int argc, char** argv) {
   o.progress = &std::cerr;
   bool json = false;
   std::string json_file;
+  auto number = [](const std::string& v) { return std::atof(v.c_str()); };
+  // Options that take a value.
+  const std::map<std::string, std::function<void(const std::string&)>> set = {
+      {"--keepfs", [&](const std::string& v) { o.keepfs = v; }},
+      {"--work", [&](const std::string& v) { o.work = v; }},
+      {"--seconds", [&](const std::string& v) { o.seconds = number(v); }},
+      {"--readers", [&](const std::string& v) { o.readers = static_cast<int>(number(v)); }},
+      {"--backup-every", [&](const std::string& v) { o.backup_every = number(v); }},
+      {"--keep-last", [&](const std::string& v) { o.keep_last = static_cast<int>(number(v)); }},
+      {"--gc-pause", [&](const std::string& v) { o.gc_pause = number(v); }},
+      {"--profile", [&](const std::string& v) { o.profile = v; }},
+      {"--write-buffer", [&](const std::string& v) { o.write_buffer = std::stoull(v); }},
+      {"--sample-every", [&](const std::string& v) { o.sample_every = number(v); }},
+      {"--hang-seconds", [&](const std::string& v) { o.hang_seconds = number(v); }},
+      {"--seed", [&](const std::string& v) { o.seed = std::stoull(v); }},
+      {"--json-file", [&](const std::string& v) { json_file = v; }},
+  };
   for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::cerr << "keepfs_soak: " << a << " needs a value\n";
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (a == "--keepfs") o.keepfs = value();
-    else if (a == "--work") o.work = value();
-    else if (a == "--seconds") o.seconds = std::atof(value().c_str());
-    else if (a == "--readers") o.readers = std::atoi(value().c_str());
-    else if (a == "--backup-every") o.backup_every = std::atof(value().c_str());
-    else if (a == "--keep-last") o.keep_last = std::atoi(value().c_str());
-    else if (a == "--gc-pause") o.gc_pause = std::atof(value().c_str());
-    else if (a == "--profile") o.profile = value();
-    else if (a == "--write-buffer") o.write_buffer = std::strtoull(value().c_str(), nullptr, 10);
-    else if (a == "--sample-every") o.sample_every = std::atof(value().c_str());
-    else if (a == "--hang-seconds") o.hang_seconds = std::atof(value().c_str());
-    else if (a == "--no-evict") o.evict = false;
-    else if (a == "--seed") o.seed = std::strtoull(value().c_str(), nullptr, 10);
-    else if (a == "--json") json = true;
-    else if (a == "--json-file") json_file = value();
-    else {
-      std::cerr << "keepfs_soak: unknown argument " << a << " (see tools/bench/soak_main.cc)\n";
+    const std::string a = argv[i];
+    if (a == "--json") {
+      json = true;
+    } else if (a == "--no-evict") {
+      o.evict = false;
+    } else if (auto it = set.find(a); it != set.end() && i + 1 < argc) {
+      it->second(argv[++i]);
+    } else {
+      std::cerr << "keepfs_soak: unknown argument or missing value: " << a
+                << " (see tools/bench/soak_main.cc)\n";
       return 2;
     }
   }

@@ -276,7 +276,8 @@ bool Reader::ReadFile(int dfd, const std::string& name, const std::string& rel,
     }
   }
   if (good && at != size) {
-    s_.Error(Where(rel) + ": read " + std::to_string(at) + " of " + std::to_string(size) + " bytes");
+    s_.Error(Where(rel) + ": read " + std::to_string(at) + " of " + std::to_string(size) +
+             " bytes");
     good = false;
   }
   // Drop the file's pages, so that the next reader of it asks the mount again.

@@ -97,7 +97,7 @@ uint64_t LatencyHistogram::Quantile(double q) const {
 }
 
 Flatness JudgeFlat(const std::vector<RssSample>& samples, double warmup_s,
-                   uint64_t RssSample::*field, uint64_t min_allowed, double allowed_fraction) {
+                   uint64_t RssSample::*field, uint64_t fixed_allowed, double allowed_fraction) {
   Flatness f;
   f.warmup_s = warmup_s;
   if (samples.empty()) return f;
@@ -125,8 +125,8 @@ Flatness JudgeFlat(const std::vector<RssSample>& samples, double warmup_s,
   f.first_median = median(first);
   f.second_median = median(second);
   f.slope_per_min = 60 * (n * stv - st * sv) / std::max(1e-9, n * stt - st * st);
-  f.allowed = std::max(min_allowed, static_cast<uint64_t>(static_cast<double>(f.first_median) *
-                                                          allowed_fraction));
+  f.allowed =
+      fixed_allowed + static_cast<uint64_t>(static_cast<double>(f.first_median) * allowed_fraction);
   f.flat = f.second_median <= f.first_median + f.allowed;
   return f;
 }
@@ -153,8 +153,8 @@ std::string SoakText(const SoakReport& r) {
     << r.gc_packs_removed << " packs removed, " << r.gc_packs_repacked << " repacked\n";
   o << "  readers: " << r.walks << " snapshots walked, " << r.vanished
     << " found their snapshot pruned under them, " << r.dirs_listed << " folders listed, "
-    << r.files_read << " files read and checked (" << MiB(r.bytes_read / 1024) << ", "
-    << r.reads << " reads)\n";
+    << r.files_read << " files read and checked (" << MiB(r.bytes_read / 1024) << ", " << r.reads
+    << " reads)\n";
   o << "  read() latency: p50 " << Ms(r.read_latency.Quantile(0.5)) << ", p99 "
     << Ms(r.read_latency.Quantile(0.99)) << ", p99.9 " << Ms(r.read_latency.Quantile(0.999))
     << ", max " << Ms(r.read_latency.max()) << "\n";
@@ -164,8 +164,8 @@ std::string SoakText(const SoakReport& r) {
   std::snprintf(slope, sizeof slope, "%+.2f MiB/min", r.rss.slope_per_min / 1024);
   o << "  mount RSS after the warm-up (" << r.rss.warmup_s << " s): median "
     << MiB(r.rss.first_median) << " in the first half, " << MiB(r.rss.second_median)
-    << " in the second (allowed +" << MiB(r.rss.allowed) << "): "
-    << (r.rss.flat ? "flat" : "NOT FLAT") << "; max " << MiB(r.rss.first_max) << " then "
+    << " in the second (allowed +" << MiB(r.rss.allowed)
+    << "): " << (r.rss.flat ? "flat" : "NOT FLAT") << "; max " << MiB(r.rss.first_max) << " then "
     << MiB(r.rss.second_max) << ", slope " << slope << ", peak (VmHWM) " << MiB(r.peak_rss_kib)
     << "\n";
   o << "  mount fds: median " << r.fds.first_median << " then " << r.fds.second_median << ", max "
@@ -183,8 +183,8 @@ std::string SoakText(const SoakReport& r) {
   }
   o << "\n  mount: exit " << r.mount_exit << ", " << r.mount_log_errors << " error and "
     << r.mount_log_warnings << " warning lines in its log\n";
-  o << "  check --verify-data: exit " << r.check_exit << "; audit --dry-run: exit "
-    << r.audit_exit << "\n";
+  o << "  check --verify-data: exit " << r.check_exit << "; audit --dry-run: exit " << r.audit_exit
+    << "\n";
   if (!r.check_output.empty()) o << r.check_output << "\n";
   if (!r.audit_output.empty()) o << r.audit_output << "\n";
   o << "  errors: " << r.errors << "\n";

@@ -56,8 +56,10 @@ int RunCommand(const std::vector<std::string>& args, std::string* out) {
   }
   char buf[4096];
   for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof buf)) != 0;) {
-    if (n > 0) out->append(buf, static_cast<size_t>(n));
-    else if (errno != EINTR) break;
+    if (n > 0)
+      out->append(buf, static_cast<size_t>(n));
+    else if (errno != EINTR)
+      break;
   }
   ::close(pipe_fds[0]);
   int status = 0;
