@@ -30,17 +30,6 @@ void SleepFor(double seconds) {
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
 }
 
-// The tail of a command's output, for an error message.
-std::string Tail(const std::string& out) {
-  return out.size() > 600 ? "..." + out.substr(out.size() - 600) : out;
-}
-
-uint64_t CountOf(const std::string& text, const std::string& needle) {
-  uint64_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
 class Soak {
  public:
   explicit Soak(const SoakOptions& o) { s_.o = o; }

@@ -82,6 +82,11 @@ void RunReader(SoakState& s, uint64_t seed, Heartbeat& beat);
 std::string IsoTime(int64_t t);
 std::string SnapshotName(int64_t t);
 
+// The last 600 bytes of a command's output, for an error message.
+std::string Tail(const std::string& out);
+// How many times needle occurs in text.
+uint64_t CountOf(const std::string& text, const std::string& needle);
+
 // Runs argv (argv[0] a path) to its end; its exit code (128 + signal when
 // killed, -1 when it could not start), stdout and stderr into *out.
 int RunCommand(const std::vector<std::string>& argv, std::string* out);

@@ -32,6 +32,16 @@ std::string SnapshotName(int64_t t) {
   return buf;
 }
 
+std::string Tail(const std::string& out) {
+  return out.size() > 600 ? "..." + out.substr(out.size() - 600) : out;
+}
+
+uint64_t CountOf(const std::string& text, const std::string& needle) {
+  uint64_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
 int RunCommand(const std::vector<std::string>& args, std::string* out) {
   out->clear();
   int pipe_fds[2];
