@@ -366,6 +366,25 @@ Result<std::shared_ptr<const View::SnapInfo>> View::SnapFromValue(const std::str
   return std::shared_ptr<const SnapInfo>(info);
 }
 
+bool View::SnapshotGone(const Node& n) {
+  if (!n.snap) return false;
+  // Prune and forget delete the record (or give the husk a new number) in
+  // the batch that drops the counts; gc deletes only after that batch. So
+  // when a read fails because gc took the object, this sees the change.
+  auto info = LoadSnap(n.user, n.snap->name);
+  if (!info.ok()) return info.status().code() == StatusCode::kNotFound;
+  return (*info)->record.number != n.snap->record.number;
+}
+
+Status View::ReadFailure(const Node& n, const Status& s, int errno_if_gone) {
+  if (SnapshotGone(n)) {
+    spdlog::debug("{}: {} (the snapshot is gone)", PathOf(n), s.message());
+    return Status(StatusCode::kNotFound, "the snapshot is gone", errno_if_gone);
+  }
+  spdlog::error("{}: {}", PathOf(n), s.message());
+  return Status(StatusCode::kCorruption, s.message(), EIO);
+}
+
 Result<std::shared_ptr<View::Node>> View::SnapRootNode(std::shared_ptr<const SnapInfo> snap) {
   auto n = std::make_shared<Node>();
   n->kind = Node::kSnapRoot;
@@ -488,10 +507,7 @@ Result<EntryOut> View::Lookup(const Caller& c, uint64_t parent_ino, std::string_
       KEEPFS_RETURN_IF_ERROR(CheckAccess(c, *parent));
       if (parent->entry.type != EntryType::kDir) return Status(StatusCode::kNotFound, "", ENOTDIR);
       auto hit = trees_->Lookup(parent->entry.ref, parent->ordinal + 1, name);
-      if (!hit.ok()) {
-        spdlog::error("{}: {}", PathOf(*parent), hit.status().message());
-        return Status(StatusCode::kCorruption, hit.status().message(), EIO);
-      }
+      if (!hit.ok()) return ReadFailure(*parent, hit.status(), ENOENT);
       if (!*hit) {
         negative.entry_timeout = kImmutableTimeout;
         return negative;

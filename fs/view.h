@@ -241,6 +241,16 @@ class View {
                                           snapshot::Entry entry, uint64_t ordinal);
   // The path of a snapshot node inside its snapshot ("" for its root).
   static std::string SnapPath(const Node& n);
+  // Whether the snapshot of n (a kSnapRoot or kEntry) is no longer there as
+  // the kernel learnt it: forgotten, pruned, or made a husk (a new number).
+  // The kernel may still hold n (an open folder, a cached name), but its
+  // trees and contents may have been collected since: a missing one is then
+  // no damage.
+  bool SnapshotGone(const Node& n);
+  // The answer to a failed read of a tree or content of n: when n's snapshot
+  // is gone, errno_if_gone (ENOENT for a lookup, ESTALE for an inode the
+  // kernel holds), logged at debug level only; else EIO, logged as damage.
+  Status ReadFailure(const Node& n, const Status& s, int errno_if_gone);
   // The `latest` symlink of a user folder, pointing at the newest snapshot;
   // null when the user has none.
   Result<std::shared_ptr<Node>> LatestNode(const Node& user_dir);

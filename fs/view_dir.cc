@@ -1,5 +1,4 @@
 // View: directory listings.
-#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -196,8 +195,9 @@ Status View::ReadDir(uint64_t handle, uint64_t offset, bool plus, const DirFille
   }
   if (gave_names_only) hints_.GaveNamesOnly(h->pid);
   if (!s.ok()) {
-    spdlog::error("{}: listing: {}", PathOf(dir), s.message());
-    return Status(StatusCode::kCorruption, s.message(), EIO);
+    // The folder a history view shows is a snapshot's: its snapshot decides.
+    return ReadFailure(h->base ? *h->base : dir, Status::Corruption("listing: " + s.message()),
+                       ESTALE);
   }
   return Status::OK();
 }

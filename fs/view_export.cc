@@ -146,10 +146,7 @@ Result<std::shared_ptr<Node>> ViewExport::EntryByOrdinal(View& v, std::shared_pt
   while (true) {
     if (dir->entry.type != EntryType::kDir) return Stale();
     auto hit = v.trees_->Covering(dir->entry.ref, dir->ordinal + 1, ordinal);
-    if (!hit.ok()) {
-      spdlog::error("{}: {}", v.PathOf(*dir), hit.status().message());
-      return Status(StatusCode::kCorruption, hit.status().message(), EIO);
-    }
+    if (!hit.ok()) return v.ReadFailure(*dir, hit.status(), ESTALE);
     if (!*hit) return Stale();
     KEEPFS_ASSIGN_OR_RETURN(std::shared_ptr<Node> n,
                             v.EntryNode(dir, std::move((*hit)->entry), (*hit)->ordinal));

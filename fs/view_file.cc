@@ -57,10 +57,7 @@ Result<uint64_t> View::Open(const Caller& c, uint64_t ino, int flags) {
   {
     // From here on the collector leaves the file's chunks alone.
     auto content = repo_->GetContentHeld(n->entry.ref, &h->hold);
-    if (!content.ok()) {
-      spdlog::error("{}: {}", h->path, content.status().message());
-      return Eio(content.status().message());
-    }
+    if (!content.ok()) return ReadFailure(*n, content.status(), ESTALE);
     h->content = std::move(*content);
   }
   if (h->content.size != n->entry.size) {
