@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "snapshot/catalog.h"
 #include "tools/bench/soak_impl.h"
 
 extern char** environ;
@@ -169,7 +170,7 @@ Status Soak::Backup(int user, SourceTree& tree, int64_t* last_time) {
   *last_time = t;
   {
     std::lock_guard<std::mutex> lock(s_.manifests_mu);
-    s_.manifests[{user, SnapshotName(t)}] = tree.Snapshot();
+    s_.manifests[{user, snapshot::FormatSnapshotName(t, 0)}] = tree.Snapshot();
     // Names sort by time: the oldest go once prune must long have taken
     // them, so a long run keeps a bounded number (a reader still walking
     // one holds its manifest).
@@ -179,7 +180,7 @@ Status Soak::Backup(int user, SourceTree& tree, int64_t* last_time) {
       first = s_.manifests.erase(first);
   }
   std::string out;
-  int code = Keepfs({"-q", "backup", "--user", kSoakUsers[user], "--time", IsoTime(t), "--json",
+  int code = Keepfs({"-q", "backup", "--user", kSoakUsers[user], "--time", snapshot::FormatUtcTime(t), "--json",
                      s_.src + "/" + kSoakUsers[user]},
                     &out);
   if (code != 0) {

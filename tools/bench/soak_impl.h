@@ -79,8 +79,6 @@ struct SoakState {
 void RunReader(SoakState& s, uint64_t seed, Heartbeat& beat);
 
 // "2026-10-01T03:00:00Z" for backup --time, and the snapshot name it gives.
-std::string IsoTime(int64_t t);
-std::string SnapshotName(int64_t t);
 
 // The last 600 bytes of a command's output, for an error message.
 std::string Tail(const std::string& out);

@@ -6,7 +6,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <fstream>
 
 #include "tools/bench/soak_impl.h"
@@ -14,23 +13,6 @@
 extern char** environ;
 
 namespace keepfs::bench {
-
-std::string IsoTime(int64_t t) {
-  time_t tt = static_cast<time_t>(t);
-  struct tm tm;
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-std::string SnapshotName(int64_t t) {
-  time_t tt = static_cast<time_t>(t);
-  struct tm tm;
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d_%H%M%S", &tm);
-  return buf;
-}
 
 std::string Tail(const std::string& out) {
   return out.size() > 600 ? "..." + out.substr(out.size() - 600) : out;
