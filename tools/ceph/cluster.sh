@@ -112,15 +112,15 @@ launch() {
 
 # One real write and read-back through the client path keepfs will use.
 # `ceph -s` and `ceph pg stat` hang without a ceph-mgr, so they prove nothing.
+# Its object lives in namespace "cluster-sh" and is removed again.
 rados_probe() {
-  local dir=$1 pool=$2 secs=$3 obj="cluster-sh-probe" want got
+  local dir=$1 pool=$2 secs=$3 obj="probe-$$" want got
+  local rados=(timeout "$secs" rados -c "$dir/ceph.conf" -p "$pool" -N cluster-sh
+    --client_mount_timeout "$secs" --rados_osd_op_timeout "$secs")
   want="probe $$ $RANDOM"
-  timeout "$secs" rados -c "$dir/ceph.conf" -p "$pool" \
-    --client_mount_timeout "$secs" --rados_osd_op_timeout "$secs" \
-    put "$obj" - <<<"$want" >/dev/null 2>&1 || return 1
-  got=$(timeout "$secs" rados -c "$dir/ceph.conf" -p "$pool" \
-    --client_mount_timeout "$secs" --rados_osd_op_timeout "$secs" \
-    get "$obj" - 2>/dev/null) || return 1
+  "${rados[@]}" put "$obj" - <<<"$want" >/dev/null 2>&1 || return 1
+  got=$("${rados[@]}" get "$obj" - 2>/dev/null) || return 1
+  "${rados[@]}" rm "$obj" >/dev/null 2>&1 || return 1
   [ "$got" = "$want" ]
 }
 
