@@ -41,11 +41,18 @@ show_log() {
   fi
 }
 
+# The DIR of a start in progress, for the clean-up hint of a failure.
+STARTING_DIR=""
+
 # Fails with MESSAGE, after printing the tails of the given logs.
 fail_with_logs() {
   local msg=$1; shift
   local log
   for log in "$@"; do show_log "$log"; done
+  if [ -n "$STARTING_DIR" ]; then
+    msg+="
+  What started is left running for inspection; clean up with: $PROG stop $STARTING_DIR --purge"
+  fi
   die "$msg"
 }
 
@@ -70,7 +77,14 @@ elapsed() {
   echo "$((ds / 10)).$((ds % 10))"
 }
 
-pid_alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+# True if PID runs; a zombie (exited, not yet reaped by its parent) does not.
+pid_alive() {
+  [ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 1
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
+}
 
 # The pids of this cluster's daemons that are still running, one per line.
 live_pids() {
@@ -222,6 +236,7 @@ cmd_start() {
 
   local t0=$SECONDS t0_ns port
   t0_ns=$(date +%s%N)
+  STARTING_DIR=$dir
   mkdir -p "$dir/log" "$dir/run" "$dir/mon/a" "$dir/osd/0"
   port=$(free_port)
   write_conf "$dir" "$port" "$store" "$block_bytes"
@@ -242,7 +257,7 @@ cmd_start() {
   id=$("${ceph[@]}" osd new "$uuid" 2>>"$dir/log/mkfs.log") \
     || fail_with_logs "the mon did not answer \`ceph osd new\` in 30 s" \
       "$dir/log/mkfs.log" "$dir/log/mon.a.stdout" "$dir/log/mon.a.log"
-  [ "$id" = 0 ] || die "expected OSD id 0, the mon gave '$id'"
+  [ "$id" = 0 ] || fail_with_logs "expected OSD id 0, the mon gave '$id'" "$dir/log/mkfs.log"
   ceph-osd -c "$dir/ceph.conf" -i 0 --mkfs --osd-uuid "$uuid" >>"$dir/log/mkfs.log" 2>&1 \
     || fail_with_logs "ceph-osd --mkfs failed" "$dir/log/mkfs.log" "$dir/log/osd.0.log"
   launch "$dir" osd.0 ceph-osd -i 0
@@ -254,17 +269,15 @@ cmd_start() {
     || fail_with_logs "could not create pool $pool" "$dir/log/mkfs.log" "$dir/log/mon.a.log"
   local size
   size=$("${ceph[@]}" osd pool get "$pool" size 2>>"$dir/log/mkfs.log") || size="?"
-  [ "$size" = "size: 1" ] || die "pool $pool has '$size', expected size 1"
+  [ "$size" = "size: 1" ] || fail_with_logs "pool $pool has '$size', expected size 1" "$dir/log/mkfs.log"
 
   # First wait (on the OSD's admin socket) until the OSD is up: a put sent
   # before that sits in the client until the objecter's 5 s tick resends it.
-  until ceph --admin-daemon "$dir/run/osd.0.asok" status 2>/dev/null |
-      grep -q '"state": "active"'; do
+  until [[ $(ceph --admin-daemon "$dir/run/osd.0.asok" status 2>/dev/null) == *'"state": "active"'* ]]; do
     pid_alive "$(cat "$dir/run/osd.0.pid")" \
       || fail_with_logs "osd.0 exited during start-up" "$dir/log/osd.0.stdout" "$dir/log/osd.0.log"
     [ $((SECONDS - t0)) -lt "$timeout_s" ] \
-      || fail_with_logs "osd.0 not up in $timeout_s s (cluster left running;
-  inspect the logs, then: $PROG stop $dir --purge)" "$dir/log/osd.0.log" "$dir/log/mon.a.log"
+      || fail_with_logs "osd.0 not up in $timeout_s s" "$dir/log/osd.0.log" "$dir/log/mon.a.log"
     sleep 0.1
   done
   # Ready means a real put and get, retried until --timeout. A put blocks
@@ -276,8 +289,7 @@ cmd_start() {
         || fail_with_logs "$d exited during start-up" "$dir/log/$d.stdout" "$dir/log/$d.log"
     done
     if [ $((SECONDS - t0)) -ge "$timeout_s" ]; then
-      fail_with_logs "pool $pool took no write in $timeout_s s (cluster left running;
-  inspect the logs, then: $PROG stop $dir --purge)" "$dir/log/osd.0.log" "$dir/log/mon.a.log"
+      fail_with_logs "pool $pool took no write in $timeout_s s" "$dir/log/osd.0.log" "$dir/log/mon.a.log"
     fi
     sleep 0.5
   done
