@@ -233,10 +233,10 @@ Result<StatFsOut> View::StatFs() {
     for (; sit->Valid(); sit->Next()) ++snapshots;
     KEEPFS_RETURN_IF_ERROR(sit->status());
   }
-  struct statvfs vfs;
-  if (::statvfs(store_->dir().c_str(), &vfs) != 0) return Status::FromErrno(errno, "statvfs");
+  auto free_bytes = store_->packs().FreeBytes();
+  if (!free_bytes.ok() && free_bytes.status().code() != StatusCode::kNotSupported) return free_bytes.status();
+  const uint64_t avail = free_bytes.ok() ? *free_bytes : 0;
   StatFsOut out;
-  uint64_t avail = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
   out.blocks = (pack_bytes + avail + out.block_size - 1) / out.block_size;
   out.bavail = avail / out.block_size;
   out.bfree = out.bavail;  // df: used = the store's packs, available = the disk's

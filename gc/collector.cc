@@ -264,11 +264,8 @@ class Collector {
     }
     r_.packs_condemned = condemn.size();
 
-    struct statvfs vfs;
-    std::string packs_dir = store_->dir() + "/packs";
-    if (::statvfs(packs_dir.c_str(), &vfs) == 0) {
-      uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
-      r_.delete_only = free_bytes < opt_.config.min_free_bytes;
+    if (auto free_bytes = store_->packs().FreeBytes(); free_bytes.ok()) {
+      r_.delete_only = *free_bytes < opt_.config.min_free_bytes;
     }
     std::vector<RepackGroup> groups;
     if (!r_.delete_only && opt_.config.max_repack_bytes > 0) groups = ChooseRepacks(rest);

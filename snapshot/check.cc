@@ -320,14 +320,14 @@ class Checker {
     if (!info.ok()) return Report(key, "pack", name, "corrupt", info.status().message());
     if (info->condemned) return Done(key);  // being removed by gc: nothing points into it
     ++cur_.counts.packs;
-    struct stat st;
-    std::string path = store_->dir() + "/" + PackRelPath(*id);
-    if (::stat(path.c_str(), &st) != 0) {
-      return Report(key, "pack", name, "missing", "the pack file " + PackRelPath(*id) + " is gone");
+    const PackStore& packs = store_->packs();
+    KEEPFS_ASSIGN_OR_RETURN(std::optional<uint64_t> size, packs.Size(*id));
+    if (!size) {
+      return Report(key, "pack", name, "missing", "the pack " + packs.Describe(*id) + " is gone");
     }
-    if (static_cast<uint64_t>(st.st_size) != info->size) {
+    if (*size != info->size) {
       return Report(key, "pack", name, "corrupt",
-                    PackRelPath(*id) + " has " + std::to_string(st.st_size) +
+                    packs.Describe(*id) + " has " + std::to_string(*size) +
                         " bytes where the index says " + std::to_string(info->size));
     }
     return Report(key, "pack", name, "ok", "");
@@ -337,10 +337,12 @@ class Checker {
     KEEPFS_ASSIGN_OR_RETURN(auto packs, store_->chunks().ListPacks());
     std::unordered_set<uint64_t> known;
     for (const auto& [id, info] : packs) known.insert(id);
-    for (uint64_t id : ListPackFiles(store_->dir())) {
+    KEEPFS_ASSIGN_OR_RETURN(std::vector<uint64_t> sealed, store_->packs().List());
+    for (uint64_t id : sealed) {
       if (known.count(id)) continue;
       KEEPFS_RETURN_IF_ERROR(ExtraProblem("pack", ChunkStore::PackKey(id), std::to_string(id),
-                                          "unknown", PackRelPath(id) + " is not in the index"));
+                                          "unknown",
+                                          store_->packs().Describe(id) + " is not in the index"));
     }
     return Status::OK();
   }
@@ -413,9 +415,8 @@ class Checker {
       std::optional<uint64_t> id = ChunkStore::PackIdFromKey(it->key());
       auto info = ChunkStore::DecodePackInfo(it->value());
       if (!id || !info.ok() || info->condemned) continue;
-      struct stat st;
-      std::string path = store_->dir() + "/" + PackRelPath(*id);
-      pack_files_[*id] = {info->size, ::stat(path.c_str(), &st) == 0 ? int64_t{st.st_size} : -1};
+      KEEPFS_ASSIGN_OR_RETURN(std::optional<uint64_t> size, store_->packs().Size(*id));
+      pack_files_[*id] = {info->size, size ? static_cast<int64_t>(*size) : -1};
     }
     KEEPFS_RETURN_IF_ERROR(it->status());
     pack_files_loaded_ = true;
@@ -432,7 +433,7 @@ class Checker {
     const std::string hex = id->ToHex();
     KEEPFS_RETURN_IF_ERROR(LoadPackFiles());
     auto pack = pack_files_.find(loc->pack_id);
-    const std::string pack_path = PackRelPath(loc->pack_id);
+    const std::string pack_path = store_->packs().Describe(loc->pack_id);
     if (pack == pack_files_.end()) {
       return Report(key, "chunk", hex, "dangling",
                     "its index entry points at pack " + std::to_string(loc->pack_id) +

@@ -58,30 +58,10 @@ std::string ChunkStore::EncodePackInfo(const PackInfo& p) {
   return v;
 }
 
-Result<std::shared_ptr<UniqueFd>> ChunkStore::Rep::PackFd(uint64_t pack_id) const {
-  std::lock_guard<std::mutex> lock(fd_mu);
-  auto it = fds.find(pack_id);
-  if (it != fds.end()) return it->second;
-  std::string path = Path(PackRelPath(pack_id));
-  auto fd = std::make_shared<UniqueFd>(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd->valid()) {
-    if (errno == ENOENT) return Status::Corruption("pack " + path + " is missing");
-    return Status::FromErrno(errno, "opening pack " + path);
-  }
-  if (fds.size() >= kMaxOpenPacks) fds.erase(fds.begin());  // readers keep their shared_ptr
-  fds.emplace(pack_id, fd);
-  return fd;
-}
-
 Result<std::unique_ptr<PackWriter>> ChunkStore::Rep::NewWriter() {
   uint64_t pack_id = next_pack_id++;
-  std::string final_path = Path(PackRelPath(pack_id));
-  std::string subdir = final_path.substr(0, final_path.find_last_of('/'));
-  // A new packs/XX/ must itself be durable before a pack is renamed into it:
-  // MakeDirs syncs packs/ when it creates one.
-  if (!PathExists(subdir)) KEEPFS_RETURN_IF_ERROR(MakeDirs(subdir));
-  std::string tmp = Path("tmp/" + std::to_string(pack_id) + ".pack.tmp");
-  return PackWriter::Create(pack_id, tmp, final_path);
+  KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<PackUpload> upload, options.packs->Create(pack_id));
+  return PackWriter::Create(pack_id, std::move(upload));
 }
 
 Status ChunkStore::Rep::IndexPack(uint64_t pack_id, const std::vector<PackEntry>& entries,
@@ -151,12 +131,13 @@ Status ChunkStore::Rep::ScanPacks() {
     }
   }
   KEEPFS_RETURN_IF_ERROR(pit->status());
-  std::string tmp_dir = Path("tmp");
+  PackStore& packs = *options.packs;
+  KEEPFS_RETURN_IF_ERROR(packs.RemoveUnsealed());
+  // A killed store-backup's hard links of packs (store/store_backup.h).
+  std::string tmp_dir = options.store_dir + "/tmp";
   if (DIR* d = ::opendir(tmp_dir.c_str())) {
     while (dirent* de = ::readdir(d)) {
       std::string name = de->d_name;
-      if (name.ends_with(".pack.tmp")) ::unlink((tmp_dir + "/" + name).c_str());
-      // A killed store-backup's hard links of packs (store/store_backup.h).
       if (name.rfind("store-backup.", 0) == 0) {
         std::error_code ec;
         std::filesystem::remove_all(tmp_dir + "/" + name, ec);
@@ -164,24 +145,22 @@ Status ChunkStore::Rep::ScanPacks() {
     }
     ::closedir(d);
   }
-  for (uint64_t id : ListPackFiles(options.store_dir)) {
+  KEEPFS_ASSIGN_OR_RETURN(std::vector<uint64_t> sealed, packs.List());
+  for (uint64_t id : sealed) {
     next_pack_id = std::max(next_pack_id, id + 1);
     if (indexed.count(id)) continue;
-    std::string path = Path(PackRelPath(id));
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    struct stat st;
-    if (!fd.valid() || ::fstat(fd.get(), &st) != 0) {
-      return Status::FromErrno(errno, "opening pack " + path);
-    }
-    auto entries = ReadPackIndex(fd.get(), static_cast<uint64_t>(st.st_size), path);
+    const std::string name = packs.Describe(id);
+    KEEPFS_ASSIGN_OR_RETURN(std::optional<uint64_t> size, packs.Size(id));
+    if (!size) continue;  // removed since the listing: nothing to adopt
+    auto entries = ReadPackIndex(packs, id, *size);
     if (!entries.ok()) {
-      spdlog::warn("unindexed pack {} is unreadable, leaving it alone: {}", path,
+      spdlog::warn("unindexed pack {} is unreadable, leaving it alone: {}", name,
                    entries.status().ToString());
       continue;
     }
-    KEEPFS_RETURN_IF_ERROR(AdoptPack(id, *entries, static_cast<uint64_t>(st.st_size)));
+    KEEPFS_RETURN_IF_ERROR(AdoptPack(id, *entries, *size));
     ++adopted;
-    spdlog::info("adopted pack {} ({} chunks) left by an interrupted run", path, entries->size());
+    spdlog::info("adopted pack {} ({} chunks) left by an interrupted run", name, entries->size());
   }
   // A collector stopped between condemning packs and removing them.
   RepackResult retired;
@@ -212,11 +191,13 @@ Status ChunkStore::Rep::AdoptPack(uint64_t pack_id, const std::vector<PackEntry>
   return kv->Write(batch, /*sync=*/false);
 }
 
-ChunkStore::ChunkStore(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
+ChunkStore::ChunkStore(std::unique_ptr<Rep> rep)
+    : rep_(std::move(rep)), packs_(rep_->options.packs) {}
 ChunkStore::~ChunkStore() = default;  // an unsealed pack is discarded; nothing points at it
 
 Result<std::unique_ptr<ChunkStore>> ChunkStore::Open(KvStore* kv, ObjectGuard* guard,
                                                      const ChunkStoreOptions& options) {
+  if (options.packs == nullptr) return Status::Internal("ChunkStore::Open without a pack store");
   auto rep = std::make_unique<Rep>();
   rep->kv = kv;
   rep->guard = guard;
@@ -293,14 +274,16 @@ Status ChunkStore::Read(const ObjectId& id, std::string* out, Verify verify) con
   } section{rep_->epochs, rep_->epochs.Enter()};
   KEEPFS_ASSIGN_OR_RETURN(std::optional<ChunkLoc> loc, Lookup(id));
   if (!loc) return Status::NotFound("chunk " + id.ShortHex() + " is not in the store");
-  KEEPFS_ASSIGN_OR_RETURN(std::shared_ptr<UniqueFd> fd, rep_->PackFd(loc->pack_id));
-  std::string where = "pack " + PackRelPath(loc->pack_id) + " offset " +
+  std::string where = "pack " + packs_->Describe(loc->pack_id) + " offset " +
                       std::to_string(loc->offset) + " (chunk " + id.ShortHex() + ")";
   // Reused per thread: the stored bytes are only an input to Decompress, and
   // a fresh buffer per chunk costs a memset and new pages every time.
   thread_local std::string stored;
   stored.resize(loc->stored_len);
-  KEEPFS_RETURN_IF_ERROR(PreadAll(fd->get(), stored.data(), stored.size(), loc->offset, where));
+  if (Status s = packs_->Read(loc->pack_id, loc->offset, stored.size(), stored.data()); !s.ok()) {
+    out->clear();
+    return s.WithContext(where);
+  }
   if (BlobCheck(id, stored) != loc->check) {
     out->clear();
     return Status::Corruption(where + ": stored bytes do not match their checksum");

@@ -30,6 +30,7 @@
 #include "store/kv_store.h"
 #include "store/object_guard.h"
 #include "store/object_id.h"
+#include "store/pack_store.h"
 #include "store/status.h"
 
 namespace keepfs {
@@ -65,6 +66,7 @@ struct PackInfo {
 
 struct ChunkStoreOptions {
   std::string store_dir;
+  PackStore* packs = nullptr;  // where the packs live; not owned, must outlive the ChunkStore
   bool writable = false;
   uint64_t pack_target_size = 32ull << 20;
 };
@@ -107,6 +109,7 @@ class ChunkStore {
   Status Flush();
 
   uint64_t adopted_packs() const;
+  const PackStore& packs() const { return *packs_; }
   uint64_t pack_target_size() const;
 
   // --- For the garbage collector (store/chunk_store_gc.cc; docs/gc.md). ---
@@ -181,6 +184,7 @@ class ChunkStore {
   struct Rep;
   explicit ChunkStore(std::unique_ptr<Rep> rep);
   std::unique_ptr<Rep> rep_;
+  PackStore* packs_;
 };
 
 }  // namespace keepfs

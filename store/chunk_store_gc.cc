@@ -31,7 +31,7 @@ Result<std::vector<std::pair<uint64_t, PackInfo>>> ChunkStore::ListPacks() const
     auto id = PackIdFromKey(it->key());
     if (!id) continue;
     auto info = DecodePackInfo(it->value());
-    if (!info.ok()) return info.status().WithContext("pack " + PackRelPath(*id));
+    if (!info.ok()) return info.status().WithContext("pack " + packs().Describe(*id));
     out.emplace_back(*id, *info);
   }
   KEEPFS_RETURN_IF_ERROR(it->status());
@@ -43,7 +43,7 @@ Result<std::optional<PackInfo>> ChunkStore::GetPack(uint64_t pack_id) const {
   KEEPFS_ASSIGN_OR_RETURN(bool found, rep_->kv->Get(PackKey(pack_id), &v));
   if (!found) return std::optional<PackInfo>();
   auto info = DecodePackInfo(v);
-  if (!info.ok()) return info.status().WithContext("pack " + PackRelPath(pack_id));
+  if (!info.ok()) return info.status().WithContext("pack " + packs().Describe(pack_id));
   return std::optional<PackInfo>(*info);
 }
 
@@ -56,19 +56,7 @@ Status ChunkStore::Rep::RetirePacks(const std::vector<std::pair<uint64_t, PackIn
   std::lock_guard<std::mutex> retiring(retire_mu);
   WriteBatch batch;
   for (const auto& [id, info] : packs) {
-    {
-      std::lock_guard<std::mutex> lock(fd_mu);
-      fds.erase(id);  // a reader still holding the fd keeps the inode alive
-    }
-    std::string path = Path(PackRelPath(id));
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-      return Status::FromErrno(errno, "removing pack " + path);
-    }
-    // A store restored from a store-backup copy lacks the files of packs
-    // condemned when the copy was taken (they are not copied), and may lack
-    // their packs/XX directory too: then there is nothing to make durable.
-    Status synced = FsyncDir(path.substr(0, path.find_last_of('/')));
-    if (!synced.ok() && !synced.IsNotFound()) return synced;
+    KEEPFS_RETURN_IF_ERROR(options.packs->Remove(id));
     // Only after the file is gone: a record that outlived a crash is
     // finished by the next open, and a file without a record would be adopted.
     batch.Delete(PackKey(id));
@@ -141,7 +129,7 @@ Result<std::vector<std::pair<uint64_t, PackInfo>>> CondemnRecords(
     KEEPFS_ASSIGN_OR_RETURN(std::optional<PackInfo> info, chunks.GetPack(id));
     if (!info) continue;
     if (must_be_dead && !info->nothing_live()) {
-      return Status::Internal("pack " + PackRelPath(id) + " still holds live chunks");
+      return Status::Internal("pack " + chunks.packs().Describe(id) + " still holds live chunks");
     }
     info->condemned = true;
     info->dead_bytes = info->blob_bytes();
@@ -176,19 +164,19 @@ Result<ChunkStore::RepackResult> ChunkStore::Repack(
   Rep::Series copies(rep_.get());
   std::string stored;
   for (uint64_t id : pack_ids) {
-    KEEPFS_ASSIGN_OR_RETURN(std::shared_ptr<UniqueFd> fd, rep_->PackFd(id));
-    struct stat st;
-    if (::fstat(fd->get(), &st) != 0) return Status::FromErrno(errno, "stat of a pack");
-    std::string what = rep_->Path(PackRelPath(id));
-    KEEPFS_ASSIGN_OR_RETURN(std::vector<PackEntry> entries,
-                            ReadPackIndex(fd->get(), static_cast<uint64_t>(st.st_size), what));
+    PackStore& packs = *rep_->options.packs;
+    KEEPFS_ASSIGN_OR_RETURN(std::optional<uint64_t> size, packs.Size(id));
+    const std::string what = packs.Describe(id);
+    if (!size) return Status::Corruption("pack " + what + " is missing");
+    KEEPFS_ASSIGN_OR_RETURN(std::vector<PackEntry> entries, ReadPackIndex(packs, id, *size));
     for (const PackEntry& e : entries) {
       KEEPFS_ASSIGN_OR_RETURN(std::optional<ChunkLoc> loc, Lookup(e.id));
       if (!loc || loc->pack_id != id || loc->offset != e.offset) continue;  // dead
       stored.resize(e.stored_len);
       if (before_read) before_read(e.stored_len);
       std::string where = what + " offset " + std::to_string(e.offset);
-      KEEPFS_RETURN_IF_ERROR(PreadAll(fd->get(), stored.data(), stored.size(), e.offset, where));
+      KEEPFS_RETURN_IF_ERROR(
+          packs.Read(id, e.offset, stored.size(), stored.data()).WithContext(where));
       if (BlobCheck(e.id, stored) != loc->check) {
         // Never copy damaged bytes under a good name: the pack stays as it
         // is for check and repair to deal with.

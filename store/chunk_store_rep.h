@@ -12,12 +12,9 @@
 #include <vector>
 
 #include "store/chunk_store.h"
-#include "store/file_util.h"
 #include "store/pack.h"
 
 namespace keepfs {
-
-constexpr size_t kMaxOpenPacks = 256;
 
 // The index value of a chunk stored at e in pack_id.
 std::string EncodeLocation(const PackEntry& e, uint64_t pack_id);
@@ -52,11 +49,7 @@ struct ChunkStore::Rep {
   ChunkStoreOptions options;
   uint64_t adopted = 0;
 
-  // Open pack fds for reads. Lock order: fd_mu is a leaf.
-  mutable std::mutex fd_mu;
-  mutable std::unordered_map<uint64_t, std::shared_ptr<UniqueFd>> fds;  // GUARDED_BY(fd_mu)
-
-  // Write side. Lock order: write_mu before fd_mu.
+  // Write side.
   std::mutex write_mu;
   std::mutex retire_mu;  // held while pack files are unlinked (ChunkStore::retire_mu)
   std::unique_ptr<PackWriter> writer;                                  // GUARDED_BY(write_mu)
@@ -80,15 +73,13 @@ struct ChunkStore::Rep {
     return s;
   }
 
-  std::string Path(const std::string& rel) const { return options.store_dir + "/" + rel; }
-  Result<std::shared_ptr<UniqueFd>> PackFd(uint64_t pack_id) const;
   Status SealLocked();
   Status SealDetached(std::unique_ptr<PackWriter> full);
   Status IndexPack(uint64_t pack_id, const std::vector<PackEntry>& entries, uint64_t size);
   Status ScanPacks();
   Status AdoptPack(uint64_t pack_id, const std::vector<PackEntry>& entries, uint64_t size);
   // Removes condemned packs: waits (once) until no read that may have
-  // looked up an index entry into them is still running, unlinks the files,
+  // looked up an index entry into them is still running, removes the packs,
   // then deletes the records. Idempotent: recovery at open calls it for
   // every condemned pack. Adds to r->packs_removed and bytes_removed (sizes
   // as recorded).

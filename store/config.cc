@@ -155,6 +155,48 @@ Result<uint64_t> SizeValue(toml::node_view<const toml::node> n) {
   return Status::InvalidArgument("not a size (e.g. \"4GiB\")");
 }
 
+// A string key that, when given, is a non-empty string.
+Status StringValue(toml::node_view<const toml::node> n, const std::string& path,
+                   const std::string& key, std::string* out) {
+  if (!n) return Status::OK();
+  if (!n.is_string() || n.value<std::string>()->empty()) {
+    return Bad(path, key + " must be a non-empty string");
+  }
+  *out = *n.value<std::string>();
+  return Status::OK();
+}
+
+Status ParsePacks(const toml::table& t, const std::string& path, PacksConfig* p) {
+  toml::node_view<const toml::node> v(t);
+  KEEPFS_RETURN_IF_ERROR(CheckKeys(
+      t, path, "packs.", {"backend", "pool", "namespace", "ceph_conf", "client", "op_timeout"}));
+  std::string backend = "local", pool, ns;
+  KEEPFS_RETURN_IF_ERROR(StringValue(v["backend"], path, "packs.backend", &backend));
+  KEEPFS_RETURN_IF_ERROR(StringValue(v["pool"], path, "packs.pool", &pool));
+  KEEPFS_RETURN_IF_ERROR(StringValue(v["namespace"], path, "packs.namespace", &ns));
+  KEEPFS_RETURN_IF_ERROR(StringValue(v["ceph_conf"], path, "packs.ceph_conf", &p->ceph_conf));
+  KEEPFS_RETURN_IF_ERROR(StringValue(v["client"], path, "packs.client", &p->client));
+  if (auto n = v["op_timeout"]; n) {
+    auto sec = n.value<int64_t>();
+    if (!n.is_integer() || *sec < 1 || *sec > 86400) {
+      return Bad(path, "packs.op_timeout must be a whole number of seconds from 1 to 86400");
+    }
+    p->op_timeout_sec = static_cast<int>(*sec);
+  }
+  if (backend == "local") {
+    if (!pool.empty() || !ns.empty()) {
+      return Bad(path, "packs.pool and packs.namespace go with backend = \"rados\" only");
+    }
+    p->spec.clear();
+  } else if (backend == "rados") {
+    if (pool.empty()) return Bad(path, "packs.backend = \"rados\" needs packs.pool");
+    p->spec = "rados:" + pool + (ns.empty() ? "" : "/" + ns);
+  } else {
+    return Bad(path, "packs.backend must be \"local\" or \"rados\"");
+  }
+  return Status::OK();
+}
+
 Status ParseGc(const toml::table& t, const std::string& path, GcConfig* gc) {
   toml::node_view<const toml::node> v(t);
   KEEPFS_RETURN_IF_ERROR(CheckKeys(t, path, "gc.",
@@ -316,7 +358,8 @@ Result<StoreConfig> ParseStoreConfig(std::string_view text, const std::string& p
   }
   StoreConfig c;
   KEEPFS_RETURN_IF_ERROR(CheckKeys(
-      t, path, "", {"store", "chunking", "compression", "mount", "users", "gc", "retention"}));
+      t, path, "",
+      {"store", "chunking", "compression", "packs", "mount", "users", "gc", "retention"}));
   // [store] and [chunking] are compared with the store record by Store::Open;
   // here only their shape: tables, and no key that means nothing.
   const std::vector<std::pair<std::string, std::vector<std::string_view>>> fixed = {
@@ -338,6 +381,10 @@ Result<StoreConfig> ParseStoreConfig(std::string_view text, const std::string& p
     c.compression_level = static_cast<int>(*level);
   }
 
+  if (auto n = t["packs"]; n) {
+    if (!n.is_table()) return Bad(path, "packs must be a table");
+    KEEPFS_RETURN_IF_ERROR(ParsePacks(*n.as_table(), path, &c.packs));
+  }
   if (auto m = t["mount"]; m) {
     if (!m.is_table()) return Bad(path, "mount must be a table");
     KEEPFS_RETURN_IF_ERROR(ParseMount(*m.as_table(), path, &c.mount));

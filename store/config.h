@@ -111,8 +111,21 @@ struct GcConfig {
   bool operator==(const GcConfig&) const = default;
 };
 
+// [packs]: where the packs live (store/pack_store.h). backend, pool and
+// namespace are fixed at init (Store::Open compares them with the store
+// record); how to reach the cluster may change.
+struct PacksConfig {
+  // "" : the local directory STORE/packs/; "rados:POOL/NAMESPACE" otherwise.
+  std::string spec;
+  std::string ceph_conf;         // "" : librados' default search
+  std::string client = "admin";  // the cephx user, without "client."
+  int op_timeout_sec = 120;      // a RADOS operation fails after this long
+  bool operator==(const PacksConfig&) const = default;
+};
+
 struct StoreConfig {
   int compression_level = 3;
+  PacksConfig packs;
   MountConfig mount;
   GcConfig gc;
   std::map<std::string, UserMapping, std::less<>> users;  // [users.NAME]

@@ -34,8 +34,10 @@ Result<std::unique_ptr<Mirror>> Mirror::Open(const std::string& dir) {
   auto kv = KvStore::Open(meta, kvo);
   if (!kv.ok()) return kv.status().WithContext("opening mirror " + dir);
   m->kv_ = std::move(*kv);
+  m->packs_ = NewLocalPackStore(dir);
   ChunkStoreOptions co;
   co.store_dir = dir;
+  co.packs = m->packs_.get();
   co.writable = false;
   KEEPFS_ASSIGN_OR_RETURN(m->chunks_, ChunkStore::Open(m->kv_.get(), &m->guard_, co));
   return m;

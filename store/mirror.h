@@ -20,6 +20,7 @@
 #include "store/chunk_store.h"
 #include "store/kv_store.h"
 #include "store/object_guard.h"
+#include "store/pack_store.h"
 #include "store/status.h"
 
 namespace keepfs {
@@ -40,6 +41,7 @@ class Mirror {
   Mirror() = default;
   std::string dir_, kind_;
   std::unique_ptr<KvStore> kv_;
+  std::unique_ptr<PackStore> packs_;  // destroyed after chunks_
   ObjectGuard guard_;
   std::unique_ptr<ChunkStore> chunks_;
 };

@@ -38,34 +38,26 @@ std::vector<uint64_t> ListPackFiles(const std::string& store_dir) {
   return ids;
 }
 
-PackWriter::PackWriter(uint64_t pack_id, std::string tmp_path, std::string final_path, UniqueFd fd)
-    : pack_id_(pack_id),
-      tmp_path_(std::move(tmp_path)),
-      final_path_(std::move(final_path)),
-      fd_(std::move(fd)) {}
+PackWriter::PackWriter(uint64_t pack_id, std::unique_ptr<PackUpload> upload)
+    : pack_id_(pack_id), upload_(std::move(upload)) {}
 
-PackWriter::~PackWriter() {
-  if (!sealed_) ::unlink(tmp_path_.c_str());
-}
+PackWriter::~PackWriter() = default;
 
-Result<std::unique_ptr<PackWriter>> PackWriter::Create(uint64_t pack_id, std::string tmp_path,
-                                                       std::string final_path) {
-  UniqueFd fd(::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd.valid()) return Status::FromErrno(errno, "creating pack " + tmp_path);
+Result<std::unique_ptr<PackWriter>> PackWriter::Create(uint64_t pack_id,
+                                                       std::unique_ptr<PackUpload> upload) {
   std::string header(kPackMagic, 8);
   Encoder enc(&header);
   enc.PutFixed32(kPackVersion);
   enc.PutFixed32(0);
-  KEEPFS_RETURN_IF_ERROR(WriteAll(fd.get(), header.data(), header.size(), tmp_path));
-  std::unique_ptr<PackWriter> w(
-      new PackWriter(pack_id, std::move(tmp_path), std::move(final_path), std::move(fd)));
+  KEEPFS_RETURN_IF_ERROR(upload->Append(header));
+  std::unique_ptr<PackWriter> w(new PackWriter(pack_id, std::move(upload)));
   w->size_ = header.size();
   return w;
 }
 
 Result<PackEntry> PackWriter::Add(const ObjectId& id, Codec codec, std::string_view stored,
                                   uint32_t raw_len) {
-  KEEPFS_RETURN_IF_ERROR(WriteAll(fd_.get(), stored.data(), stored.size(), tmp_path_));
+  KEEPFS_RETURN_IF_ERROR(upload_->Append(stored));
   PackEntry e{id, size_, static_cast<uint32_t>(stored.size()), raw_len, codec,
               BlobCheck(id, stored)};
   size_ += stored.size();
@@ -93,17 +85,9 @@ Status PackWriter::Seal() {
   enc.PutFixed32(0);
   enc.PutBytes(trailer_sum.AsBytes());
   enc.PutBytes(std::string_view(kPackEndMagic, 8));
-  KEEPFS_RETURN_IF_ERROR(WriteAll(fd_.get(), tail.data(), tail.size(), tmp_path_));
+  KEEPFS_RETURN_IF_ERROR(upload_->Append(tail));
   size_ += tail.size();
-  // Data first: the pack's bytes are durable before its name appears, and the
-  // name is durable before any metadata points at it.
-  KEEPFS_RETURN_IF_ERROR(FsyncFd(fd_.get(), tmp_path_));
-  fd_.Reset();
-  if (::rename(tmp_path_.c_str(), final_path_.c_str()) != 0) {
-    return Status::FromErrno(errno, "renaming pack into " + final_path_);
-  }
-  sealed_ = true;
-  return FsyncDir(final_path_.substr(0, final_path_.find_last_of('/')));
+  return upload_->Seal();
 }
 
 namespace {
@@ -174,10 +158,13 @@ Result<std::vector<PackEntry>> ParseIndex(const PackReader& read, uint64_t file_
 
 }  // namespace
 
-Result<std::vector<PackEntry>> ReadPackIndex(int fd, uint64_t file_size, const std::string& what) {
+Result<std::vector<PackEntry>> ReadPackIndex(const PackStore& packs, uint64_t pack_id,
+                                             uint64_t file_size) {
   return ParseIndex(
-      [&](char* buf, size_t len, uint64_t offset) { return PreadAll(fd, buf, len, offset, what); },
-      file_size, what);
+      [&](char* buf, size_t len, uint64_t offset) {
+        return packs.Read(pack_id, offset, len, buf);
+      },
+      file_size, packs.Describe(pack_id));
 }
 
 Result<std::vector<PackEntry>> ParsePackIndex(std::string_view pack, const std::string& what) {

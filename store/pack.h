@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "store/compress.h"
-#include "store/file_util.h"
 #include "store/object_id.h"
+#include "store/pack_store.h"
 #include "store/status.h"
 
 namespace keepfs {
@@ -45,25 +45,26 @@ struct PackEntry {
 // Appends e's trailer entry (kPackTrailerEntrySize bytes, docs/format.md).
 void AppendPackTrailerEntry(const PackEntry& e, std::string* out);
 
-// "packs/2a/000000000000012a.pack" relative to the store directory.
+// "packs/2a/000000000000012a.pack" relative to the store directory (the
+// local pack store's layout, and that of a store-backup copy).
 std::string PackRelPath(uint64_t pack_id);
 // Ids of the sealed pack files under store_dir/packs/, in no particular
 // order: the inverse of PackRelPath over what is on disk.
 std::vector<uint64_t> ListPackFiles(const std::string& store_dir);
 
-// Writes one pack into a temporary file and seals it into place.
+// Writes one pack through a PackUpload (store/pack_store.h) and seals it.
 class PackWriter {
  public:
-  // Creates tmp_path; the pack becomes visible at final_path only on Seal.
-  static Result<std::unique_ptr<PackWriter>> Create(uint64_t pack_id, std::string tmp_path,
-                                                    std::string final_path);
-  ~PackWriter();  // an unsealed pack's temporary file is removed
+  // Writes the header; the pack becomes visible only on Seal.
+  static Result<std::unique_ptr<PackWriter>> Create(uint64_t pack_id,
+                                                    std::unique_ptr<PackUpload> upload);
+  ~PackWriter();  // an unsealed pack is discarded
 
   // Appends one blob and returns its entry (with its BlobCheck).
   Result<PackEntry> Add(const ObjectId& id, Codec codec, std::string_view stored,
                         uint32_t raw_len);
-  // Writes trailer and footer, fsyncs, renames into place and fsyncs the
-  // directory. After OK the pack is durable at final_path.
+  // Writes trailer and footer and seals the upload. After OK the pack is
+  // durable and visible.
   Status Seal();
 
   uint64_t pack_id() const { return pack_id_; }
@@ -71,18 +72,18 @@ class PackWriter {
   const std::vector<PackEntry>& entries() const { return entries_; }
 
  private:
-  PackWriter(uint64_t pack_id, std::string tmp_path, std::string final_path, UniqueFd fd);
+  PackWriter(uint64_t pack_id, std::unique_ptr<PackUpload> upload);
   uint64_t pack_id_;
-  std::string tmp_path_, final_path_;
-  UniqueFd fd_;
+  std::unique_ptr<PackUpload> upload_;
   uint64_t size_ = 0;
-  bool sealed_ = false;
   std::vector<PackEntry> entries_;
 };
 
-// Reads and verifies the trailer of a sealed pack file. Corruption on a bad
-// magic, checksum or an entry that points outside the blob area.
-Result<std::vector<PackEntry>> ReadPackIndex(int fd, uint64_t file_size, const std::string& what);
+// Reads and verifies the trailer of a sealed pack of file_size bytes.
+// Corruption on a bad magic, checksum or an entry that points outside the
+// blob area; the error names the pack.
+Result<std::vector<PackEntry>> ReadPackIndex(const PackStore& packs, uint64_t pack_id,
+                                             uint64_t file_size);
 // The same over a whole pack held in memory (tests and the fuzzer): the same
 // checks, and an error names what.
 Result<std::vector<PackEntry>> ParsePackIndex(std::string_view pack, const std::string& what);

@@ -16,6 +16,7 @@
 #include "store/coding.h"
 #include "store/file_util.h"
 #include "store/pack.h"
+#include "store/rados_pack_store.h"
 #include "store/restore_marker.h"
 
 namespace keepfs {
@@ -36,6 +37,8 @@ std::string EncodeMeta(const StoreMeta& m) {
   enc.PutVarint(m.chunker.max_size);
   enc.PutVarint(m.inline_max);
   enc.PutSignedVarint(m.created_unix);
+  // Added after format 2 shipped: a record without it is a local store.
+  enc.PutLengthPrefixed(m.packs);
   return v;
 }
 
@@ -55,6 +58,11 @@ Result<StoreMeta> DecodeMeta(std::string_view v) {
       !dec.GetSignedVarint(&m.created_unix)) {
     return Status::Corruption("store record is damaged");
   }
+  std::string_view packs;
+  if (!dec.empty() && !dec.GetLengthPrefixed(&packs, 512)) {
+    return Status::Corruption("store record is damaged");
+  }
+  m.packs = std::string(packs);
   m.store_id = std::string(id);
   m.chunker = {static_cast<uint32_t>(min), static_cast<uint32_t>(avg), static_cast<uint32_t>(max)};
   m.inline_max = static_cast<uint32_t>(inline_max);
@@ -74,7 +82,27 @@ std::string RandomHex(size_t bytes) {
   return out;
 }
 
-std::string RenderConfig(const StoreMeta& m) {
+// [packs] as written at init: the backend, pool and namespace are fixed.
+std::string PacksSection(const StoreMeta& m, const PacksConfig& p) {
+  std::ostringstream o;
+  o << "# Where the packs live, fixed at init: \"local\" (STORE/packs/) or \"rados\"\n"
+    << "# (a Ceph pool and namespace; docs/scale-out.md).\n[packs]\n";
+  if (m.packs.empty()) {
+    o << "backend = \"local\"\n";
+    return o.str();
+  }
+  auto loc = ParseRadosSpec(m.packs);  // validated by Init
+  o << "backend = \"rados\"\npool = \"" << loc->pool << "\"\n";
+  if (!loc->ns.empty()) o << "namespace = \"" << loc->ns << "\"\n";
+  o << "# How to reach the cluster; these may change.\n";
+  if (!p.ceph_conf.empty()) o << "ceph_conf = \"" << p.ceph_conf << "\"\n";
+  o << "client = \"" << p.client << "\"\n"
+    << "# Seconds before a RADOS operation fails rather than waits on a sick cluster.\n"
+    << "op_timeout = " << p.op_timeout_sec << "\n";
+  return o.str();
+}
+
+std::string RenderConfig(const StoreMeta& m, const PacksConfig& packs) {
   std::ostringstream o;
   o << "# keepfs store configuration.\n"
     << "# [store] and [chunking] are fixed when the store is created: editing them is refused.\n\n"
@@ -83,6 +111,7 @@ std::string RenderConfig(const StoreMeta& m) {
     << "\nmax_size = " << m.chunker.max_size << "\ninline_max = " << m.inline_max << "\n\n"
     << "[compression]\n# zstd level for new data (1-19); existing data is unaffected.\nlevel = "
     << m.compression_level << "\n\n"
+    << PacksSection(m, packs) << "\n"
     << "[mount]\n# \"small\": a mount under 64 MiB RSS for a small NAS (docs/nas.md): smaller\n"
     << "# caches, 4 threads, at most 16384 inodes held by the kernel. Keys below win over it.\n"
     << "# profile = \"small\"\n"
@@ -156,6 +185,12 @@ Status LoadConfig(const std::string& path, const ConfigFile& file, StoreMeta* me
     return Status::InvalidArgument(path +
                                    ": [chunking] differs from the store's fixed values; put back "
                                    "the values written at init");
+  }
+  if (config->packs.spec != meta->packs) {
+    const auto name = [](const std::string& s) { return s.empty() ? std::string("local") : s; };
+    return Status::InvalidArgument(path + ": [packs] says " + name(config->packs.spec) +
+                                   " but the store's packs are in " + name(meta->packs) +
+                                   "; put back the values written at init");
   }
   meta->compression_level = config->compression_level;
   return Status::OK();
@@ -231,6 +266,17 @@ Status Store::Init(const std::string& dir, const InitOptions& options) {
   if (options.compression_level < 1 || options.compression_level > 19) {
     return Status::InvalidArgument("compression level must be between 1 and 19");
   }
+  if (!options.packs.empty()) KEEPFS_RETURN_IF_ERROR(ParseRadosSpec(options.packs).status());
+  for (const std::string* s : {&options.ceph_conf, &options.ceph_client}) {
+    // Written into config.toml as a TOML string: nothing that needs escaping.
+    for (char c : *s) {
+      if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {
+        return Status::InvalidArgument("the Ceph configuration path and client name may not "
+                                       "hold quotes, backslashes or control characters");
+      }
+    }
+  }
+  if (options.ceph_client.empty()) return Status::InvalidArgument("the Ceph client name is empty");
   KEEPFS_RETURN_IF_ERROR(RefuseIfRestoring(dir));
   if (PathExists(dir + "/config.toml")) {
     return Status::AlreadyExists(dir + " already holds a keepfs store");
@@ -268,6 +314,10 @@ Status Store::Init(const std::string& dir, const InitOptions& options) {
   meta.inline_max = options.inline_max;
   meta.compression_level = options.compression_level;
   meta.created_unix = static_cast<int64_t>(std::time(nullptr));
+  meta.packs = options.packs;
+  PacksConfig packs;
+  packs.ceph_conf = options.ceph_conf;
+  packs.client = options.ceph_client;
   {
     KvOptions kvo;
     kvo.create_if_missing = true;
@@ -276,8 +326,17 @@ Status Store::Init(const std::string& dir, const InitOptions& options) {
     batch.Put(kMetaKey, EncodeMeta(meta));
     KEEPFS_RETURN_IF_ERROR(kv->Write(batch, /*sync=*/true));
   }
+  if (!meta.packs.empty()) {
+    // Claims the namespace for this store (its marker) before the store
+    // exists: a second store can then never share it.
+    KEEPFS_ASSIGN_OR_RETURN(RadosLocation loc, ParseRadosSpec(meta.packs));
+    loc.ceph_conf = packs.ceph_conf;
+    loc.client = packs.client;
+    KEEPFS_RETURN_IF_ERROR(
+        OpenRadosPackStore(loc, meta.store_id, /*create_marker=*/true).status());
+  }
   // The config is written last: a directory without it is not yet a store.
-  return WriteFileAtomic(dir + "/config.toml", RenderConfig(meta));
+  return WriteFileAtomic(dir + "/config.toml", RenderConfig(meta, packs));
 }
 
 Result<UniqueFd> Store::LockExclusive(const std::string& dir) {
@@ -344,8 +403,20 @@ Result<std::unique_ptr<Store>> Store::OpenDir(const std::string& dir, OpenMode m
   }
   KEEPFS_RETURN_IF_ERROR(
       LoadConfig(dir + "/config.toml", config_file, &store->meta_, &store->config_));
+  if (store->meta_.packs.empty()) {
+    store->packs_ = NewLocalPackStore(dir);
+  } else {
+    KEEPFS_ASSIGN_OR_RETURN(RadosLocation loc, ParseRadosSpec(store->meta_.packs));
+    loc.ceph_conf = store->config_.packs.ceph_conf;
+    loc.client = store->config_.packs.client;
+    loc.op_timeout_sec = store->config_.packs.op_timeout_sec;
+    auto packs = OpenRadosPackStore(loc, store->meta_.store_id, /*create_marker=*/false);
+    if (!packs.ok()) return packs.status().WithContext("opening the packs of store " + dir);
+    store->packs_ = std::move(*packs);
+  }
   ChunkStoreOptions cso;
   cso.store_dir = dir;
+  cso.packs = store->packs_.get();
   cso.writable = mode == OpenMode::kReadWrite;
   KEEPFS_ASSIGN_OR_RETURN(store->chunks_, ChunkStore::Open(store->kv_.get(), &store->guard_, cso));
   return store;

@@ -36,6 +36,7 @@
 #include "store/file_util.h"
 #include "store/kv_store.h"
 #include "store/object_guard.h"
+#include "store/pack_store.h"
 #include "store/status.h"
 
 namespace keepfs {
@@ -50,12 +51,20 @@ struct StoreMeta {
   uint32_t inline_max = 4096;  // files up to this size live inside their content record
   int compression_level = 3;   // tunable in config.toml; affects new data only
   int64_t created_unix = 0;
+  // Where the packs live: "" for STORE/packs/, "rados:POOL/NAMESPACE" for a
+  // RADOS pool (store/rados_pack_store.h).
+  std::string packs;
 };
 
 struct InitOptions {
   ChunkerParams chunker;
   uint32_t inline_max = 4096;
   int compression_level = 3;
+  // "" : packs in STORE/packs/. "rados:POOL/NAMESPACE": in that RADOS pool,
+  // whose namespace must be empty; reached through ceph_conf as client.
+  std::string packs;
+  std::string ceph_conf;
+  std::string ceph_client = "admin";
 };
 
 enum class OpenMode { kReadOnly, kReadWrite };
@@ -89,6 +98,8 @@ class Store {
   const StoreMeta& meta() const { return meta_; }
   KvStore& kv() { return *kv_; }
   ChunkStore& chunks() { return *chunks_; }
+  // Where the packs live (store/pack_store.h).
+  PackStore& packs() { return *packs_; }
   // Keeps the garbage collector off objects that work in flight relies on.
   ObjectGuard& guard() { return guard_; }
   bool writable() const { return mode_ == OpenMode::kReadWrite; }
@@ -143,6 +154,7 @@ class Store {
   int lock_fd_ = -1;
   ObjectGuard guard_;            // destroyed after chunks_
   std::unique_ptr<KvStore> kv_;  // destroyed after chunks_
+  std::unique_ptr<PackStore> packs_;  // destroyed after chunks_
   std::unique_ptr<ChunkStore> chunks_;
   mutable std::mutex config_mu_;
   StoreConfig config_;  // GUARDED_BY(config_mu_)

@@ -7,12 +7,15 @@
 
 #include <cerrno>
 #include <ctime>
+#include <algorithm>
 #include <filesystem>
+#include <mutex>
 
 #include "store/backup_manifest.h"
 #include "store/chunk_store.h"
 #include "store/file_util.h"
 #include "store/kv_store.h"
+#include "store/object_id.h"
 #include "store/pack.h"
 
 namespace keepfs {
@@ -39,6 +42,37 @@ Result<BackupFile> Place(const std::string& src, const std::string& dest, const 
     }
   }
   KEEPFS_RETURN_IF_ERROR(FsyncDir(dir));
+  return e;
+}
+
+// Copies pack id (size bytes) of a backend without local files into
+// dest/rel, through dest/tmp, hashing it as CopyHashing does.
+Result<BackupFile> Download(const PackStore& packs, uint64_t id, uint64_t size,
+                            const std::string& dest, const std::string& rel) {
+  const std::string final_path = dest + "/" + rel;
+  const std::string dir = final_path.substr(0, final_path.rfind('/'));
+  KEEPFS_RETURN_IF_ERROR(MakeDirs(dir));
+  const std::string tmp = dest + "/tmp/" + std::to_string(::getpid()) + ".copy";
+  UniqueFd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!out.valid()) return Status::FromErrno(errno, "creating " + tmp);
+  std::string buf;
+  Sha256 sha;
+  for (uint64_t off = 0; off < size;) {
+    buf.resize(static_cast<size_t>(std::min<uint64_t>(size - off, 4u << 20)));
+    KEEPFS_RETURN_IF_ERROR(packs.Read(id, off, buf.size(), buf.data()));
+    sha.Update(buf);
+    KEEPFS_RETURN_IF_ERROR(WriteAll(out.get(), buf.data(), buf.size(), tmp));
+    off += buf.size();
+  }
+  KEEPFS_RETURN_IF_ERROR(FsyncFd(out.get(), tmp));
+  out.Reset();
+  if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
+    return Status::FromErrno(errno, "renaming into " + final_path);
+  }
+  KEEPFS_RETURN_IF_ERROR(FsyncDir(dir));
+  BackupFile e;
+  e.size = size;
+  e.sha256 = sha.Finish().ToHex();
   return e;
 }
 
@@ -126,15 +160,20 @@ Result<StoreBackupResult> BackupStore(Store* store, const StoreBackupOptions& op
   StoreBackupResult r;
   r.generation = m.generation;
 
-  // 1. While no pack file can be removed: the metadata as of now, and a hard
+  // 1. While no pack can be removed: the metadata as of now, and a hard
   //    link of every pack it indexes, so none can go before it is copied.
+  //    Packs without a local file (RADOS) cannot be linked: for them no
+  //    pack is removed until all are copied (gc's removals wait meanwhile).
   const std::string staging =
       store->dir() + "/tmp/store-backup." + std::to_string(::getpid());
   RemoveTree(staging);
   KEEPFS_RETURN_IF_ERROR(MakeDirs(staging + "/packs"));
   std::vector<std::pair<uint64_t, uint64_t>> packs;  // id, size
+  const bool remote = store->packs().LocalPath(0).empty();
+  std::unique_lock<std::mutex> remote_no_retiring(store->chunks().retire_mu(), std::defer_lock);
   {
-    std::lock_guard<std::mutex> no_retiring(store->chunks().retire_mu());
+    std::unique_lock<std::mutex> no_retiring(store->chunks().retire_mu(), std::defer_lock);
+    (remote ? remote_no_retiring : no_retiring).lock();
     KEEPFS_RETURN_IF_ERROR(store->kv().Checkpoint(staging + "/meta"));
     KvOptions ro;
     ro.read_only = true;
@@ -149,7 +188,8 @@ Result<StoreBackupResult> BackupStore(Store* store, const StoreBackupOptions& op
     }
     KEEPFS_RETURN_IF_ERROR(it->status());
     for (const auto& [id, size] : packs) {
-      std::string from = store->dir() + "/" + PackRelPath(id);
+      if (remote) break;
+      std::string from = store->packs().LocalPath(id);
       std::string to = staging + "/packs/" + std::to_string(id);
       if (::link(from.c_str(), to.c_str()) != 0) {
         return Status::FromErrno(errno, "linking " + from + " for the backup");
@@ -176,7 +216,9 @@ Result<StoreBackupResult> BackupStore(Store* store, const StoreBackupOptions& op
     }
     bool linked = false;
     KEEPFS_ASSIGN_OR_RETURN(BackupFile e,
-                            Place(staging + "/packs/" + std::to_string(id), dest, rel, &linked));
+                            remote ? Download(store->packs(), id, size, dest, rel)
+                                   : Place(staging + "/packs/" + std::to_string(id), dest, rel,
+                                           &linked));
     if (e.size != size) {
       return Status::Corruption("pack " + rel + " has " + std::to_string(e.size) +
                                 " bytes where its record says " + std::to_string(size));

@@ -122,6 +122,16 @@ Status Restorer::ReadBackup() {
                               "); nothing was restored. 'keepfs store-backup --verify " +
                               backup_ + "' checks every file");
   }
+  // Packs on RADOS go back into RADOS, which this restore cannot do yet:
+  // refused before anything is touched.
+  KEEPFS_ASSIGN_OR_RETURN(std::string config, ReadSmallFile(backup_ + "/" + m_.ConfigFile()));
+  auto parsed = ParseStoreConfig(config, backup_ + "/" + m_.ConfigFile());
+  if (parsed.ok() && !parsed->packs.spec.empty()) {
+    return Status::NotSupported(backup_ + " is a copy of a store whose packs are in " +
+                                parsed->packs.spec +
+                                "; store-restore brings back stores with local packs only. "
+                                "Nothing was restored");
+  }
   r_.store_id = m_.store_id;
   r_.generation = m_.generation;
   return Status::OK();

@@ -6,6 +6,7 @@ PKGS=(build-essential cmake ninja-build ccache pkg-config
       librocksdb-dev libzstd-dev libxxhash-dev libssl-dev libspdlog-dev libfmt-dev
       libcli11-dev libtomlplusplus-dev libgtest-dev libgmock-dev
       libfuse3-dev fuse3 attr acl rsync time zstd python3 samba smbclient
+      librados-dev libradospp-dev ceph-mon ceph-osd ceph-common  # packs on RADOS
       e2fsprogs btrfs-progs xfsprogs
       clang libclang-rt-14-dev)  # the fuzz targets (tools/fuzz.sh)
 missing=()

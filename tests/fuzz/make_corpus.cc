@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -19,6 +20,7 @@
 #include "store/backup_manifest.h"
 #include "store/coding.h"
 #include "store/compress.h"
+#include "store/file_util.h"
 #include "store/pack.h"
 #include "store/blob_check.h"
 #include "tools/cli/control_request.h"
@@ -128,9 +130,16 @@ void SmallRecords() {
 }
 
 void Packs() {
-  std::string tmp = g_root + "/.pack.tmp", fin = g_root + "/.pack";
+  // A local pack store in a scratch directory beside the corpus.
+  const std::string scratch = g_root + "/.packs";
+  (void)MakeDirs(scratch + "/tmp");
+  auto packs = NewLocalPackStore(scratch);
+  auto read_pack = [&](uint64_t id) {
+    std::ifstream in(packs->LocalPath(id), std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
   {
-    auto w = PackWriter::Create(1, tmp, fin);
+    auto w = PackWriter::Create(1, std::move(*packs->Create(1)));
     Compressor compressor(3);
     for (std::string raw : {std::string("hello"), std::string(3000, 'z')}) {
       std::string stored;
@@ -139,16 +148,11 @@ void Packs() {
     }
     (void)(*w)->Seal();
   }
-  std::ifstream in(fin, std::ios::binary);
-  std::string pack((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  Put("pack_index_fuzzer", "two_blobs", pack);
-  std::remove(fin.c_str());
-  auto w = PackWriter::Create(2, tmp, fin);
+  Put("pack_index_fuzzer", "two_blobs", read_pack(1));
+  auto w = PackWriter::Create(2, std::move(*packs->Create(2)));
   (void)(*w)->Seal();
-  std::ifstream in2(fin, std::ios::binary);
-  Put("pack_index_fuzzer", "empty",
-      std::string((std::istreambuf_iterator<char>(in2)), std::istreambuf_iterator<char>()));
-  std::remove(fin.c_str());
+  Put("pack_index_fuzzer", "empty", read_pack(2));
+  std::filesystem::remove_all(scratch);
 }
 
 std::string Blob(Codec c, const std::string& stored, uint32_t raw_len) {

@@ -391,8 +391,10 @@ TEST(ChunkStoreSealTest, OverlappingSealsLoseNothing) {
   KvOptions kvo;
   kvo.create_if_missing = true;
   ASSERT_OK_AND_ASSIGN(auto kv, KvStore::Open(tmp.Join("s/meta"), kvo));
+  auto packs = NewLocalPackStore(tmp.Join("s"));
   ChunkStoreOptions o;
   o.store_dir = tmp.Join("s");
+  o.packs = packs.get();
   o.writable = true;
   o.pack_target_size = 8 << 10;
   ObjectGuard guard;

@@ -29,6 +29,7 @@ class PackTest : public ::testing::Test {
     ASSERT_OK(MakeDirs(dir_.Join("packs/07")));
     tmp_ = dir_.Join("tmp/7.pack.tmp");
     final_ = dir_.Join(PackRelPath(7));
+    packs_ = NewLocalPackStore(dir_.path());
     for (int i = 0; i < 5; ++i) {
       std::string data = testing::RandomBytes(1000 + 37 * i, i);
       blobs_.push_back({Sha256::Of(data), i % 2 ? Codec::kZstd : Codec::kRaw, data,
@@ -38,21 +39,27 @@ class PackTest : public ::testing::Test {
 
   // Writes and seals blobs_ into final_.
   void WritePack() {
-    ASSERT_OK_AND_ASSIGN(std::unique_ptr<PackWriter> w, PackWriter::Create(7, tmp_, final_));
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<PackWriter> w, NewWriter());
     for (const Blob& b : blobs_) ASSERT_OK(w->Add(b.id, b.codec, b.stored, b.raw_len));
     ASSERT_OK(w->Seal());
     size_ = w->size();
   }
 
+  Result<std::unique_ptr<PackWriter>> NewWriter() {
+    KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<PackUpload> upload, packs_->Create(7));
+    return PackWriter::Create(7, std::move(upload));
+  }
+
+  // The index of pack 7, which must be final_.
   Result<std::vector<PackEntry>> ReadIndex(const std::string& path) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd.valid()) return Status::FromErrno(errno, "open " + path);
-    struct stat st;
-    if (::fstat(fd.get(), &st) != 0) return Status::FromErrno(errno, "fstat");
-    return ReadPackIndex(fd.get(), static_cast<uint64_t>(st.st_size), path);
+    EXPECT_EQ(path, final_);
+    KEEPFS_ASSIGN_OR_RETURN(std::optional<uint64_t> size, packs_->Size(7));
+    if (!size) return Status::NotFound(path);
+    return ReadPackIndex(*packs_, 7, *size);
   }
 
   testing::TempDir dir_;
+  std::unique_ptr<PackStore> packs_;
   std::string tmp_, final_;
   std::vector<Blob> blobs_;
   uint64_t size_ = 0;
@@ -92,7 +99,7 @@ TEST_F(PackTest, SealedPackIndexReturnsEntries) {
 }
 
 TEST_F(PackTest, AddReturnsEntriesMatchingTheIndex) {
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<PackWriter> w, PackWriter::Create(7, tmp_, final_));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<PackWriter> w, NewWriter());
   EXPECT_EQ(w->pack_id(), 7u);
   EXPECT_EQ(w->size(), kPackHeaderSize);
   ASSERT_OK_AND_ASSIGN(PackEntry e, w->Add(blobs_[0].id, Codec::kRaw, blobs_[0].stored, 1000));
@@ -106,7 +113,7 @@ TEST_F(PackTest, AddReturnsEntriesMatchingTheIndex) {
 }
 
 TEST_F(PackTest, EmptyPackSealsAndReadsBack) {
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<PackWriter> w, PackWriter::Create(7, tmp_, final_));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<PackWriter> w, NewWriter());
   ASSERT_OK(w->Seal());
   ASSERT_OK_AND_ASSIGN(std::vector<PackEntry> entries, ReadIndex(final_));
   EXPECT_TRUE(entries.empty());
@@ -169,7 +176,7 @@ TEST_F(PackTest, FileSizeLargerThanPackIsCorruption) {
 
 TEST_F(PackTest, UnsealedWriterRemovesTempFile) {
   {
-    ASSERT_OK_AND_ASSIGN(std::unique_ptr<PackWriter> w, PackWriter::Create(7, tmp_, final_));
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<PackWriter> w, NewWriter());
     ASSERT_OK(w->Add(blobs_[0].id, Codec::kRaw, blobs_[0].stored, 1000));
     EXPECT_TRUE(PathExists(tmp_));
   }
@@ -179,15 +186,15 @@ TEST_F(PackTest, UnsealedWriterRemovesTempFile) {
 
 TEST_F(PackTest, SealedWriterDestructorKeepsPack) {
   {
-    ASSERT_OK_AND_ASSIGN(std::unique_ptr<PackWriter> w, PackWriter::Create(7, tmp_, final_));
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<PackWriter> w, NewWriter());
     ASSERT_OK(w->Seal());
   }
   EXPECT_TRUE(PathExists(final_));
 }
 
 TEST_F(PackTest, CreateInMissingDirectoryFails) {
-  auto w = PackWriter::Create(7, dir_.Join("no/such/dir/x.tmp"), final_);
-  EXPECT_CODE(w, StatusCode::kNotFound);
+  auto packs = NewLocalPackStore(dir_.Join("no/such/dir"));
+  EXPECT_CODE(packs->Create(7), StatusCode::kNotFound);
 }
 
 // A footer whose trailer offset wraps around 2^64 with a huge count: the

@@ -28,7 +28,10 @@ inline uint64_t ExpectPacksExact(Store* store) {
   if (!packs.ok()) return 0;
   std::map<uint64_t, PackInfo> records(packs->begin(), packs->end());
   std::set<uint64_t> files;
-  for (uint64_t id : ListPackFiles(store->dir())) files.insert(id);
+  auto listed = store->packs().List();
+  EXPECT_OK(listed);
+  if (!listed.ok()) return 0;
+  for (uint64_t id : *listed) files.insert(id);
   std::set<uint64_t> recorded;
   for (const auto& [id, info] : records) recorded.insert(id);
   EXPECT_EQ(files, recorded) << "pack files and pack records differ";
@@ -48,16 +51,15 @@ inline uint64_t ExpectPacksExact(Store* store) {
   }
   uint64_t bytes = 0;
   for (const auto& [id, info] : records) {
-    std::string path = store->dir() + "/" + PackRelPath(id);
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    struct stat st;
-    if (!fd.valid() || ::fstat(fd.get(), &st) != 0) {
-      ADD_FAILURE() << "cannot open " << path;
+    const std::string path = store->packs().Describe(id);
+    auto size = store->packs().Size(id);
+    if (!size.ok() || !*size) {
+      ADD_FAILURE() << "cannot stat " << path;
       continue;
     }
-    bytes += static_cast<uint64_t>(st.st_size);
-    EXPECT_EQ(info.size, static_cast<uint64_t>(st.st_size)) << path;
-    auto entries = ReadPackIndex(fd.get(), static_cast<uint64_t>(st.st_size), path);
+    bytes += **size;
+    EXPECT_EQ(info.size, **size) << path;
+    auto entries = ReadPackIndex(store->packs(), id, **size);
     EXPECT_OK(entries);
     if (!entries.ok()) continue;
     uint64_t dead_bytes = 0, dead_chunks = 0, live = 0;

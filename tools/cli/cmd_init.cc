@@ -14,6 +14,9 @@ struct InitArgs {
   uint32_t chunk_max = 4 * 1024 * 1024;
   uint32_t inline_max = 4096;
   int level = 3;
+  std::string packs = "local";
+  std::string ceph_conf;
+  std::string ceph_client = "admin";
 };
 
 int RunInit(Context& ctx, const InitArgs& a) {
@@ -25,12 +28,20 @@ int RunInit(Context& ctx, const InitArgs& a) {
     o.chunker = {a.chunk_min, a.chunk_avg, a.chunk_max};
     o.inline_max = a.inline_max;
     o.compression_level = a.level;
+    if (a.packs != "local") o.packs = a.packs;
+    o.ceph_conf = a.ceph_conf;
+    o.ceph_client = a.ceph_client;
+    if (o.packs.empty() && (!a.ceph_conf.empty() || a.ceph_client != "admin")) {
+      return Status::InvalidArgument("--ceph-conf and --ceph-client go with --packs rados:POOL/NS");
+    }
     if (a.inline_max > (1u << 20)) return Status::InvalidArgument("--inline-max is at most 1 MiB");
     KEEPFS_RETURN_IF_ERROR(Store::Init(ctx.store_dir, o));
     if (!ctx.quiet) {
       ctx.io.out << "created keepfs store at " << ctx.store_dir << " (chunks "
                  << HumanBytes(a.chunk_min) << " / " << HumanBytes(a.chunk_avg) << " / "
-                 << HumanBytes(a.chunk_max) << ", zstd " << a.level << ")\n";
+                 << HumanBytes(a.chunk_max) << ", zstd " << a.level << ", packs "
+                 << (o.packs.empty() ? std::string("in ") + ctx.store_dir + "/packs" : o.packs)
+                 << ")\n";
     }
     return Status::OK();
   });
@@ -54,6 +65,15 @@ void RegisterInit(CLI::App& app, Context& ctx) {
   c->add_option("--compression", args->level, "zstd level 1-19 for new data (config.toml)")
       ->capture_default_str()
       ->check(CLI::Range(1, 19));
+  c->add_option("--packs", args->packs,
+                "Where packs live (fixed): local (DIR/packs) or rados:POOL/NAMESPACE, an empty "
+                "namespace of an existing Ceph pool; the metadata stays in DIR")
+      ->capture_default_str();
+  c->add_option("--ceph-conf", args->ceph_conf,
+                "ceph.conf of the cluster for --packs rados (default: librados' search, "
+                "/etc/ceph/ceph.conf)");
+  c->add_option("--ceph-client", args->ceph_client, "Ceph user for --packs rados, without client.")
+      ->capture_default_str();
   c->callback([&ctx, args] { ctx.exit_code = RunInit(ctx, *args); });
 }
 
