@@ -451,7 +451,7 @@ def print_tables(r):
     flat = {k: v for k, v in m.items() if not isinstance(v, dict)}
     flat.update({f"night_core_s.{k}": v for k, v in m["night_core_s"].items()})
     flat.update({f"shards_per_node.{k}": v for k, v in m["shards_per_node"].items()})
-    kv("Cluster, with the defaults (one shard and one node):", flat)
+    kv("Per shard and per node, with the defaults:", flat)
     kv("RADOS, whole cluster, one night:", r["rados"])
     kv("GC per shard, one night:", r["gc"])
     g = r["global_index"]
@@ -495,7 +495,7 @@ def main():
     mo.add_argument("--fraction", type=float, default=0.05)
     mo.add_argument("--seed", type=int, default=2)
     argv = sys.argv[1:]
-    if not argv or argv[0].startswith("-"):
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["sim"] + argv
     a = p.parse_args(argv)
     if a.cmd == "sim":
