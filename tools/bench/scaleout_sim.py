@@ -249,6 +249,8 @@ def sim_args(p):
       "(M here: 40,604 in 0.39 s wall)")
     a("--commit-records-s", type=float, default=140000.0, help="(D) count/holder records a commit "
       "writes per second: 225k in 1.4-1.8 s, docs/accounting.md")
+    a("--commit-records-per-file", type=float, default=2.25, help="(D) count and holder records a "
+      "commit writes per new file: 225,000 for 100,000 files, docs/accounting.md")
     a("--rados-put-mbs", type=float, default=800.0, help="(D) sealed 4 MiB puts, 4 in flight, "
       "one client, one BlueStore OSD on loopback: 818-866 MB/s, docs/ceph-dev.md")
     a("--rados-op-ms", type=float, default=1.0, help="(D) one small RADOS write (4 KiB put, "
@@ -317,7 +319,7 @@ def model(a, users_per_shard=None, avg_file_kb=None):
     # nightly work of one shard, in core-seconds
     ingest_cs = shard_logical * a.daily_new_stored / a.stored_ratio / 1e6 / a.ingest_mbs_core
     scan_cs = files_shard / a.scan_files_s_core
-    commit_cs = written_shard * (a.keys_per_file + 2) / a.commit_records_s
+    commit_cs = written_shard * a.commit_records_per_file / a.commit_records_s
     night_cs = ingest_cs + scan_cs + commit_cs
     forget_s = written_shard * a.forget_ms_per_file / 1000
     # resources of one shard
