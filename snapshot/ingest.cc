@@ -439,7 +439,10 @@ Result<SnapshotRecord> Walker::Run() {
   // hold what this one stores as new.
   const uint64_t commits_at_start = store_->backup_commits();
   uint64_t below = 0;
-  KEEPFS_ASSIGN_OR_RETURN(rec.root, WalkDir(*root, "", "", 0, &below));
+  // The walk recurses once per folder level, as deep as the source goes.
+  Result<ObjectId> walked = Status::Internal("the walk did not run");
+  RunWithStack(kTreeWalkStackBytes, [&] { walked = WalkDir(*root, "", "", 0, &below); });
+  KEEPFS_ASSIGN_OR_RETURN(rec.root, std::move(walked));
   rec.links.assign(link_counts_.begin(), link_counts_.end());
   if (cache_it_) {  // entries after the last file visited are stale too
     for (; cache_it_->Valid(); cache_it_->Next()) meta_.Delete(std::string(cache_it_->key()));

@@ -12,6 +12,7 @@
 
 #include "snapshot/posix_meta.h"
 #include "store/file_util.h"
+#include "store/thread_pool.h"
 
 namespace keepfs::snapshot {
 
@@ -262,7 +263,10 @@ Result<RestoreResult> Restore(const Repo& repo, const SnapshotRecord& snap, std:
   }));
   r.set_root(root.get());
   if (top.type == EntryType::kDir) {
-    KEEPFS_RETURN_IF_ERROR(r.RestoreDir(root.get(), top.ref, ""));
+    // RestoreDir recurses once per folder level, as deep as the snapshot goes.
+    Status restored;
+    RunWithStack(kTreeWalkStackBytes, [&] { restored = r.RestoreDir(root.get(), top.ref, ""); });
+    KEEPFS_RETURN_IF_ERROR(restored);
     // DEST takes the restored directory's own metadata, last (its children
     // moved its mtime), like `rsync -a SRC/ DEST/`. Snapshots written before
     // the source root's metadata was kept have none to give.

@@ -1,5 +1,7 @@
 #include "store/thread_pool.h"
 
+#include <pthread.h>
+
 namespace keepfs {
 
 ThreadPool::ThreadPool(int threads, size_t max_queue) : max_queue_(max_queue ? max_queue : 1) {
@@ -46,6 +48,24 @@ void ThreadPool::Run() {
     not_full_.notify_one();
     job();  // packaged_task captures exceptions into its future
   }
+}
+
+void RunWithStack(size_t stack_bytes, const std::function<void()>& fn) {
+  pthread_attr_t attr;
+  if (pthread_attr_init(&attr) != 0) return fn();
+  pthread_t thread;
+  const bool made =
+      pthread_attr_setstacksize(&attr, stack_bytes) == 0 &&
+      pthread_create(
+          &thread, &attr,
+          [](void* arg) -> void* {
+            (*static_cast<const std::function<void()>*>(arg))();
+            return nullptr;
+          },
+          const_cast<std::function<void()>*>(&fn)) == 0;
+  pthread_attr_destroy(&attr);
+  if (!made) return fn();
+  pthread_join(thread, nullptr);
 }
 
 }  // namespace keepfs

@@ -51,4 +51,16 @@ class ThreadPool {
   std::vector<std::thread> threads_;
 };
 
+// Runs fn on a new thread with a stack of stack_bytes (only the pages used
+// are committed) and waits for it. For a recursion as deep as its input (a
+// source tree or snapshot nested thousands of folders deep), which the
+// 8 MiB a thread gets by default cannot be trusted to hold, least of all
+// under a sanitizer's larger frames. If no such thread can be made, fn runs
+// on the calling thread.
+void RunWithStack(size_t stack_bytes, const std::function<void()>& fn);
+
+// Enough stack for a recursive walk of a tree 4096 folders deep (the deepest
+// a backup stores: snapshot/ingest.cc), frames of a sanitizer build included.
+inline constexpr size_t kTreeWalkStackBytes = 256ull << 20;
+
 }  // namespace keepfs

@@ -364,6 +364,9 @@ Status ServeMount(View* view, const MountOptions& options) {
   Session session;
   session.view = view;
   fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, &session);
+  // The session keeps no pointer into args, whose copy libfuse may have
+  // allocated while parsing them.
+  fuse_opt_free_args(&args);
   if (!se) return Status::Internal("fuse_session_new failed (see the message above)");
   struct Cleanup {
     fuse_session* se;

@@ -20,6 +20,7 @@
 #include "store/object_id.h"
 #include "store/pack.h"
 #include "store/store.h"
+#include "store/thread_pool.h"
 #include "tests/testing/test_util.h"
 
 namespace keepfs::testing {
@@ -244,7 +245,8 @@ std::vector<std::string> CompareTrees(const std::string& a, const std::string& b
   if (fa < 0 || fb < 0) {
     diffs.push_back("cannot open " + (fa < 0 ? a : b));
   } else {
-    Compare(fa, fb, "", &diffs);
+    // Recurses once per level, like the backup's walk: on a stack made for it.
+    RunWithStack(kTreeWalkStackBytes, [&] { Compare(fa, fb, "", &diffs); });
   }
   if (fa >= 0) ::close(fa);
   if (fb >= 0) ::close(fb);

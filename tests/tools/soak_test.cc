@@ -15,25 +15,11 @@
 #include "tests/testing/mount_util.h"
 #include "tests/testing/pack_oracle.h"
 #include "tests/testing/refs_oracle.h"
+#include "tests/testing/sanitizers.h"
 #include "tests/testing/test_util.h"
 
 namespace keepfs::testing {
 namespace {
-
-// Under ASan the mount's RSS is its shadow memory and a quarantine of freed
-// blocks that grows towards 256 MiB: no bound of ours holds, so the RSS is
-// reported but not judged. Everything else is.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
 
 TEST(SoakTest, ReadersBackupsPruneAndGcRunTogetherWithoutErrorsAndFlatMemory) {
   KEEPFS_REQUIRE_FUSE_OR_SKIP();

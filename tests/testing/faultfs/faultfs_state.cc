@@ -84,8 +84,10 @@ Config LoadConfig() {
 }
 
 const Config& Cfg() {
-  static Config c = LoadConfig();
-  return c;
+  // Never destroyed: calls made while the process exits (LeakSanitizer's
+  // symbolizer opens files from a global destructor) still find it whole.
+  static const Config* c = new Config(LoadConfig());
+  return *c;
 }
 
 State& S() {
