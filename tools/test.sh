@@ -1,12 +1,25 @@
 #!/usr/bin/env bash
 # The test command: install dependencies, build, run the whole suite with ctest.
-#   bash tools/test.sh            (BUILD_DIR=build-test, KEEPFS_SANITIZE=ON for ASan/UBSan)
+#   bash tools/test.sh            (BUILD_DIR=build-test)
+#   KEEPFS_SANITIZE=ON bash tools/test.sh   the same under ASan+UBSan (what CI runs;
+#                                           BUILD_DIR defaults to build-asan then)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
-BUILD_DIR="${BUILD_DIR:-build-test}"
+SANITIZE="${KEEPFS_SANITIZE:-OFF}"
+if [ "$SANITIZE" = ON ]; then
+  BUILD_DIR="${BUILD_DIR:-build-asan}"
+  # Any sanitizer report fails its test: UBSan stops at the first (it only
+  # warns by default); ASan and LeakSanitizer stop by default.
+  export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1 ${UBSAN_OPTIONS:-}"
+else
+  BUILD_DIR="${BUILD_DIR:-build-test}"
+fi
+# Paths below the checkout become relative for ccache: a fresh clone reuses
+# the objects of an earlier build anywhere else.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DKEEPFS_SANITIZE="${KEEPFS_SANITIZE:-OFF}" >/dev/null
+  -DKEEPFS_SANITIZE="$SANITIZE" >/dev/null
 ninja -C "$BUILD_DIR"
 cd "$BUILD_DIR"
 ctest --output-on-failure -j2 --timeout 600
