@@ -1,14 +1,12 @@
 #include "store/rados_pack_store.h"
 
-#include <rados/librados.hpp>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <exception>
 #include <vector>
 
 #include "store/object_id.h"
+#include "store/rados_client.h"
 
 namespace keepfs {
 namespace {
@@ -39,12 +37,12 @@ Status RadosError(int r, const std::string& what) { return Status::FromErrno(-r,
 
 class RadosUpload : public PackUpload {
  public:
-  RadosUpload(librados::IoCtx* io, std::string oid, std::string name)
-      : io_(io), oid_(std::move(oid)), name_(std::move(name)) {}
+  RadosUpload(rados::Client* client, std::string oid, std::string name)
+      : client_(client), oid_(std::move(oid)), name_(std::move(name)) {}
 
   Status Append(std::string_view bytes) override {
     if (done_) return Status::Internal("append to a finished pack " + name_);
-    bl_.append(bytes.data(), static_cast<unsigned>(bytes.size()));
+    data_.append(bytes);
     sha_.Update(bytes);
     return Status::OK();
   }
@@ -52,26 +50,19 @@ class RadosUpload : public PackUpload {
   Status Seal() override {
     if (done_) return Status::Internal("seal of a finished pack " + name_);
     done_ = true;
-    librados::bufferlist sum;
-    const std::string hex = sha_.Finish().ToHex();
-    sum.append(hex.data(), static_cast<unsigned>(hex.size()));
     // One atomic operation: the object appears whole, with its checksum, or
     // not at all; exclusive, so a pack is never overwritten.
-    librados::ObjectWriteOperation op;
-    op.create(/*exclusive=*/true);
-    op.write_full(bl_);
-    op.setxattr("sha256", sum);
-    int r = io_->operate(oid_, &op);
-    bl_.clear();
+    int r = client_->PutSealed(oid_, data_, "sha256", sha_.Finish().ToHex());
+    std::string().swap(data_);
     if (r == -EEXIST) return Status::AlreadyExists("pack " + name_ + " exists");
     if (r < 0) return RadosError(r, "writing pack " + name_);
     return Status::OK();
   }
 
  private:
-  librados::IoCtx* io_;
+  rados::Client* client_;
   std::string oid_, name_;
-  librados::bufferlist bl_;
+  std::string data_;  // the whole pack until the seal (pack_target_size, 32 MiB)
   Sha256 sha_;
   bool done_ = false;
 };
@@ -79,54 +70,47 @@ class RadosUpload : public PackUpload {
 class RadosPackStore : public PackStore {
  public:
   explicit RadosPackStore(RadosLocation loc) : loc_(std::move(loc)) {}
-  ~RadosPackStore() override {
-    io_.close();
-    cluster_.shutdown();
-  }
 
   Status Connect() {
-    int r = cluster_.init2(("client." + loc_.client).c_str(), "ceph", 0);
-    if (r < 0) return RadosError(r, "initializing librados for client." + loc_.client);
-    r = cluster_.conf_read_file(loc_.ceph_conf.empty() ? nullptr : loc_.ceph_conf.c_str());
-    if (r < 0) {
+    std::string step;
+    int r = client_.Connect(loc_.client, loc_.ceph_conf, loc_.op_timeout_sec, &step);
+    if (r < 0 && step == "init") {
+      return RadosError(r, "initializing librados for client." + loc_.client);
+    }
+    if (r < 0 && step == "conf") {
       return RadosError(r, "reading the Ceph configuration " +
                                (loc_.ceph_conf.empty() ? std::string("(default search)")
                                                        : loc_.ceph_conf) +
                                "; set [packs] ceph_conf in config.toml");
     }
-    const std::string t = std::to_string(loc_.op_timeout_sec);
-    for (const char* opt : {"rados_mon_op_timeout", "rados_osd_op_timeout", "client_mount_timeout"}) {
-      cluster_.conf_set(opt, t.c_str());
-    }
-    r = cluster_.connect();
     if (r < 0) {
       return RadosError(r, "connecting to the Ceph cluster of " + Conf() +
                                "; check that its monitors are up and reachable");
     }
-    r = cluster_.ioctx_create(loc_.pool.c_str(), io_);
+    r = client_.OpenPool(loc_.pool, loc_.ns);
     if (r == -ENOENT) {
       return Status::NotFound("the RADOS pool " + loc_.pool +
                               " does not exist; create it (ceph osd pool create " + loc_.pool +
                               ") or name another");
     }
     if (r < 0) return RadosError(r, "opening the RADOS pool " + loc_.pool);
-    io_.set_namespace(loc_.ns);
     return Status::OK();
   }
 
   // The marker names store_id, or (create) is made for it in a namespace
   // that holds neither a marker nor packs.
   Status ClaimOrCheck(const std::string& store_id, bool create) {
-    librados::bufferlist v;
-    int r = io_.getxattr(kMarker, "store_id", v);
+    std::string owner;
+    int r = client_.GetXattr(kMarker, "store_id", &owner);
     if (r >= 0) {
-      std::string owner = v.to_str();
       if (owner == store_id) return Status::OK();
       return Status::InvalidArgument(
           loc_.Spec() + " holds the packs of another keepfs store (" + owner +
           "); give each store its own namespace");
     }
-    if (r != -ENOENT && r != -ENODATA) return RadosError(r, "reading the store marker of " + loc_.Spec());
+    if (r != -ENOENT && r != -ENODATA) {
+      return RadosError(r, "reading the store marker of " + loc_.Spec());
+    }
     if (!create) {
       return Status::NotFound(loc_.Spec() +
                               " holds no keepfs store marker: wrong pool or namespace in "
@@ -137,12 +121,7 @@ class RadosPackStore : public PackStore {
       return Status::AlreadyExists(loc_.Spec() + " already holds " + std::to_string(packs.size()) +
                                    " packs; pick an empty namespace");
     }
-    librados::bufferlist id;
-    id.append(store_id.data(), static_cast<unsigned>(store_id.size()));
-    librados::ObjectWriteOperation op;
-    op.create(/*exclusive=*/true);
-    op.setxattr("store_id", id);
-    r = io_.operate(kMarker, &op);
+    r = client_.PutSealed(kMarker, "", "store_id", store_id);
     if (r == -EEXIST) {
       return Status::AlreadyExists(loc_.Spec() + " was claimed by another keepfs init meanwhile");
     }
@@ -156,57 +135,56 @@ class RadosPackStore : public PackStore {
   std::string LocalPath(uint64_t) const override { return ""; }
 
   Result<std::unique_ptr<PackUpload>> Create(uint64_t pack_id) override {
-    return std::unique_ptr<PackUpload>(new RadosUpload(&io_, PackOid(pack_id), Describe(pack_id)));
+    return std::unique_ptr<PackUpload>(
+        new RadosUpload(&client_, PackOid(pack_id), Describe(pack_id)));
   }
 
   Status Read(uint64_t pack_id, uint64_t offset, size_t len, char* buf) const override {
-    librados::bufferlist bl;
-    int r = io_.read(PackOid(pack_id), bl, len, offset);
+    int r = client_.Read(PackOid(pack_id), offset, len, buf);
     if (r == -ENOENT) return Status::Corruption("pack " + Describe(pack_id) + " is missing");
     if (r < 0) return RadosError(r, "reading pack " + Describe(pack_id));
-    if (static_cast<size_t>(r) != len || bl.length() != len) {
+    if (static_cast<size_t>(r) != len) {
       return Status::Corruption("pack " + Describe(pack_id) + " is truncated");
     }
-    bl.begin().copy(static_cast<unsigned>(len), buf);
     return Status::OK();
   }
 
   Result<std::optional<uint64_t>> Size(uint64_t pack_id) const override {
     uint64_t size = 0;
-    time_t mtime = 0;
-    int r = io_.stat(PackOid(pack_id), &size, &mtime);
+    int r = client_.Stat(PackOid(pack_id), &size);
     if (r == -ENOENT) return std::optional<uint64_t>();
     if (r < 0) return RadosError(r, "stat of pack " + Describe(pack_id));
     return std::optional<uint64_t>(size);
   }
 
   Result<std::vector<uint64_t>> List() const override {
+    std::vector<std::string> oids;
+    std::string error;
+    if (int r = client_.List(&oids, &error); r < 0) {
+      return RadosError(r, "listing the packs of " + loc_.Spec() + " (" + error + ")");
+    }
     std::vector<uint64_t> ids;
-    // librados reports listing errors as exceptions; none may cross into keepfs.
-    try {
-      for (auto it = io_.nobjects_begin(); it != io_.nobjects_end(); ++it) {
-        if (auto id = PackIdOf(it->get_oid())) ids.push_back(*id);
-      }
-    } catch (const std::exception& e) {
-      return Status::FromErrno(EIO, "listing the packs of " + loc_.Spec() + " (" + e.what() + ")");
+    for (const std::string& oid : oids) {
+      if (auto id = PackIdOf(oid)) ids.push_back(*id);
     }
     return ids;
   }
 
   Status Remove(uint64_t pack_id) override {
-    int r = io_.remove(PackOid(pack_id));
+    int r = client_.Remove(PackOid(pack_id));
     if (r < 0 && r != -ENOENT) return RadosError(r, "removing pack " + Describe(pack_id));
     return Status::OK();
   }
 
   Result<uint64_t> FreeBytes() const override {
-    librados::cluster_stat_t st;
-    int r = const_cast<librados::Rados&>(cluster_).cluster_stat(st);
-    if (r < 0) return RadosError(r, "asking the Ceph cluster for its free space");
+    uint64_t kb = 0, kb_avail = 0;
+    if (int r = client_.ClusterSpace(&kb, &kb_avail); r < 0) {
+      return RadosError(r, "asking the Ceph cluster for its free space");
+    }
     // The monitors learn capacities from ceph-mgr; a cluster without one
     // reports none, which is unknown, not full.
-    if (st.kb == 0) return Status::NotSupported("the Ceph cluster reports no capacity (no ceph-mgr?)");
-    return st.kb_avail * 1024;
+    if (kb == 0) return Status::NotSupported("the Ceph cluster reports no capacity (no ceph-mgr?)");
+    return kb_avail * 1024;
   }
 
   // Nothing to do: a pack appears whole at Seal or not at all.
@@ -218,10 +196,7 @@ class RadosPackStore : public PackStore {
   }
 
   const RadosLocation loc_;
-  librados::Rados cluster_;
-  // IoCtx operations are thread-safe; only its namespace and snapshot
-  // context must not change while they run (set once, in Connect).
-  mutable librados::IoCtx io_;
+  mutable rados::Client client_;
 };
 
 }  // namespace

@@ -79,13 +79,8 @@ TEST(RadosSpecTest, ParsesPoolAndNamespaceAndRefusesTheRest) {
 class RadosStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string why;
-    ceph_ = testing::Ceph(&why);
-    if (!ceph_) {
-      const char* req = std::getenv("KEEPFS_REQUIRE_RADOS");
-      if (req && std::string(req) == "1") FAIL() << "Ceph is required here: " << why;
-      GTEST_SKIP() << "no Ceph: " << why;
-    }
+    KEEPFS_REQUIRE_CEPH_OR_SKIP(ceph);
+    ceph_ = ceph;
     ns_ = testing::FreshNamespace("store");
     store_ = tmp_.Join("store");
     src_ = tmp_.Join("src");

@@ -1,0 +1,54 @@
+// A thin wrapper of the librados calls RadosPackStore makes, in plain C++17
+// types. It is its own translation unit, compiled as C++17: librados' headers
+// (buffer.h) do not compile as C++20 under clang, whose reversed comparison
+// candidates make their iterator == ambiguous. Nothing else includes them.
+//
+// Every call returns what librados returns: >= 0 on success, -errno on
+// failure. No exception leaves it (object listing throws; List catches).
+//
+// Thread safety: after Connect and OpenPool, every const call and Put,
+// CreateMarker and Remove may run from many threads at once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace keepfs::rados {
+
+class Client {
+ public:
+  Client();
+  ~Client();  // closes the pool and shuts the connection down
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Reads conf ("" : librados' default search) as client.NAME, sets the
+  // monitor and OSD operation timeouts, and connects. On failure *step says
+  // which of "init", "conf" and "connect" failed.
+  int Connect(const std::string& name, const std::string& conf, int op_timeout_sec,
+              std::string* step);
+  // Opens pool and sets the namespace for every later call (-ENOENT: no pool).
+  int OpenPool(const std::string& pool, const std::string& ns);
+
+  // One atomic operation: exclusive create + write_full(data) + setxattr
+  // (-EEXIST when oid exists, and nothing changes).
+  int PutSealed(const std::string& oid, const std::string& data, const std::string& xattr,
+                const std::string& value);
+  // Reads up to len bytes at offset into buf; returns how many were read.
+  int Read(const std::string& oid, uint64_t offset, size_t len, char* buf) const;
+  int Stat(const std::string& oid, uint64_t* size) const;
+  int GetXattr(const std::string& oid, const std::string& name, std::string* value) const;
+  int Remove(const std::string& oid);
+  // The names of every object in the namespace; *error says what failed.
+  int List(std::vector<std::string>* oids, std::string* error) const;
+  // The cluster's raw capacity and what is available, in KiB.
+  int ClusterSpace(uint64_t* kb, uint64_t* kb_avail) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace keepfs::rados
