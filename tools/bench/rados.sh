@@ -52,8 +52,10 @@ trap cleanup EXIT
 bash "$root/tools/ceph/cluster.sh" start "$cluster" --store "$osd" --block-size 20G >&2
 conf=$cluster/ceph.conf
 
+# The same place and data as run.sh and mount.sh; a dataset left there by an
+# earlier run (of any of them) is reused.
 src=/dev/shm/keepfs-bench-src
-python3 "$here/make_data.py" --scale "$scale" "$src" >&2
+[ -d "$src/alice" ] || python3 "$here/make_data.py" --scale "$scale" "$src" >&2
 alice=$src/alice
 bytes=$(du -sb "$alice" | cut -f1)
 
