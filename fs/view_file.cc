@@ -1,7 +1,6 @@
 // View: file contents, extended attributes and statfs.
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <cstring>
@@ -233,8 +232,11 @@ Result<StatFsOut> View::StatFs() {
     for (; sit->Valid(); sit->Next()) ++snapshots;
     KEEPFS_RETURN_IF_ERROR(sit->status());
   }
+  // A backend that cannot tell (PackStore::FreeBytes) shows no free space.
   auto free_bytes = store_->packs().FreeBytes();
-  if (!free_bytes.ok() && free_bytes.status().code() != StatusCode::kNotSupported) return free_bytes.status();
+  if (!free_bytes.ok() && free_bytes.status().code() != StatusCode::kNotSupported) {
+    return free_bytes.status();
+  }
   const uint64_t avail = free_bytes.ok() ? *free_bytes : 0;
   StatFsOut out;
   out.blocks = (pack_bytes + avail + out.block_size - 1) / out.block_size;

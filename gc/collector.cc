@@ -1,7 +1,6 @@
 #include "gc/collector.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <map>

@@ -321,7 +321,15 @@ class Checker {
     if (info->condemned) return Done(key);  // being removed by gc: nothing points into it
     ++cur_.counts.packs;
     const PackStore& packs = store_->packs();
-    KEEPFS_ASSIGN_OR_RETURN(std::optional<uint64_t> size, packs.Size(*id));
+    // The size LoadPackFiles read serves here too: one stat per pack and run
+    // (a round trip each with RADOS). A pack recorded since is looked at now.
+    KEEPFS_RETURN_IF_ERROR(LoadPackFiles());
+    std::optional<uint64_t> size;
+    if (auto f = pack_files_.find(*id); f != pack_files_.end()) {
+      if (f->second.on_disk >= 0) size = static_cast<uint64_t>(f->second.on_disk);
+    } else {
+      KEEPFS_ASSIGN_OR_RETURN(size, packs.Size(*id));
+    }
     if (!size) {
       return Report(key, "pack", name, "missing", "the pack " + packs.Describe(*id) + " is gone");
     }
@@ -402,7 +410,8 @@ class Checker {
 
   // The packs a chunk entry may point into: each listed, not condemned
   // pack's recorded size and its file's size (-1: no file). Read once per
-  // run of the chunk phase (a stat per pack), not per chunk.
+  // run (a stat per pack), for the pack phase and the chunk phase, not per
+  // chunk.
   struct PackFile {
     uint64_t recorded = 0;
     int64_t on_disk = -1;
@@ -737,7 +746,7 @@ class Checker {
   const int64_t now_;
   Cursor cur_;
   int since_checkpoint_ = 0;
-  std::unordered_map<uint64_t, PackFile> pack_files_;  // CheckChunk's, by pack id
+  std::unordered_map<uint64_t, PackFile> pack_files_;  // LoadPackFiles', by pack id
   bool pack_files_loaded_ = false;
   uint64_t phase_done_ = 0;
   std::vector<std::pair<char, ObjectId>> seen_;  // Present's table

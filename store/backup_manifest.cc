@@ -73,31 +73,39 @@ Result<BackupManifest> ReadBackupManifest(const std::string& dir) {
   return ParseBackupManifest(text, path);
 }
 
-Result<BackupFile> CopyHashing(const std::string& src, const std::string& dst) {
-  UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!in.valid()) return Status::FromErrno(errno, "opening " + src);
+Result<BackupFile> CopyHashing(const ReadNext& read, const std::string& dst) {
   UniqueFd out;
   if (!dst.empty()) {
     out = UniqueFd(::open(dst.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (!out.valid()) return Status::FromErrno(errno, "creating " + dst);
   }
-  std::string buf(1 << 20, '\0');
+  std::string buf(4 << 20, '\0');  // a ranged read of a pack in RADOS per 4 MiB
   Sha256 sha;
   BackupFile e;
   for (;;) {
-    ssize_t n = ::read(in.get(), buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::FromErrno(errno, "reading " + src);
+    KEEPFS_ASSIGN_OR_RETURN(size_t n, read(buf.data(), buf.size()));
     if (n == 0) break;
-    sha.Update(buf.data(), static_cast<size_t>(n));
-    e.size += static_cast<uint64_t>(n);
-    if (out.valid()) {
-      KEEPFS_RETURN_IF_ERROR(WriteAll(out.get(), buf.data(), static_cast<size_t>(n), dst));
-    }
+    sha.Update(buf.data(), n);
+    e.size += n;
+    if (out.valid()) KEEPFS_RETURN_IF_ERROR(WriteAll(out.get(), buf.data(), n, dst));
   }
   if (out.valid()) KEEPFS_RETURN_IF_ERROR(FsyncFd(out.get(), dst));
   e.sha256 = sha.Finish().ToHex();
   return e;
+}
+
+Result<BackupFile> CopyHashing(const std::string& src, const std::string& dst) {
+  UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in.valid()) return Status::FromErrno(errno, "opening " + src);
+  return CopyHashing(
+      [&](char* buf, size_t len) -> Result<size_t> {
+        for (;;) {
+          ssize_t n = ::read(in.get(), buf, len);
+          if (n >= 0) return static_cast<size_t>(n);
+          if (errno != EINTR) return Status::FromErrno(errno, "reading " + src);
+        }
+      },
+      dst);
 }
 
 }  // namespace keepfs

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -49,8 +50,12 @@ Result<BackupManifest> ParseBackupManifest(const std::string& text, const std::s
 // there is none, Corruption when it does not parse.
 Result<BackupManifest> ReadBackupManifest(const std::string& dir);
 
-// Streams src into dst (created or truncated), fsyncs dst, and returns the
-// size and SHA-256 of the bytes read. dst empty: only hashes src.
+// Fills buf with up to len next bytes of a source; 0 at its end.
+using ReadNext = std::function<Result<size_t>(char* buf, size_t len)>;
+// Streams what read gives into dst (created or truncated), fsyncs dst, and
+// returns the size and SHA-256 of the bytes read. dst empty: only hashes.
+Result<BackupFile> CopyHashing(const ReadNext& read, const std::string& dst);
+// The same from the file src.
 Result<BackupFile> CopyHashing(const std::string& src, const std::string& dst);
 
 }  // namespace keepfs

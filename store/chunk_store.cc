@@ -191,8 +191,7 @@ Status ChunkStore::Rep::AdoptPack(uint64_t pack_id, const std::vector<PackEntry>
   return kv->Write(batch, /*sync=*/false);
 }
 
-ChunkStore::ChunkStore(std::unique_ptr<Rep> rep)
-    : rep_(std::move(rep)), packs_(rep_->options.packs) {}
+ChunkStore::ChunkStore(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
 ChunkStore::~ChunkStore() = default;  // an unsealed pack is discarded; nothing points at it
 
 Result<std::unique_ptr<ChunkStore>> ChunkStore::Open(KvStore* kv, ObjectGuard* guard,
@@ -274,29 +273,33 @@ Status ChunkStore::Read(const ObjectId& id, std::string* out, Verify verify) con
   } section{rep_->epochs, rep_->epochs.Enter()};
   KEEPFS_ASSIGN_OR_RETURN(std::optional<ChunkLoc> loc, Lookup(id));
   if (!loc) return Status::NotFound("chunk " + id.ShortHex() + " is not in the store");
-  std::string where = "pack " + packs_->Describe(loc->pack_id) + " offset " +
-                      std::to_string(loc->offset) + " (chunk " + id.ShortHex() + ")";
+  const PackStore& packs = *rep_->options.packs;
+  // Named only when something fails: this is every read's path.
+  const auto where = [&] {
+    return "pack " + packs.Describe(loc->pack_id) + " offset " + std::to_string(loc->offset) +
+           " (chunk " + id.ShortHex() + ")";
+  };
   // Reused per thread: the stored bytes are only an input to Decompress, and
   // a fresh buffer per chunk costs a memset and new pages every time.
   thread_local std::string stored;
   stored.resize(loc->stored_len);
-  if (Status s = packs_->Read(loc->pack_id, loc->offset, stored.size(), stored.data()); !s.ok()) {
+  if (Status s = packs.Read(loc->pack_id, loc->offset, stored.size(), stored.data()); !s.ok()) {
     out->clear();
-    return s.WithContext(where);
+    return s.WithContext(where());
   }
   if (BlobCheck(id, stored) != loc->check) {
     out->clear();
-    return Status::Corruption(where + ": stored bytes do not match their checksum");
+    return Status::Corruption(where() + ": stored bytes do not match their checksum");
   }
   thread_local Decompressor decompressor;
   Status s = decompressor.Decompress(loc->codec, stored, loc->raw_len, out);
   if (!s.ok()) {
     out->clear();  // a failed zstd decode leaves partial, unverified bytes behind
-    return s.WithContext(where);
+    return s.WithContext(where());
   }
   if (verify == Verify::kRehash && Sha256::Of(*out) != id) {
     out->clear();  // never hand out wrong bytes
-    return Status::Corruption(where + ": content does not match its hash");
+    return Status::Corruption(where() + ": content does not match its hash");
   }
   return Status::OK();
 }
@@ -365,6 +368,7 @@ Status ChunkStore::Flush() {
 }
 
 uint64_t ChunkStore::adopted_packs() const { return rep_->adopted; }
+const PackStore& ChunkStore::packs() const { return *rep_->options.packs; }
 uint64_t ChunkStore::pack_target_size() const { return rep_->options.pack_target_size; }
 
 Status ChunkStore::write_status() const {

@@ -109,7 +109,8 @@ class ChunkStore {
   Status Flush();
 
   uint64_t adopted_packs() const;
-  const PackStore& packs() const { return *packs_; }
+  // Where the packs live (ChunkStoreOptions::packs).
+  const PackStore& packs() const;
   uint64_t pack_target_size() const;
 
   // --- For the garbage collector (store/chunk_store_gc.cc; docs/gc.md). ---
@@ -184,7 +185,6 @@ class ChunkStore {
   struct Rep;
   explicit ChunkStore(std::unique_ptr<Rep> rep);
   std::unique_ptr<Rep> rep_;
-  PackStore* packs_;
 };
 
 }  // namespace keepfs

@@ -8,6 +8,17 @@
 
 namespace keepfs::rados {
 
+struct Buffer::Impl {
+  librados::bufferlist bl;
+};
+
+Buffer::Buffer() : impl_(new Impl) {}
+Buffer::~Buffer() = default;
+void Buffer::Append(const char* data, size_t len) {
+  impl_->bl.append(data, static_cast<unsigned>(len));
+}
+void Buffer::Clear() { impl_->bl.clear(); }
+
 struct Client::Impl {
   librados::Rados cluster;
   // IoCtx operations are thread-safe; only its namespace and snapshot
@@ -50,14 +61,14 @@ int Client::OpenPool(const std::string& pool, const std::string& ns) {
   return 0;
 }
 
-int Client::PutSealed(const std::string& oid, const std::string& data, const std::string& xattr,
+int Client::PutSealed(const std::string& oid, const Buffer& data, const std::string& xattr,
                       const std::string& value) {
-  librados::bufferlist bl, v;
-  bl.append(data.data(), static_cast<unsigned>(data.size()));
+  librados::bufferlist v;
   v.append(value.data(), static_cast<unsigned>(value.size()));
   librados::ObjectWriteOperation op;
   op.create(/*exclusive=*/true);
-  if (!data.empty()) op.write_full(bl);
+  // write_full shares the buffers (reference counted), copying nothing.
+  if (data.impl_->bl.length() > 0) op.write_full(data.impl_->bl);
   op.setxattr(xattr.c_str(), v);
   return impl_->io.operate(oid, &op);
 }

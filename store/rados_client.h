@@ -17,6 +17,23 @@
 
 namespace keepfs::rados {
 
+// The bytes of one object being built, kept in librados' own buffers so
+// that the put sends them without a second copy. One thread at a time.
+class Buffer {
+ public:
+  Buffer();
+  ~Buffer();
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  void Append(const char* data, size_t len);
+  void Clear();  // frees the bytes
+
+ private:
+  friend class Client;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 class Client {
  public:
   Client();
@@ -32,9 +49,9 @@ class Client {
   // Opens pool and sets the namespace for every later call (-ENOENT: no pool).
   int OpenPool(const std::string& pool, const std::string& ns);
 
-  // One atomic operation: exclusive create + write_full(data) + setxattr
-  // (-EEXIST when oid exists, and nothing changes).
-  int PutSealed(const std::string& oid, const std::string& data, const std::string& xattr,
+  // One atomic operation: exclusive create + write_full(data) (none when
+  // data is empty) + setxattr (-EEXIST when oid exists, and nothing changes).
+  int PutSealed(const std::string& oid, const Buffer& data, const std::string& xattr,
                 const std::string& value);
   // Reads up to len bytes at offset into buf; returns how many were read.
   int Read(const std::string& oid, uint64_t offset, size_t len, char* buf) const;

@@ -42,7 +42,7 @@ class RadosUpload : public PackUpload {
 
   Status Append(std::string_view bytes) override {
     if (done_) return Status::Internal("append to a finished pack " + name_);
-    data_.append(bytes);
+    data_.Append(bytes.data(), bytes.size());
     sha_.Update(bytes);
     return Status::OK();
   }
@@ -53,7 +53,7 @@ class RadosUpload : public PackUpload {
     // One atomic operation: the object appears whole, with its checksum, or
     // not at all; exclusive, so a pack is never overwritten.
     int r = client_->PutSealed(oid_, data_, "sha256", sha_.Finish().ToHex());
-    std::string().swap(data_);
+    data_.Clear();
     if (r == -EEXIST) return Status::AlreadyExists("pack " + name_ + " exists");
     if (r < 0) return RadosError(r, "writing pack " + name_);
     return Status::OK();
@@ -62,7 +62,7 @@ class RadosUpload : public PackUpload {
  private:
   rados::Client* client_;
   std::string oid_, name_;
-  std::string data_;  // the whole pack until the seal (pack_target_size, 32 MiB)
+  rados::Buffer data_;  // the whole pack until the seal (pack_target_size, 32 MiB)
   Sha256 sha_;
   bool done_ = false;
 };
@@ -121,7 +121,7 @@ class RadosPackStore : public PackStore {
       return Status::AlreadyExists(loc_.Spec() + " already holds " + std::to_string(packs.size()) +
                                    " packs; pick an empty namespace");
     }
-    r = client_.PutSealed(kMarker, "", "store_id", store_id);
+    r = client_.PutSealed(kMarker, rados::Buffer(), "store_id", store_id);
     if (r == -EEXIST) {
       return Status::AlreadyExists(loc_.Spec() + " was claimed by another keepfs init meanwhile");
     }

@@ -82,6 +82,18 @@ std::string RandomHex(size_t bytes) {
   return out;
 }
 
+// The pack store of the store in dir whose V record is meta, reached as
+// config says. With create_marker (init), the RADOS namespace is claimed.
+Result<std::unique_ptr<PackStore>> OpenPacks(const std::string& dir, const StoreMeta& meta,
+                                             const PacksConfig& config, bool create_marker) {
+  if (meta.packs.empty()) return NewLocalPackStore(dir);
+  KEEPFS_ASSIGN_OR_RETURN(RadosLocation loc, ParseRadosSpec(meta.packs));
+  loc.ceph_conf = config.ceph_conf;
+  loc.client = config.client;
+  loc.op_timeout_sec = config.op_timeout_sec;
+  return OpenRadosPackStore(loc, meta.store_id, create_marker);
+}
+
 // [packs] as written at init: the backend, pool and namespace are fixed.
 std::string PacksSection(const StoreMeta& m, const PacksConfig& p) {
   std::ostringstream o;
@@ -329,11 +341,7 @@ Status Store::Init(const std::string& dir, const InitOptions& options) {
   if (!meta.packs.empty()) {
     // Claims the namespace for this store (its marker) before the store
     // exists: a second store can then never share it.
-    KEEPFS_ASSIGN_OR_RETURN(RadosLocation loc, ParseRadosSpec(meta.packs));
-    loc.ceph_conf = packs.ceph_conf;
-    loc.client = packs.client;
-    KEEPFS_RETURN_IF_ERROR(
-        OpenRadosPackStore(loc, meta.store_id, /*create_marker=*/true).status());
+    KEEPFS_RETURN_IF_ERROR(OpenPacks(dir, meta, packs, /*create_marker=*/true).status());
   }
   // The config is written last: a directory without it is not yet a store.
   return WriteFileAtomic(dir + "/config.toml", RenderConfig(meta, packs));
@@ -403,17 +411,9 @@ Result<std::unique_ptr<Store>> Store::OpenDir(const std::string& dir, OpenMode m
   }
   KEEPFS_RETURN_IF_ERROR(
       LoadConfig(dir + "/config.toml", config_file, &store->meta_, &store->config_));
-  if (store->meta_.packs.empty()) {
-    store->packs_ = NewLocalPackStore(dir);
-  } else {
-    KEEPFS_ASSIGN_OR_RETURN(RadosLocation loc, ParseRadosSpec(store->meta_.packs));
-    loc.ceph_conf = store->config_.packs.ceph_conf;
-    loc.client = store->config_.packs.client;
-    loc.op_timeout_sec = store->config_.packs.op_timeout_sec;
-    auto packs = OpenRadosPackStore(loc, store->meta_.store_id, /*create_marker=*/false);
-    if (!packs.ok()) return packs.status().WithContext("opening the packs of store " + dir);
-    store->packs_ = std::move(*packs);
-  }
+  auto packs = OpenPacks(dir, store->meta_, store->config_.packs, /*create_marker=*/false);
+  if (!packs.ok()) return packs.status().WithContext("opening the packs of store " + dir);
+  store->packs_ = std::move(*packs);
   ChunkStoreOptions cso;
   cso.store_dir = dir;
   cso.packs = store->packs_.get();

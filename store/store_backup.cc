@@ -5,38 +5,47 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
-#include <algorithm>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 
 #include "store/backup_manifest.h"
 #include "store/chunk_store.h"
 #include "store/file_util.h"
 #include "store/kv_store.h"
-#include "store/object_id.h"
 #include "store/pack.h"
 
 namespace keepfs {
 
 namespace {
 
-// Puts src at dest_dir/rel: a hard link when both are on one filesystem,
-// else a copy through tmp; either way durable (file and directory synced).
-Result<BackupFile> Place(const std::string& src, const std::string& dest, const std::string& rel,
+// What Place puts: a file (path), which may be hard-linked, or a stream
+// (read) of a pack without a local file.
+struct Source {
+  std::string path;
+  ReadNext read;
+};
+
+// Puts src at dest/rel: a hard link when src is a file on the same
+// filesystem, else a copy through tmp; either way durable (file and
+// directory synced).
+Result<BackupFile> Place(const Source& src, const std::string& dest, const std::string& rel,
                          bool* linked) {
   const std::string final_path = dest + "/" + rel;
   const std::string dir = final_path.substr(0, final_path.rfind('/'));
   KEEPFS_RETURN_IF_ERROR(MakeDirs(dir));
   ::unlink(final_path.c_str());  // a leftover of an interrupted run, named by no manifest
-  *linked = ::link(src.c_str(), final_path.c_str()) == 0;
+  *linked = !src.path.empty() && ::link(src.path.c_str(), final_path.c_str()) == 0;
   BackupFile e;
   if (*linked) {
     KEEPFS_ASSIGN_OR_RETURN(e, CopyHashing(final_path, ""));
   } else {
     std::string tmp = dest + "/tmp/" + std::to_string(::getpid()) + ".copy";
-    KEEPFS_ASSIGN_OR_RETURN(e, CopyHashing(src, tmp));
+    KEEPFS_ASSIGN_OR_RETURN(e, src.path.empty() ? CopyHashing(src.read, tmp)
+                                                : CopyHashing(src.path, tmp));
     if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
       return Status::FromErrno(errno, "renaming into " + final_path);
     }
@@ -45,35 +54,15 @@ Result<BackupFile> Place(const std::string& src, const std::string& dest, const 
   return e;
 }
 
-// Copies pack id (size bytes) of a backend without local files into
-// dest/rel, through dest/tmp, hashing it as CopyHashing does.
-Result<BackupFile> Download(const PackStore& packs, uint64_t id, uint64_t size,
-                            const std::string& dest, const std::string& rel) {
-  const std::string final_path = dest + "/" + rel;
-  const std::string dir = final_path.substr(0, final_path.rfind('/'));
-  KEEPFS_RETURN_IF_ERROR(MakeDirs(dir));
-  const std::string tmp = dest + "/tmp/" + std::to_string(::getpid()) + ".copy";
-  UniqueFd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!out.valid()) return Status::FromErrno(errno, "creating " + tmp);
-  std::string buf;
-  Sha256 sha;
-  for (uint64_t off = 0; off < size;) {
-    buf.resize(static_cast<size_t>(std::min<uint64_t>(size - off, 4u << 20)));
-    KEEPFS_RETURN_IF_ERROR(packs.Read(id, off, buf.size(), buf.data()));
-    sha.Update(buf);
-    KEEPFS_RETURN_IF_ERROR(WriteAll(out.get(), buf.data(), buf.size(), tmp));
-    off += buf.size();
-  }
-  KEEPFS_RETURN_IF_ERROR(FsyncFd(out.get(), tmp));
-  out.Reset();
-  if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
-    return Status::FromErrno(errno, "renaming into " + final_path);
-  }
-  KEEPFS_RETURN_IF_ERROR(FsyncDir(dir));
-  BackupFile e;
-  e.size = size;
-  e.sha256 = sha.Finish().ToHex();
-  return e;
+// Pack id's bytes, size of them, read from packs in order.
+ReadNext PackReader(const PackStore& packs, uint64_t id, uint64_t size) {
+  auto off = std::make_shared<uint64_t>(0);
+  return [&packs, id, size, off](char* buf, size_t len) -> Result<size_t> {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(len, size - *off));
+    if (n > 0) KEEPFS_RETURN_IF_ERROR(packs.Read(id, *off, n, buf));
+    *off += n;
+    return n;
+  };
 }
 
 void RemoveTree(const std::string& path) {
@@ -215,10 +204,9 @@ Result<StoreBackupResult> BackupStore(Store* store, const StoreBackupOptions& op
       continue;
     }
     bool linked = false;
-    KEEPFS_ASSIGN_OR_RETURN(BackupFile e,
-                            remote ? Download(store->packs(), id, size, dest, rel)
-                                   : Place(staging + "/packs/" + std::to_string(id), dest, rel,
-                                           &linked));
+    const Source src = remote ? Source{"", PackReader(store->packs(), id, size)}
+                              : Source{staging + "/packs/" + std::to_string(id), nullptr};
+    KEEPFS_ASSIGN_OR_RETURN(BackupFile e, Place(src, dest, rel, &linked));
     if (e.size != size) {
       return Status::Corruption("pack " + rel + " has " + std::to_string(e.size) +
                                 " bytes where its record says " + std::to_string(size));

@@ -2,7 +2,6 @@
 // cluster (tests/testing/ceph_cluster.h): the PackStore contract, the
 // namespace marker, and backup, mount, read, prune, gc, check, kill -9 and
 // store-backup of a store whose packs are in RADOS.
-#include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -16,6 +15,7 @@
 
 #include "store/file_util.h"
 #include "store/object_id.h"
+#include "store/pack.h"
 #include "store/rados_pack_store.h"
 #include "store/store.h"
 #include "tests/testing/ceph_cluster.h"
@@ -29,19 +29,6 @@ namespace {
 
 using testing::CliRun;
 using testing::RunCli;
-
-// The names in dir (none when it cannot be read).
-std::vector<std::string> ListDirNames(const std::string& dir) {
-  std::vector<std::string> names;
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (dirent* de = ::readdir(d)) {
-      std::string n = de->d_name;
-      if (n != "." && n != "..") names.push_back(n);
-    }
-    ::closedir(d);
-  }
-  return names;
-}
 
 std::unique_ptr<PackStore> MakeRados(std::string* skip, std::shared_ptr<void>*) {
   const testing::CephCluster* c = testing::Ceph(skip);
@@ -176,7 +163,7 @@ TEST_F(RadosStoreTest, BackupMountReadPruneGcAndCheckAllWorkOnRados) {
   ASSERT_EQ(b1.code, 0) << b1.err;
   const std::set<std::string> first = PackObjects();
   ASSERT_FALSE(first.empty());
-  EXPECT_TRUE(ListDirNames(store_ + "/packs").empty()) << "no pack lives on the local disk";
+  EXPECT_TRUE(ListPackFiles(store_).empty()) << "no pack lives on the local disk";
 
   // Every pack object carries the SHA-256 of its bytes.
   for (const std::string& oid : first) {
@@ -304,11 +291,7 @@ TEST_F(RadosStoreTest, StoreBackupCopiesThePacksOutOfRadosAndRestoreSaysItCannot
   ASSERT_EQ(sb.code, 0) << sb.err;
   CliRun verify = RunCli({"store-backup", "--verify", copy});
   EXPECT_EQ(verify.code, 0) << verify.out << verify.err;
-  size_t local_packs = 0;
-  for (const std::string& sub : ListDirNames(copy + "/packs")) {
-    local_packs += ListDirNames(copy + "/packs/" + sub).size();
-  }
-  EXPECT_EQ(local_packs, PackObjects().size());
+  EXPECT_EQ(ListPackFiles(copy).size(), PackObjects().size());
   CliRun restore = RunCli({"store-restore", copy, tmp_.Join("restored")});
   EXPECT_NE(restore.code, 0);
   EXPECT_NE(restore.err.find("local packs only"), std::string::npos) << restore.err;

@@ -1,13 +1,14 @@
 #include "tests/testing/ceph_cluster.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdio>
 #include <mutex>
 #include <random>
 
 #include "store/file_util.h"
+#include "tests/testing/test_util.h"
 
 namespace keepfs::testing {
 namespace {
@@ -19,15 +20,10 @@ std::string Quote(const std::string& s) {
 }
 
 // Runs cmd through the shell; its exit code, stdout and stderr into *out.
-int Shell(const std::string& cmd, std::string* out) {
-  out->clear();
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return -1;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
-  int rc = ::pclose(p);
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+int Run(const std::string& cmd, std::string* out) {
+  int status = 0;
+  *out = Shell(cmd + " 2>&1", &status);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 // A cluster this process started; stopped (and purged) at exit.
@@ -36,7 +32,7 @@ struct OwnCluster {
   ~OwnCluster() {
     if (dir.empty()) return;
     std::string out;
-    Shell("bash " + Quote(std::string(KEEPFS_SOURCE_DIR) + "/tools/ceph/cluster.sh") + " stop " +
+    Run("bash " + Quote(std::string(KEEPFS_SOURCE_DIR) + "/tools/ceph/cluster.sh") + " stop " +
               Quote(dir) + " --purge",
           &out);
   }
@@ -62,7 +58,7 @@ const CephCluster* Ceph(std::string* why) {
       return;
     }
     std::string out;
-    if (Shell("command -v ceph-mon && command -v ceph-osd && command -v rados", &out) != 0) {
+    if (Run("command -v ceph-mon && command -v ceph-osd && command -v rados", &out) != 0) {
       failure = "ceph-mon, ceph-osd or rados is not installed (tools/install-deps.sh)";
       return;
     }
@@ -73,7 +69,7 @@ const CephCluster* Ceph(std::string* why) {
     }
     own.dir = tmpl;
     const std::string script = std::string(KEEPFS_SOURCE_DIR) + "/tools/ceph/cluster.sh";
-    if (Shell("bash " + Quote(script) + " start " + Quote(own.dir + "/c"), &out) != 0) {
+    if (Run("bash " + Quote(script) + " start " + Quote(own.dir + "/c"), &out) != 0) {
       failure = "tools/ceph/cluster.sh start failed: " + out;
       return;
     }
@@ -97,7 +93,7 @@ std::string FreshNamespace(std::string_view prefix) {
 int Rados(const CephCluster& c, const std::string& ns, const std::string& args, std::string* out) {
   std::string cmd = "rados -c " + Quote(c.conf) + " -p " + Quote(c.pool);
   if (!ns.empty()) cmd += " -N " + Quote(ns);
-  return Shell(cmd + " " + args, out);
+  return Run(cmd + " " + args, out);
 }
 
 }  // namespace keepfs::testing

@@ -13,17 +13,6 @@
 
 namespace keepfs::testing {
 
-std::string Shell(const std::string& cmd, int* code) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  *code = ::pclose(p);
-  return out;
-}
-
 namespace {
 void SetTime(int dirfd, const char* name, long sec, long nsec) {
   struct timespec ts[2] = {{sec, nsec}, {sec, nsec}};

@@ -7,10 +7,10 @@
 
 #include <string>
 
+#include "tests/testing/test_util.h"  // Shell, which the tree's users call too
+
 namespace keepfs::testing {
 
-// Runs cmd with /bin/sh; returns its stdout and sets *code to pclose's status.
-std::string Shell(const std::string& cmd, int* code);
 // Builds the tree at root (which must not exist). Uses gtest ASSERTs: check
 // HasFatalFailure() after.
 void BuildEveryKindTree(const std::string& root);

@@ -195,4 +195,15 @@ bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds timeou
   return cond();
 }
 
+std::string Shell(const std::string& cmd, int* code) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  *code = ::pclose(p);
+  return out;
+}
+
 }  // namespace keepfs::testing

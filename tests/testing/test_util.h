@@ -76,6 +76,8 @@ class Rng {
 };
 
 std::string RandomBytes(size_t n, uint64_t seed);
+// Runs cmd with /bin/sh; returns its stdout and sets *code to pclose's status.
+std::string Shell(const std::string& cmd, int* code);
 
 // Creates (or truncates) path with exactly bytes; mode applies on creation.
 Status WriteFile(const std::string& path, std::string_view bytes, int mode = 0644);
