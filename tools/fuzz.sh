@@ -15,6 +15,11 @@ BUILD_DIR="${BUILD_DIR_FUZZ:-build-fuzz}"
 SECONDS_PER_TARGET="${KEEPFS_FUZZ_SECONDS:-20}"
 JOBS="${KEEPFS_FUZZ_JOBS:-1}"
 export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
+# Nor is the working directory hashed into objects with debug info (the
+# price: their DW_AT_comp_dir names the first checkout that built them), and
+# the cache holds the three builds (ASan, TSan, fuzz) at once.
+export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
+export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-16G}"
 if [ "$#" -gt 0 ]; then
   TARGETS=("$@")
 else

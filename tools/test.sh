@@ -18,6 +18,11 @@ fi
 # Paths below the checkout become relative for ccache: a fresh clone reuses
 # the objects of an earlier build anywhere else.
 export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
+# Nor is the working directory hashed into objects with debug info (the
+# price: their DW_AT_comp_dir names the first checkout that built them), and
+# the cache holds the three builds (ASan, TSan, fuzz) at once.
+export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
+export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-16G}"
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DKEEPFS_SANITIZE="$SANITIZE" >/dev/null
 ninja -C "$BUILD_DIR"

@@ -62,6 +62,26 @@ bool RunAndKill(const std::vector<std::string>& args, uint64_t ms) {
   return WIFSIGNALED(status);
 }
 
+// Runs the binary until `path` exists (or the run ends), then kills it with
+// SIGKILL ms milliseconds later; true if the kill landed. Aims a kill at a
+// phase of the run whatever its start-up costs (a sanitizer's, a loaded
+// machine's).
+bool RunAndKillAfter(const std::vector<std::string>& args, const std::string& path,
+                     uint64_t ms) {
+  pid_t pid = SpawnQuiet(args);
+  EXPECT_GT(pid, 0);
+  if (pid <= 0) return false;
+  int status = 0;
+  while (!PathExists(path)) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  return WIFSIGNALED(status);
+}
+
 void MakeData(const std::string& root, uint64_t seed, int files) {
   ASSERT_EQ(::mkdir(root.c_str(), 0755), 0);
   Rng rng(seed);
@@ -558,20 +578,35 @@ TEST(CrashTest, KillDuringStoreRestoreThenResumeYieldsAWholeStore) {
   // alice's latest too holds all of src.
   ASSERT_EQ(RunCli({"backup", "--store", store, "--user", "alice", "-q", src}).code, 0);
   ASSERT_EQ(RunCli({"store-backup", "--store", store, "-q", backup}).code, 0);
-  // How long a whole restore by the binary takes here, its start-up
-  // included (long under a sanitizer): the kills land inside it.
-  auto t0 = std::chrono::steady_clock::now();
+  // How long a whole restore by the binary takes here: until its marker is
+  // in place (start-up included, long under a sanitizer), and from then on.
+  // Two kills in three are aimed after the marker, so that they leave a
+  // half-restored store whatever the machine's load; one lands before it.
+  uint64_t before_ms = 5, marked_ms = 5;
   {
-    pid_t timing = SpawnQuiet({KEEPFS_BINARY, "store-restore", "-q", backup, dir.Join("timing")});
-    ASSERT_GT(timing, 0);
+    const std::string timing = dir.Join("timing");
+    const auto t0 = std::chrono::steady_clock::now();
+    auto since = [&t0] {
+      return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::steady_clock::now() - t0)
+                                       .count());
+    };
+    pid_t pid = SpawnQuiet({KEEPFS_BINARY, "store-restore", "-q", backup, timing});
+    ASSERT_GT(pid, 0);
     int status = 0;
-    ASSERT_EQ(::waitpid(timing, &status, 0), timing);
+    bool seen = false;
+    while (::waitpid(pid, &status, WNOHANG) != pid) {
+      if (!seen && PathExists(timing + "/RESTORING")) {
+        seen = true;
+        before_ms = std::max<uint64_t>(before_ms, since());
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
     ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ASSERT_TRUE(seen) << "the timing run's marker was never seen";
+    marked_ms = std::max<uint64_t>(marked_ms, since() - before_ms);
+    std::system(("rm -rf " + timing).c_str());
   }
-  const auto took = std::chrono::steady_clock::now() - t0;
-  const uint64_t whole_ms = std::max<int64_t>(
-      5, std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
-  std::system(("rm -rf " + dir.Join("timing")).c_str());
   const std::string bin = KEEPFS_BINARY;
   Rng rng(51);
   int killed = 0, marked = 0;
@@ -585,7 +620,14 @@ TEST(CrashTest, KillDuringStoreRestoreThenResumeYieldsAWholeStore) {
   };
   for (int i = 0; i < iterations; ++i) {
     const std::string target = dir.Join("restored" + std::to_string(i));
-    if (RunAndKill({bin, "store-restore", "-q", backup, target}, 1 + rng.Uniform(whole_ms))) {
+    const std::vector<std::string> run = {bin, "store-restore", "-q", backup, target};
+    // By turns: early after the marker (sure to land even if this run is
+    // faster than the timing run), anywhere after it, and before it.
+    const bool landed =
+        i % 3 == 0   ? RunAndKillAfter(run, target + "/RESTORING", rng.Uniform(marked_ms / 4))
+        : i % 3 == 1 ? RunAndKillAfter(run, target + "/RESTORING", rng.Uniform(marked_ms))
+                     : RunAndKill(run, 1 + rng.Uniform(before_ms));
+    if (landed) {
       ++killed;
     }
     if (PathExists(target + "/RESTORING")) {
@@ -594,7 +636,7 @@ TEST(CrashTest, KillDuringStoreRestoreThenResumeYieldsAWholeStore) {
       // Now and then the resume is killed too.
       if (i % 2 == 1 &&
           RunAndKill({bin, "store-restore", "--resume", "-q", backup, target},
-                     1 + rng.Uniform(whole_ms)) &&
+                     1 + rng.Uniform(before_ms + marked_ms)) &&
           PathExists(target + "/RESTORING")) {
         expect_refused(target, i);
       }
