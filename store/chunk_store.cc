@@ -201,6 +201,7 @@ Result<std::unique_ptr<ChunkStore>> ChunkStore::Open(KvStore* kv, ObjectGuard* g
   rep->kv = kv;
   rep->guard = guard;
   rep->options = options;
+  rep->next_pack_id = std::max<uint64_t>(1, options.first_pack_id);
   if (options.writable) KEEPFS_RETURN_IF_ERROR(rep->ScanPacks());
   return std::unique_ptr<ChunkStore>(new ChunkStore(std::move(rep)));
 }

@@ -69,6 +69,9 @@ struct ChunkStoreOptions {
   PackStore* packs = nullptr;  // where the packs live; not owned, must outlive the ChunkStore
   bool writable = false;
   uint64_t pack_target_size = 32ull << 20;
+  // New packs get ids from here up (or above the highest known id): a store
+  // on RADOS starts each owner's ids at its epoch << 40 (store/shard.h).
+  uint64_t first_pack_id = 1;
 };
 
 struct ChunkPutResult {

@@ -169,19 +169,30 @@ Status StringValue(toml::node_view<const toml::node> n, const std::string& path,
 Status ParsePacks(const toml::table& t, const std::string& path, PacksConfig* p) {
   toml::node_view<const toml::node> v(t);
   KEEPFS_RETURN_IF_ERROR(CheckKeys(
-      t, path, "packs.", {"backend", "pool", "namespace", "ceph_conf", "client", "op_timeout"}));
+      t, path, "packs.",
+      {"backend", "pool", "namespace", "ceph_conf", "client", "op_timeout", "lease", "lease_wait"}));
   std::string backend = "local", pool, ns;
   KEEPFS_RETURN_IF_ERROR(StringValue(v["backend"], path, "packs.backend", &backend));
   KEEPFS_RETURN_IF_ERROR(StringValue(v["pool"], path, "packs.pool", &pool));
   KEEPFS_RETURN_IF_ERROR(StringValue(v["namespace"], path, "packs.namespace", &ns));
   KEEPFS_RETURN_IF_ERROR(StringValue(v["ceph_conf"], path, "packs.ceph_conf", &p->ceph_conf));
   KEEPFS_RETURN_IF_ERROR(StringValue(v["client"], path, "packs.client", &p->client));
-  if (auto n = v["op_timeout"]; n) {
-    auto sec = n.value<int64_t>();
-    if (!n.is_integer() || *sec < 1 || *sec > 86400) {
-      return Bad(path, "packs.op_timeout must be a whole number of seconds from 1 to 86400");
+  struct Seconds {
+    const char* key;
+    int min;
+    int* out;
+  };
+  for (const Seconds& sec : {Seconds{"op_timeout", 1, &p->op_timeout_sec},
+                             Seconds{"lease", 3, &p->lease_sec},
+                             Seconds{"lease_wait", 0, &p->lease_wait_sec}}) {
+    auto n = v[sec.key];
+    if (!n) continue;
+    auto value = n.value<int64_t>();
+    if (!n.is_integer() || *value < sec.min || *value > 86400) {
+      return Bad(path, std::string("packs.") + sec.key + " must be a whole number of seconds from " +
+                           std::to_string(sec.min) + " to 86400");
     }
-    p->op_timeout_sec = static_cast<int>(*sec);
+    *sec.out = static_cast<int>(*value);
   }
   if (backend == "local") {
     if (!pool.empty() || !ns.empty()) {

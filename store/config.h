@@ -120,6 +120,11 @@ struct PacksConfig {
   std::string ceph_conf;         // "" : librados' default search
   std::string client = "admin";  // the cephx user, without "client."
   int op_timeout_sec = 120;      // a RADOS operation fails after this long
+  // A read-write process's lease on the store (store/shard.h): another node
+  // may take over this long after the owner stopped renewing it.
+  int lease_sec = 30;
+  // How long a read-write open waits for a lease another process holds.
+  int lease_wait_sec = 120;
   bool operator==(const PacksConfig&) const = default;
 };
 

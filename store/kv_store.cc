@@ -122,6 +122,9 @@ void WriteBatch::Clear() { rep_->batch.Clear(); }
 struct KvStore::Rep {
   std::unique_ptr<rocksdb::DB> db;
   bool read_only = false;
+  KvJournal* journal = nullptr;
+  std::mutex journal_mu;  // publish and apply, in one order
+  Status journal_failed;  // GUARDED_BY(journal_mu)
 };
 
 namespace {
@@ -235,7 +238,37 @@ Status KvStore::Write(WriteBatch& batch, bool sync) {
   if (rep_->read_only) return Status::Internal("write to a read-only store");
   rocksdb::WriteOptions wo;
   wo.sync = sync;
-  return FromRocks(rep_->db->Write(wo, &batch.rep_->batch), "writing metadata");
+  if (!rep_->journal) return FromRocks(rep_->db->Write(wo, &batch.rep_->batch), "writing metadata");
+  if (batch.Count() == 0) return Status::OK();
+  std::lock_guard<std::mutex> lock(rep_->journal_mu);
+  if (!rep_->journal_failed.ok()) return rep_->journal_failed;
+  std::string key, value;
+  if (Status s = rep_->journal->Publish(batch.rep_->batch.Data(), &key, &value); !s.ok()) {
+    rep_->journal_failed = s;
+    return s;
+  }
+  batch.rep_->batch.Put(ToSlice(key), ToSlice(value)).PermitUncheckedError();
+  Status s = FromRocks(rep_->db->Write(wo, &batch.rep_->batch), "writing metadata");
+  if (!s.ok()) {
+    rep_->journal_failed = s.WithContext("the local metadata is behind its journal; open the "
+                                         "store again to replay it");
+  }
+  return s;
+}
+
+void KvStore::SetJournal(KvJournal* journal) { rep_->journal = journal; }
+
+Status KvStore::ApplyJournaled(std::string_view rep, std::string_view key, std::string_view value,
+                               bool sync) {
+  if (rep_->read_only) return Status::Internal("write to a read-only store");
+  // A batch's bytes start with its 12-byte header (sequence, count).
+  if (rep.size() < 12) return Status::Corruption("a journal entry is not a write batch");
+  rocksdb::WriteBatch batch{std::string(rep)};
+  KEEPFS_RETURN_IF_ERROR(
+      FromRocks(batch.Put(ToSlice(key), ToSlice(value)), "replaying a journal entry"));
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return FromRocks(rep_->db->Write(wo, &batch), "replaying a journal entry");
 }
 
 std::unique_ptr<KvIterator> KvStore::NewIterator(std::string_view prefix) const {

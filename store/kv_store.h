@@ -51,6 +51,17 @@ class KvIterator {
   virtual Status status() const = 0;
 };
 
+// Where a journaled store publishes each write before it applies it
+// (store/shard.h: the truth of a store on RADOS).
+class KvJournal {
+ public:
+  virtual ~KvJournal() = default;
+  // Makes rep, the bytes of a write batch, durable elsewhere. On OK, the
+  // local write also puts *key = *value: where the local database stands in
+  // the journal. On an error nothing is applied locally.
+  virtual Status Publish(std::string_view rep, std::string* key, std::string* value) = 0;
+};
+
 struct KvOptions {
   bool create_if_missing = false;
   bool read_only = false;
@@ -74,6 +85,17 @@ class KvStore {
   // Applies the batch atomically. sync=true returns only after the WAL is
   // fsynced: the commit point of a snapshot.
   Status Write(WriteBatch& batch, bool sync);
+  // From now on every non-empty Write is published to journal first, and
+  // writes are applied in the order they were published. Set once, before
+  // other threads write; journal is not owned and must outlive the store.
+  // Once a publish or a journaled local write failed, every later Write
+  // fails with that error (the local database may be behind the journal,
+  // and only a new open replays it).
+  void SetJournal(KvJournal* journal);
+  // Applies a batch read back from a journal (rep as Publish got it) plus
+  // key = value, bypassing the journal.
+  Status ApplyJournaled(std::string_view rep, std::string_view key, std::string_view value,
+                        bool sync);
   // Iterator over keys starting with prefix. The iterator must not outlive the store.
   std::unique_ptr<KvIterator> NewIterator(std::string_view prefix) const;
   // Flushes memtables and syncs the WAL (used before copying the store).

@@ -5,6 +5,9 @@
 
 #include <cerrno>
 #include <exception>
+#include <list>
+#include <map>
+#include <set>
 
 namespace keepfs::rados {
 
@@ -114,6 +117,81 @@ int Client::ClusterSpace(uint64_t* kb, uint64_t* kb_avail) const {
   if (r < 0) return r;
   *kb = st.kb;
   *kb_avail = st.kb_avail;
+  return 0;
+}
+
+namespace {
+librados::bufferlist Bl(const std::string& s) {
+  librados::bufferlist bl;
+  bl.append(s.data(), static_cast<unsigned>(s.size()));
+  return bl;
+}
+}  // namespace
+
+int Client::Lock(const std::string& oid, const std::string& name, const std::string& cookie,
+                 const std::string& description, int duration_sec, bool renew) {
+  timeval duration{duration_sec, 0};
+  return impl_->io.lock_exclusive(oid, name, cookie, description, &duration,
+                                  renew ? LIBRADOS_LOCK_FLAG_MAY_RENEW : 0);
+}
+
+int Client::Unlock(const std::string& oid, const std::string& name, const std::string& cookie) {
+  return impl_->io.unlock(oid, name, cookie);
+}
+
+int Client::LockHolder(const std::string& oid, const std::string& name,
+                       std::string* who) const {
+  int exclusive = 0;
+  std::string tag;
+  std::list<librados::locker_t> lockers;
+  int r = impl_->io.list_lockers(oid, name, &exclusive, &tag, &lockers);
+  if (r < 0) return r;
+  who->clear();
+  for (const librados::locker_t& l : lockers) {
+    *who += (who->empty() ? "" : ", ") + l.client + " at " + l.address;
+  }
+  return 0;
+}
+
+int Client::CompareAndSetXattr(const std::string& oid, const std::string& name, uint64_t expect,
+                               uint64_t next,
+                               const std::vector<std::pair<std::string, std::string>>& kvs) {
+  librados::ObjectWriteOperation op;
+  op.cmpxattr(name.c_str(), LIBRADOS_CMPXATTR_OP_EQ, Bl(std::to_string(expect)));
+  op.setxattr(name.c_str(), Bl(std::to_string(next)));
+  std::map<std::string, librados::bufferlist> m;
+  for (const auto& [k, v] : kvs) m[k] = Bl(v);
+  if (!m.empty()) op.omap_set(m);
+  return impl_->io.operate(oid, &op);
+}
+
+int Client::GuardedOmapSet(const std::string& oid, const std::string& name, uint64_t expect,
+                           const std::vector<std::pair<std::string, std::string>>& kvs) {
+  librados::ObjectWriteOperation op;
+  op.cmpxattr(name.c_str(), LIBRADOS_CMPXATTR_OP_EQ, Bl(std::to_string(expect)));
+  std::map<std::string, librados::bufferlist> m;
+  for (const auto& [k, v] : kvs) m[k] = Bl(v);
+  op.omap_set(m);
+  return impl_->io.operate(oid, &op);
+}
+
+int Client::OmapList(const std::string& oid, const std::string& after, const std::string& prefix,
+                     uint64_t max, std::vector<std::pair<std::string, std::string>>* out) const {
+  std::map<std::string, librados::bufferlist> vals;
+  bool more = false;
+  int r = impl_->io.omap_get_vals2(oid, after, prefix, max, &vals, &more);
+  if (r < 0) return r;
+  for (auto& [k, v] : vals) out->emplace_back(k, v.to_str());
+  return 0;
+}
+
+int Client::OmapGet(const std::string& oid, const std::string& key, std::string* value) const {
+  std::map<std::string, librados::bufferlist> vals;
+  int r = impl_->io.omap_get_vals_by_keys(oid, {key}, &vals);
+  if (r < 0) return r;
+  auto it = vals.find(key);
+  if (it == vals.end()) return -ENOENT;
+  *value = it->second.to_str();
   return 0;
 }
 

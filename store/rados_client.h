@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace keepfs::rados {
@@ -62,6 +63,31 @@ class Client {
   int List(std::vector<std::string>* oids, std::string* error) const;
   // The cluster's raw capacity and what is available, in KiB.
   int ClusterSpace(uint64_t* kb, uint64_t* kb_avail) const;
+
+  // --- Ownership of a shard (store/shard.h) ---
+  // The advisory exclusive lock `name` on oid for duration_sec: 0 taken,
+  // -EBUSY held by another cookie, -EEXIST held by this cookie already
+  // (unless renew, which extends it, or takes it again once it lapsed).
+  int Lock(const std::string& oid, const std::string& name, const std::string& cookie,
+           const std::string& description, int duration_sec, bool renew);
+  int Unlock(const std::string& oid, const std::string& name, const std::string& cookie);
+  // Who holds lock `name`: "client.N at ADDRESS" ("" when nobody does).
+  int LockHolder(const std::string& oid, const std::string& name, std::string* who) const;
+  // One atomic operation: if xattr `name` holds the decimal number `expect`,
+  // sets it to `next` and sets the omap keys (-ECANCELED when it holds
+  // anything else; nothing changes).
+  int CompareAndSetXattr(const std::string& oid, const std::string& name, uint64_t expect,
+                         uint64_t next,
+                         const std::vector<std::pair<std::string, std::string>>& kvs);
+  // One atomic operation: if xattr `name` holds the decimal number `expect`,
+  // sets the omap keys (-ECANCELED when it does not; nothing changes).
+  int GuardedOmapSet(const std::string& oid, const std::string& name, uint64_t expect,
+                     const std::vector<std::pair<std::string, std::string>>& kvs);
+  // Up to max omap entries of oid with keys > after and starting with prefix, in order.
+  int OmapList(const std::string& oid, const std::string& after, const std::string& prefix,
+               uint64_t max, std::vector<std::pair<std::string, std::string>>* out) const;
+  // The omap value of key (-ENOENT when oid lacks it).
+  int OmapGet(const std::string& oid, const std::string& key, std::string* value) const;
 
  private:
   struct Impl;

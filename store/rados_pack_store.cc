@@ -103,7 +103,8 @@ class RadosPackStore : public PackStore {
     std::string owner;
     int r = client_.GetXattr(kMarker, "store_id", &owner);
     if (r >= 0) {
-      if (owner == store_id) return Status::OK();
+      store_id_ = owner;
+      if (owner == store_id || (store_id.empty() && !create)) return Status::OK();
       return Status::InvalidArgument(
           loc_.Spec() + " holds the packs of another keepfs store (" + owner +
           "); give each store its own namespace");
@@ -126,6 +127,7 @@ class RadosPackStore : public PackStore {
       return Status::AlreadyExists(loc_.Spec() + " was claimed by another keepfs init meanwhile");
     }
     if (r < 0) return RadosError(r, "creating the store marker in " + loc_.Spec());
+    store_id_ = store_id;
     return Status::OK();
   }
 
@@ -190,6 +192,9 @@ class RadosPackStore : public PackStore {
   // Nothing to do: a pack appears whole at Seal or not at all.
   Status RemoveUnsealed() override { return Status::OK(); }
 
+  rados::Client* client() { return &client_; }
+  const std::string& store_id() const { return store_id_; }
+
  private:
   std::string Conf() const {
     return loc_.ceph_conf.empty() ? std::string("the default ceph.conf") : loc_.ceph_conf;
@@ -197,6 +202,7 @@ class RadosPackStore : public PackStore {
 
   const RadosLocation loc_;
   mutable rados::Client client_;
+  std::string store_id_;  // the marker's
 };
 
 }  // namespace
@@ -237,6 +243,16 @@ Result<std::unique_ptr<PackStore>> OpenRadosPackStore(const RadosLocation& loc,
   KEEPFS_RETURN_IF_ERROR(store->Connect());
   KEEPFS_RETURN_IF_ERROR(store->ClaimOrCheck(store_id, create_marker));
   return std::unique_ptr<PackStore>(std::move(store));
+}
+
+rados::Client* RadosClientOf(PackStore* packs) {
+  auto* rados = dynamic_cast<RadosPackStore*>(packs);
+  return rados ? rados->client() : nullptr;
+}
+
+std::string RadosStoreIdOf(PackStore* packs) {
+  auto* rados = dynamic_cast<RadosPackStore*>(packs);
+  return rados ? rados->store_id() : std::string();
 }
 
 }  // namespace keepfs

@@ -25,6 +25,10 @@
 
 namespace keepfs {
 
+namespace rados {
+class Client;
+}
+
 // Where a store's packs live in RADOS, and how to reach the cluster.
 struct RadosLocation {
   std::string pool;
@@ -49,8 +53,16 @@ Result<RadosLocation> ParseRadosSpec(std::string_view spec);
 // marker must name store_id. IoError with advice when the cluster cannot be
 // reached, NotFound when the pool does not exist, InvalidArgument when the
 // namespace belongs to another store.
+// With store_id "" and no create_marker, any store's marker is accepted
+// (keepfs attach, which learns the id from it: RadosStoreIdOf).
 Result<std::unique_ptr<PackStore>> OpenRadosPackStore(const RadosLocation& loc,
                                                       const std::string& store_id,
                                                       bool create_marker);
+
+// The connection of a RADOS pack store, for the shard (store/shard.h) to
+// share; nullptr for a local one.
+rados::Client* RadosClientOf(PackStore* packs);
+// The store id its marker names ("" for a local pack store).
+std::string RadosStoreIdOf(PackStore* packs);
 
 }  // namespace keepfs

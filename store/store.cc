@@ -18,6 +18,7 @@
 #include "store/pack.h"
 #include "store/rados_pack_store.h"
 #include "store/restore_marker.h"
+#include "store/shard.h"
 
 namespace keepfs {
 
@@ -94,6 +95,78 @@ Result<std::unique_ptr<PackStore>> OpenPacks(const std::string& dir, const Store
   return OpenRadosPackStore(loc, meta.store_id, create_marker);
 }
 
+// Where the local metadata stands in the shard's journal: varint seq of the
+// last entry applied (absent: none). Local only: it is written with each
+// applied entry and never published (docs/format.md).
+constexpr char kJournalKey[] = "W";
+
+std::string JournalPosition(uint64_t seq) {
+  std::string v;
+  Encoder(&v).PutVarint(seq);
+  return v;
+}
+
+// Publishes each local write of a store on RADOS to its shard's journal.
+class ShardJournal : public KvJournal {
+ public:
+  explicit ShardJournal(Shard* shard) : shard_(shard) {}
+  Status Publish(std::string_view rep, std::string* key, std::string* value) override {
+    KEEPFS_ASSIGN_OR_RETURN(uint64_t seq, shard_->Publish(rep));
+    *key = kJournalKey;
+    *value = JournalPosition(seq);
+    return Status::OK();
+  }
+
+ private:
+  Shard* shard_;
+};
+
+// Takes the lease on the shard of a store on RADOS and brings dir's local
+// metadata up to the journal: the entries published since it was last here
+// (by another node, or lost from the local log in a crash) are applied in
+// order. After this, kv's writes are published first (attach_journal).
+Status TakeShard(const std::string& dir, PackStore* packs, KvStore* kv, const PacksConfig& config,
+                 std::unique_ptr<Shard>* shard, std::unique_ptr<KvJournal>* journal) {
+  ShardOptions so;
+  so.lease_sec = config.lease_sec;
+  so.wait_sec = config.lease_wait_sec;
+  so.waiting = [&dir, &config](const std::string& holder) {
+    spdlog::warn("{}: the store is owned by {}; waiting up to {} s for it (lease_wait)", dir,
+                 holder, config.lease_wait_sec);
+  };
+  KEEPFS_ASSIGN_OR_RETURN(*shard, Shard::Acquire(RadosClientOf(packs), so));
+  uint64_t at = 0;
+  std::string v;
+  KEEPFS_ASSIGN_OR_RETURN(bool found, kv->Get(kJournalKey, &v));
+  if (found && !Decoder(v).GetVarint(&at)) {
+    return Status::Corruption(dir + ": the journal position (W) does not decode");
+  }
+  if (at > (*shard)->head()) {
+    return Status::Corruption(dir + "'s metadata has applied journal entry " + std::to_string(at) +
+                              " but the store's journal in RADOS ends at " +
+                              std::to_string((*shard)->head()) +
+                              ": it is no cache of this store. Move it aside and run "
+                              "'keepfs attach'");
+  }
+  KEEPFS_ASSIGN_OR_RETURN(std::vector<JournalEntry> entries, (*shard)->Since(at));
+  for (size_t i = 0; i < entries.size(); ++i) {
+    KEEPFS_ASSIGN_OR_RETURN(std::string rep, (*shard)->Fetch(entries[i]));
+    KEEPFS_RETURN_IF_ERROR(kv->ApplyJournaled(rep, kJournalKey, JournalPosition(entries[i].seq),
+                                              /*sync=*/i + 1 == entries.size()));
+  }
+  if (!entries.empty()) {
+    spdlog::info("{}: applied {} metadata journal entries from RADOS (up to {})", dir,
+                 entries.size(), entries.back().seq);
+  }
+  *journal = std::make_unique<ShardJournal>(shard->get());
+  kv->SetJournal(journal->get());
+  return Status::OK();
+}
+
+// Pack ids of an owner carry its epoch (docs/scale-out.md): a fenced former
+// owner that still seals packs can never take an id of the new one.
+constexpr int kEpochShift = 40;
+
 // [packs] as written at init: the backend, pool and namespace are fixed.
 std::string PacksSection(const StoreMeta& m, const PacksConfig& p) {
   std::ostringstream o;
@@ -110,7 +183,12 @@ std::string PacksSection(const StoreMeta& m, const PacksConfig& p) {
   if (!p.ceph_conf.empty()) o << "ceph_conf = \"" << p.ceph_conf << "\"\n";
   o << "client = \"" << p.client << "\"\n"
     << "# Seconds before a RADOS operation fails rather than waits on a sick cluster.\n"
-    << "op_timeout = " << p.op_timeout_sec << "\n";
+    << "op_timeout = " << p.op_timeout_sec << "\n"
+    << "# One read-write keepfs process owns the store at a time, under a lease: another\n"
+    << "# may take over this many seconds after the owner stopped (docs/scale-out.md).\n"
+    << "lease = " << p.lease_sec << "\n"
+    << "# Seconds a read-write command waits for the lease another process holds.\n"
+    << "lease_wait = " << p.lease_wait_sec << "\n";
   return o.str();
 }
 
@@ -256,39 +334,10 @@ Status RefuseForeignDir(const std::string& dir) {
                                "') and is no keepfs store; a store needs a directory of its own: "
                                "give a new or empty one");
 }
-}  // namespace
-
-pid_t Store::LockHolder(const std::string& dir) {
-  int fd = ::open((dir + "/lock").c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  // A write-lock probe conflicts with any lock, so F_GETLK names any holder.
-  struct flock probe {};
-  probe.l_type = F_WRLCK;
-  probe.l_whence = SEEK_SET;
-  pid_t holder = ::fcntl(fd, F_GETLK, &probe) == 0 && probe.l_type != F_UNLCK ? probe.l_pid : 0;
-  ::close(fd);
-  return holder;
-}
-
-Status Store::Init(const std::string& dir, const InitOptions& options) {
-  KEEPFS_RETURN_IF_ERROR(ValidateChunkerParams(options.chunker));
-  if (options.inline_max > (1u << 20)) {
-    return Status::InvalidArgument("inline_max is at most 1 MiB");
-  }
-  if (options.compression_level < 1 || options.compression_level > 19) {
-    return Status::InvalidArgument("compression level must be between 1 and 19");
-  }
-  if (!options.packs.empty()) KEEPFS_RETURN_IF_ERROR(ParseRadosSpec(options.packs).status());
-  for (const std::string* s : {&options.ceph_conf, &options.ceph_client}) {
-    // Written into config.toml as a TOML string: nothing that needs escaping.
-    for (char c : *s) {
-      if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {
-        return Status::InvalidArgument("the Ceph configuration path and client name may not "
-                                       "hold quotes, backslashes or control characters");
-      }
-    }
-  }
-  if (options.ceph_client.empty()) return Status::InvalidArgument("the Ceph client name is empty");
+// Makes dir ready to become a store (keepfs init and attach) and returns
+// its lock: refuses a store, a half-restored store or somebody's folder, and
+// clears what an interrupted init or attach left.
+Result<UniqueFd> PrepareStoreDir(const std::string& dir) {
   KEEPFS_RETURN_IF_ERROR(RefuseIfRestoring(dir));
   if (PathExists(dir + "/config.toml")) {
     return Status::AlreadyExists(dir + " already holds a keepfs store");
@@ -320,6 +369,49 @@ Status Store::Init(const std::string& dir, const InitOptions& options) {
     std::filesystem::remove_all(dir + "/meta", ec);
     if (ec) return Status::FromErrno(ec.value(), "removing " + dir + "/meta");
   }
+  return lock;
+}
+
+// The Ceph settings init and attach write into config.toml as TOML strings:
+// nothing that needs escaping.
+Status CheckCephSettings(const std::string& conf, const std::string& client) {
+  for (const std::string* s : {&conf, &client}) {
+    for (char c : *s) {
+      if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {
+        return Status::InvalidArgument("the Ceph configuration path and client name may not "
+                                       "hold quotes, backslashes or control characters");
+      }
+    }
+  }
+  if (client.empty()) return Status::InvalidArgument("the Ceph client name is empty");
+  return Status::OK();
+}
+
+}  // namespace
+
+pid_t Store::LockHolder(const std::string& dir) {
+  int fd = ::open((dir + "/lock").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  // A write-lock probe conflicts with any lock, so F_GETLK names any holder.
+  struct flock probe {};
+  probe.l_type = F_WRLCK;
+  probe.l_whence = SEEK_SET;
+  pid_t holder = ::fcntl(fd, F_GETLK, &probe) == 0 && probe.l_type != F_UNLCK ? probe.l_pid : 0;
+  ::close(fd);
+  return holder;
+}
+
+Status Store::Init(const std::string& dir, const InitOptions& options) {
+  KEEPFS_RETURN_IF_ERROR(ValidateChunkerParams(options.chunker));
+  if (options.inline_max > (1u << 20)) {
+    return Status::InvalidArgument("inline_max is at most 1 MiB");
+  }
+  if (options.compression_level < 1 || options.compression_level > 19) {
+    return Status::InvalidArgument("compression level must be between 1 and 19");
+  }
+  if (!options.packs.empty()) KEEPFS_RETURN_IF_ERROR(ParseRadosSpec(options.packs).status());
+  KEEPFS_RETURN_IF_ERROR(CheckCephSettings(options.ceph_conf, options.ceph_client));
+  KEEPFS_ASSIGN_OR_RETURN(UniqueFd lock, PrepareStoreDir(dir));
   StoreMeta meta;
   meta.store_id = RandomHex(16);
   meta.chunker = options.chunker;
@@ -330,18 +422,57 @@ Status Store::Init(const std::string& dir, const InitOptions& options) {
   PacksConfig packs;
   packs.ceph_conf = options.ceph_conf;
   packs.client = options.ceph_client;
+  std::unique_ptr<PackStore> rados;
+  std::unique_ptr<Shard> shard;
+  if (!meta.packs.empty()) {
+    // Claims the namespace for this store (its marker) before the store
+    // exists: a second store can then never share it. Then the shard object,
+    // whose journal will hold the store record as its first entry.
+    KEEPFS_ASSIGN_OR_RETURN(rados, OpenPacks(dir, meta, packs, /*create_marker=*/true));
+    KEEPFS_RETURN_IF_ERROR(Shard::Create(RadosClientOf(rados.get())));
+  }
   {
     KvOptions kvo;
     kvo.create_if_missing = true;
     KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<KvStore> kv, KvStore::Open(dir + "/meta", kvo));
+    std::unique_ptr<KvJournal> journal;
+    if (rados) KEEPFS_RETURN_IF_ERROR(TakeShard(dir, rados.get(), kv.get(), packs, &shard, &journal));
     WriteBatch batch;
     batch.Put(kMetaKey, EncodeMeta(meta));
     KEEPFS_RETURN_IF_ERROR(kv->Write(batch, /*sync=*/true));
   }
-  if (!meta.packs.empty()) {
-    // Claims the namespace for this store (its marker) before the store
-    // exists: a second store can then never share it.
-    KEEPFS_RETURN_IF_ERROR(OpenPacks(dir, meta, packs, /*create_marker=*/true).status());
+  // The config is written last: a directory without it is not yet a store.
+  return WriteFileAtomic(dir + "/config.toml", RenderConfig(meta, packs));
+}
+
+Status Store::Attach(const std::string& dir, const AttachOptions& options) {
+  KEEPFS_ASSIGN_OR_RETURN(RadosLocation loc, ParseRadosSpec(options.packs));
+  KEEPFS_RETURN_IF_ERROR(CheckCephSettings(options.ceph_conf, options.ceph_client));
+  KEEPFS_ASSIGN_OR_RETURN(UniqueFd lock, PrepareStoreDir(dir));
+  PacksConfig packs;
+  packs.ceph_conf = loc.ceph_conf = options.ceph_conf;
+  packs.client = loc.client = options.ceph_client;
+  KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<PackStore> rados,
+                          OpenRadosPackStore(loc, /*any store*/ "", /*create_marker=*/false));
+  StoreMeta meta;
+  {
+    KvOptions kvo;
+    kvo.create_if_missing = true;
+    KEEPFS_ASSIGN_OR_RETURN(std::unique_ptr<KvStore> kv, KvStore::Open(dir + "/meta", kvo));
+    std::unique_ptr<Shard> shard;
+    std::unique_ptr<KvJournal> journal;
+    KEEPFS_RETURN_IF_ERROR(TakeShard(dir, rados.get(), kv.get(), packs, &shard, &journal));
+    std::string value;
+    KEEPFS_ASSIGN_OR_RETURN(bool found, kv->Get(kMetaKey, &value));
+    if (!found) {
+      return Status::Corruption(options.packs + ": the store's journal holds no store record");
+    }
+    KEEPFS_ASSIGN_OR_RETURN(meta, DecodeMeta(value));
+    if (meta.store_id != RadosStoreIdOf(rados.get()) || meta.packs != loc.Spec()) {
+      return Status::Corruption(options.packs + ": the journal's store record (store " +
+                                meta.store_id + ", packs " + meta.packs +
+                                ") does not match the namespace it is in");
+    }
   }
   // The config is written last: a directory without it is not yet a store.
   return WriteFileAtomic(dir + "/config.toml", RenderConfig(meta, packs));
@@ -415,6 +546,11 @@ Result<std::unique_ptr<Store>> Store::OpenDir(const std::string& dir, OpenMode m
   if (!packs.ok()) return packs.status().WithContext("opening the packs of store " + dir);
   store->packs_ = std::move(*packs);
   ChunkStoreOptions cso;
+  if (!store->meta_.packs.empty() && mode == OpenMode::kReadWrite) {
+    KEEPFS_RETURN_IF_ERROR(TakeShard(dir, store->packs_.get(), store->kv_.get(),
+                                     store->config_.packs, &store->shard_, &store->journal_));
+    cso.first_pack_id = store->shard_->epoch() << kEpochShift;
+  }
   cso.store_dir = dir;
   cso.packs = store->packs_.get();
   cso.writable = mode == OpenMode::kReadWrite;
@@ -477,6 +613,8 @@ Result<uint64_t> Store::AllocateNumber() {
 Store::~Store() {
   chunks_.reset();
   kv_.reset();
+  journal_.reset();
+  shard_.reset();  // releases the lease, after the last write
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 

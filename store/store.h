@@ -41,6 +41,8 @@
 
 namespace keepfs {
 
+class Shard;
+
 inline constexpr uint32_t kFormatVersion = 2;
 
 // Fixed at init and recorded in the metadata database; see docs/format.md.
@@ -67,6 +69,12 @@ struct InitOptions {
   std::string ceph_client = "admin";
 };
 
+struct AttachOptions {
+  std::string packs;  // "rados:POOL/NAMESPACE" of a store made by init --packs rados:...
+  std::string ceph_conf;
+  std::string ceph_client = "admin";
+};
+
 enum class OpenMode { kReadOnly, kReadWrite };
 
 class Store {
@@ -77,6 +85,14 @@ class Store {
   // Creates a new store in dir (which must not exist or be empty), mode
   // 0700: it holds every user's data.
   static Status Init(const std::string& dir, const InitOptions& options);
+  // Makes dir (new or empty) a local copy of the store on RADOS at
+  // options.packs, on this node: takes the store's lease (waiting as a
+  // read-write open does), rebuilds the metadata by replaying the store's
+  // journal from RADOS, and writes config.toml as init did, with these
+  // connection settings (edits made to another node's config.toml are not
+  // carried over). Each later read-write open of dir takes the lease and
+  // applies what other nodes published meanwhile (docs/scale-out.md).
+  static Status Attach(const std::string& dir, const AttachOptions& options);
   // NotFound with advice when dir is not a store; PermissionDenied when dir
   // is not open to us; Busy when locked by another process; InvalidArgument
   // with advice when a restore left it half-done.
@@ -154,7 +170,11 @@ class Store {
   int lock_fd_ = -1;
   ObjectGuard guard_;            // destroyed after chunks_
   std::unique_ptr<KvStore> kv_;  // destroyed after chunks_
-  std::unique_ptr<PackStore> packs_;  // destroyed after chunks_
+  std::unique_ptr<PackStore> packs_;  // destroyed after chunks_ and shard_
+  // A read-write process of a store on RADOS: its lease and the journal
+  // every metadata write is published to first (store/shard.h).
+  std::unique_ptr<Shard> shard_;
+  std::unique_ptr<KvJournal> journal_;
   std::unique_ptr<ChunkStore> chunks_;
   mutable std::mutex config_mu_;
   StoreConfig config_;  // GUARDED_BY(config_mu_)

@@ -244,6 +244,10 @@ TEST_F(RadosStoreTest, AMissingPackObjectIsNamedByCheckAndNeverReadsAsOtherBytes
 TEST_F(RadosStoreTest, AKilledBackupLeavesSealedPacksThatTheNextOpenAdopts) {
   ASSERT_EQ(Init(store_, Spec()).code, 0);
   ASSERT_OK_AND_ASSIGN(std::string config, testing::ReadFile(store_ + "/config.toml"));
+  // The next backup waits out the killed one's lease (store/shard.h): 3 s.
+  ASSERT_NE(config.find("\nlease = 30\n"), std::string::npos) << config;
+  config.replace(config.find("\nlease = 30\n"), 12, "\nlease = 3\n");
+  ASSERT_OK(testing::WriteFile(store_ + "/config.toml", config));
   // 128 MiB: four 32 MiB packs sealed one after another, the first long
   // before the commit.
   constexpr int kFiles = 32;

@@ -121,6 +121,12 @@ TEST_F(HostileCliTest, GlobalOptionsAndStorePaths) {
 
 TEST_F(HostileCliTest, Init) {
   RunCases({
+      // attach: refused before any cluster is reached.
+      {{"attach", "--store", "@S", "rados:pool/ns"}, 1, "already holds"},
+      {{"attach", "--store", "@src", "rados:pool/ns"}, 1, "not empty"},
+      {{"attach", "--store", "@X/new", "local"}, 1, "rados:POOL/NAMESPACE"},
+      {{"attach", "--store", "@X/new", "rados:pool/ns", "--ceph-client", "a\"b"}, 1, "quotes"},
+      {{"attach", "--store", "@X/new"}, 2, "packs"},
       {{"init", "--store", "@S"}, 1, "already holds"},
       {{"init", "--store", "@X/file"}, 1, "not a directory"},
       {{"init", "--store", "@X/fifo"}, 1, "not a directory"},

@@ -184,6 +184,11 @@ log file = $dir/log/\$name.log
 mon data = $dir/mon/\$id
 osd data = $dir/osd/\$id
 
+[client]
+# No admin socket for clients: tests run many rados and keepfs clients at
+# once, and every client.admin would bind the same path (and say so on stderr).
+admin socket =
+
 [mon]
 mon cluster log file = $dir/log/cluster.log
 

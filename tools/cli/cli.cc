@@ -125,7 +125,7 @@ int Parse(const std::vector<std::string>& args, Io& io, const Hosted* hosted) {
     socket->envname("KEEPFS_SOCKET");
   }
   app.add_flag("-q,--quiet", ctx.quiet, "No progress or summary on stderr");
-  for (Registrar r : {RegisterInit, RegisterBackup, RegisterSnapshots, RegisterLs, RegisterCat,
+  for (Registrar r : {RegisterInit, RegisterAttach, RegisterBackup, RegisterSnapshots, RegisterLs, RegisterCat,
                       RegisterDiff, RegisterRestore, RegisterCheck, RegisterRepair, RegisterStats, RegisterMount,
                       RegisterUser, RegisterUsage, RegisterPrune, RegisterPin, RegisterGc, RegisterSpoolIngest, RegisterServe, RegisterStatus, RegisterVersions,
                       RegisterDeleted,

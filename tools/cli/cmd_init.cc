@@ -1,4 +1,4 @@
-// keepfs init: create a store.
+// keepfs init: create a store. keepfs attach: a local copy of a store on RADOS.
 #include <CLI/CLI.hpp>
 
 #include <ostream>
@@ -46,7 +46,45 @@ int RunInit(Context& ctx, const InitArgs& a) {
     return Status::OK();
   });
 }
+struct AttachArgs {
+  std::string packs;
+  std::string ceph_conf;
+  std::string ceph_client = "admin";
+};
+
+int RunAttach(Context& ctx, const AttachArgs& a) {
+  return Run(ctx, [&]() -> Status {
+    if (ctx.store_dir.empty()) {
+      return Status::InvalidArgument("no store given: pass --store DIR or set KEEPFS_STORE");
+    }
+    AttachOptions o;
+    o.packs = a.packs;
+    o.ceph_conf = a.ceph_conf;
+    o.ceph_client = a.ceph_client;
+    KEEPFS_RETURN_IF_ERROR(Store::Attach(ctx.store_dir, o));
+    if (!ctx.quiet) {
+      ctx.io.out << "attached " << ctx.store_dir << " to the keepfs store in " << a.packs
+                 << ": its metadata was rebuilt from the store's journal there\n";
+    }
+    return Status::OK();
+  });
+}
 }  // namespace
+
+void RegisterAttach(CLI::App& app, Context& ctx) {
+  auto args = std::make_shared<AttachArgs>();
+  CLI::App* c = app.add_subcommand(
+      "attach",
+      "Make --store DIR (new or empty) this node's copy of a store whose packs are in RADOS: "
+      "take the store over and rebuild its metadata from RADOS (docs/scale-out.md)");
+  c->add_option("packs", args->packs, "rados:POOL/NAMESPACE given to 'keepfs init --packs'")
+      ->required();
+  c->add_option("--ceph-conf", args->ceph_conf,
+                "ceph.conf of the cluster (default: librados' search, /etc/ceph/ceph.conf)");
+  c->add_option("--ceph-client", args->ceph_client, "Ceph user, without client.")
+      ->capture_default_str();
+  c->callback([&ctx, args] { ctx.exit_code = RunAttach(ctx, *args); });
+}
 
 void RegisterInit(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<InitArgs>();

@@ -107,6 +107,7 @@ int RunHosted(const std::vector<std::string>& args, Io& io, const Hosted& hosted
 // Registers one subcommand on app; its callback sets ctx.exit_code.
 using Registrar = void (*)(CLI::App& app, Context& ctx);
 void RegisterInit(CLI::App& app, Context& ctx);
+void RegisterAttach(CLI::App& app, Context& ctx);
 void RegisterStoreBackup(CLI::App& app, Context& ctx);
 void RegisterStoreRestore(CLI::App& app, Context& ctx);
 void RegisterBackup(CLI::App& app, Context& ctx);
